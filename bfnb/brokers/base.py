@@ -1,0 +1,641 @@
+"""The broker: runs expensive calls well, and knows nothing else.
+
+A broker is to bfnb what a transport is to httpx.  Callers hand it :class:`Job`\\ s (a key and a
+provider request body) and an ``on_record`` callback; it de-duplicates them by key, sends them with
+a fixed pool of worker tasks pulling from one queue (bounded concurrency at a few microseconds per
+job), paces every attempt through the :class:`~bfnb.brokers.limiter.Limiter`, retries transient
+failures with backoff (a job waiting for its retry holds no worker), stops before a budget would be
+exceeded, and passes each finished call to ``on_record`` as a :class:`~bfnb.ledger.records.CallRecord`
+the moment it finishes (durability is the caller's).  Subclasses implement one narrow method,
+``async _send(job) -> (response, input_tokens, output_tokens)``, raising the errors of
+:mod:`bfnb.brokers.retry`.  Controls (pause, resume, cancel, retry_failed) may be called from any
+thread: they are forwarded to the broker's event loop.  The UI learns what happens from events on
+:data:`bfnb.events.bus` (none are built when nobody listens) and from :meth:`Broker.snapshot`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..events import BrokerStateChanged, CallDone, CallFailed, CallRetrying, CallsCached, CallSent, CallsQueued, bus
+from ..keys import SECRET_FIELDS
+from ..ledger.records import CallRecord, Status
+from .budget import BudgetTracker, fallback_cost
+from .config import DEFAULT_RATE_LIMITS, DEFAULT_RETRY, Budget, RateLimits, Retry
+from .limiter import Limiter
+from .retry import FatalError, RateLimitError, TransientError, backoff_delay
+
+__all__ = ["Broker", "BrokerSnapshot", "Job", "OnRecord", "RunResult"]
+
+OnRecord = Callable[[CallRecord], None]
+_QUEUED, _TAKEN, _SENDING, _BACKOFF, _DROPPED = range(5)
+
+
+@dataclass(slots=True)
+class Job:
+    """One expensive call: ``request`` is the provider request body, ``key`` its content key."""
+
+    key: str
+    kind: str
+    request: dict[str, Any]
+    est_input_tokens: int = 0
+    max_output_tokens: int = 0
+    op: str = ""
+    origin: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSnapshot:
+    """What a broker panel shows; counts cover the current (or last) burst of work."""
+
+    name: str
+    state: str
+    pending: int
+    in_flight: int
+    done: int
+    cached: int
+    failed: int
+    retrying: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    cost_known: bool
+    requests_per_s: float
+    tokens_per_s: float
+    budget_usd: float | None
+    eta_s: float | None
+    last_errors: tuple[str, ...]
+    started_at: float
+
+
+class RunResult(dict[str, CallRecord]):
+    """Records by key of one run; ``unsent`` lists keys never sent, ``stopped`` says why."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unsent: list[str] = []
+        self.stopped: str | None = None  # None | "cancelled" | "budget" | "error"
+
+
+class _Entry:
+    __slots__ = ("attempts", "handle", "job", "reserved_usd", "runs", "state", "t_sent")
+
+    def __init__(self, job: Job) -> None:
+        self.job, self.runs, self.state = job, [], _QUEUED
+        self.attempts, self.reserved_usd, self.t_sent, self.handle = 0, None, 0.0, None
+
+
+class _Run:
+    __slots__ = ("budget", "done", "error", "failed", "on_record", "results", "waiting")
+
+    def __init__(self, on_record: OnRecord, budget: BudgetTracker | None, done: asyncio.Future[None]) -> None:
+        self.on_record, self.budget, self.done = on_record, budget, done
+        self.results = RunResult()
+        self.waiting: set[str] = set()
+        self.failed: dict[str, Job] = {}
+        self.error: BaseException | None = None
+
+
+class Broker:
+    """Base of every broker; subclasses implement :meth:`_send` (or :meth:`_send_many` to pack)."""
+
+    packs = False  # True: ``_gather`` may pack several jobs into one request
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        model: str,
+        kind: str = "chat",
+        limits: RateLimits | None = None,
+        retry: Retry | None = None,
+        limiter: Limiter | None = None,
+        name: str | None = None,
+        batch: bool = False,
+        prices: tuple[float, float] | None = None,
+    ) -> None:
+        self.provider, self.model, self.kind, self.batch = provider, model, kind, batch
+        self.limits = limits or DEFAULT_RATE_LIMITS
+        self.retry = retry or DEFAULT_RETRY
+        self.limiter = limiter or Limiter(self.limits)
+        self.name = name or f"{kind} {model}@{provider}"
+        self.prices = prices  # (input, output) dollars per million tokens; overrides the price table
+        self._rng = random.Random()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: int | None = None
+        self._queue: asyncio.Queue[_Entry] | None = None
+        self._resumed: asyncio.Event | None = None
+        self._entries: dict[str, _Entry] = {}
+        self._runs: list[_Run] = []
+        self._last_run: _Run | None = None
+        self._workers: list[asyncio.Task[None]] = []
+        self._state = "idle"
+        self._paused = False
+        self._session_open = False
+        self._new_session()
+
+    # --- the one method a subclass writes -------------------------------------------------------
+
+    async def _send(self, job: Job) -> tuple[dict[str, Any], int, int]:
+        """Make one call; return ``(response, input_tokens, output_tokens)`` or raise retry errors."""
+        raise NotImplementedError
+
+    async def _send_many(self, jobs: list[Job]) -> list[tuple[dict[str, Any], int, int]]:
+        """Make one request for several jobs (only brokers that pack override this)."""
+        return [await self._send(jobs[0])]
+
+    def _gather(self, first: _Entry, queue: asyncio.Queue[_Entry]) -> list[_Entry]:
+        """Entries to send in one request with ``first`` (packing brokers take more from ``queue``)."""
+        return [first]
+
+    # --- costs --------------------------------------------------------------------------------
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float | None:
+        """Dollars of one call, or None if the model's price is unknown."""
+        if self.prices is not None:
+            usd = (input_tokens * self.prices[0] + output_tokens * self.prices[1]) / 1e6
+            return usd / 2 if self.batch else usd
+        try:
+            from .pricing import cost_usd
+        except ImportError:  # pragma: no cover - pricing ships with the package
+            return None
+        return cost_usd(self.model, self.provider, input_tokens, output_tokens, batch=self.batch)
+
+    def _budget_cost(self, input_tokens: int, output_tokens: int) -> float:
+        usd = self.cost(input_tokens, output_tokens)
+        return fallback_cost(input_tokens, output_tokens, batch=self.batch) if usd is None else usd
+
+    # --- running --------------------------------------------------------------------------------
+
+    async def run(
+        self,
+        jobs: Iterable[Job],
+        *,
+        on_record: OnRecord,
+        budget: BudgetTracker | Budget | None = None,
+    ) -> RunResult:
+        """Send ``jobs`` (once per key); return their records by key when all are finished.
+
+        Keys in flight for another run of this broker are shared, not sent twice.  Keys absent from
+        the result were never sent (``result.unsent``): the run was cancelled or hit its budget.
+        """
+        self._bind(asyncio.get_running_loop())
+        if isinstance(budget, Budget):
+            budget = BudgetTracker(budget.usd) if budget.usd is not None else None
+        run = _Run(on_record, budget, self._loop.create_future())
+        queue, fresh, op = self._queue, 0, ""
+        for job in jobs:
+            key = job.key
+            if key in run.waiting:
+                continue
+            run.waiting.add(key)
+            entry = self._entries.get(key)
+            if entry is None:
+                entry = self._entries[key] = _Entry(job)
+                queue.put_nowait(entry)
+                fresh += 1
+                op = op or job.op
+            entry.runs.append(run)
+        if not run.waiting:
+            return run.results
+        if not self._runs and not self._session_open:
+            self._new_session()
+        self._session_open = True
+        self._runs.append(run)
+        self._last_run = run
+        self._pending += fresh
+        self._set_state("paused" if self._paused else "running")
+        self._ensure_workers()
+        if fresh and bus.has_subscribers:
+            bus.emit(CallsQueued(self.name, fresh, op))
+        try:
+            await run.done
+        except asyncio.CancelledError:
+            self._stop_run(run, "cancelled")
+            if all(r.done.done() for r in self._runs if r is not run):
+                await self._abort()
+            raise
+        finally:
+            if run in self._runs:
+                self._runs.remove(run)
+            if not self._runs:
+                self._session_open = False
+                await self._stop_workers()
+                if self._state in ("running", "paused"):
+                    self._set_state("idle")
+        if run.error is not None:
+            raise run.error
+        return run.results
+
+    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._loop is loop:
+            return
+        if self._runs:
+            raise RuntimeError(f"broker {self.name!r} is busy on another event loop")
+        self._loop, self._thread = loop, threading.get_ident()
+        self._queue = asyncio.Queue()
+        self._resumed = asyncio.Event()
+        if not self._paused:
+            self._resumed.set()
+        self._entries.clear()
+        self._workers = []
+
+    def _ensure_workers(self) -> None:
+        self._workers = [w for w in self._workers if not w.done()]
+        want = min(self.limits.concurrency, max(1, len(self._entries)))
+        for _ in range(want - len(self._workers)):
+            self._workers.append(self._loop.create_task(self._worker()))
+
+    async def _stop_workers(self) -> None:
+        workers, self._workers = self._workers, []
+        for w in workers:
+            w.cancel()
+        if workers:
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _abort(self) -> None:
+        """The caller was cancelled and no other run needs the workers: stop everything now."""
+        await self._stop_workers()
+        for entry in list(self._entries.values()):
+            if entry.state == _SENDING and entry.reserved_usd:
+                budget = next((r.budget for r in entry.runs if r.budget is not None), None)
+                if budget is not None:  # a call cut off in flight may still be billed
+                    budget.commit(entry.reserved_usd, None)
+                entry.reserved_usd = None
+            self._drop(entry)
+        self._queue = asyncio.Queue()
+        self._pending = self._in_flight = self._retrying = 0
+
+    async def _worker(self) -> None:
+        queue, resumed = self._queue, self._resumed
+        while True:
+            if not resumed.is_set():
+                await resumed.wait()
+            entry = await queue.get()
+            if entry.state != _QUEUED:
+                continue
+            if not resumed.is_set():
+                await resumed.wait()
+                if entry.state != _QUEUED:
+                    continue
+            entry.state = _TAKEN
+            group = self._gather(entry, queue) if self.packs else [entry]
+            await self._attempt(group)
+
+    async def _attempt(self, group: list[_Entry]) -> None:
+        for entry in group:
+            if entry.state == _TAKEN and entry.reserved_usd is None:
+                self._reserve(entry)  # a refusal stops the run(s) and drops their unsent entries
+        group = [e for e in group if e.state == _TAKEN]
+        if not group:
+            return
+        tokens = 0
+        for entry in group:
+            tokens += entry.job.est_input_tokens + entry.job.max_output_tokens
+        reserved = await self.limiter.acquire(tokens)
+        group = [e for e in group if e.state == _TAKEN]  # cancel() may have dropped some meanwhile
+        if not group:
+            return
+        now, emit = time.time(), bus.has_subscribers
+        for entry in group:
+            entry.state = _SENDING
+            entry.attempts += 1
+            if not entry.t_sent:
+                entry.t_sent = now
+            if emit:
+                bus.emit(CallSent(self.name, entry.job.key, entry.attempts))
+        n = len(group)
+        self._pending -= n
+        self._in_flight += n
+        try:
+            if n == 1 and not self.packs:
+                results = [await self._send(group[0].job)]
+            else:
+                results = await self._send_many([e.job for e in group])
+        except (TransientError, FatalError) as err:
+            self._in_flight -= n
+            self.limiter.settle(reserved, reserved)
+            for entry in group:
+                self._failed_attempt(entry, err)
+            return
+        except asyncio.CancelledError:
+            self._in_flight -= n
+            raise
+        except Exception as err:  # a bug in a handler or subclass: give up on these jobs, loudly
+            self._in_flight -= n
+            for entry in group:
+                self._fail(entry, f"{type(err).__name__}: {err}")
+            return
+        self._in_flight -= n
+        used = 0
+        for entry, (response, tin, tout) in zip(group, results):
+            used += tin + tout
+            self._complete(entry, response, tin, tout)
+        self.limiter.settle(reserved, used)
+
+    def _reserve(self, entry: _Entry) -> bool:
+        budget = next((r.budget for r in entry.runs if r.budget is not None), None)
+        if budget is None:
+            entry.reserved_usd = 0.0
+            return True
+        job = entry.job
+        worst = self._budget_cost(job.est_input_tokens, job.max_output_tokens)
+        if budget.try_reserve(worst):
+            entry.reserved_usd = worst
+            return True
+        for run in list(entry.runs):
+            if run.budget is budget:
+                self._stop_run(run, "budget")
+        self._set_state("budget", {"budget_usd": budget.usd, "spent_usd": budget.spent})
+        return False
+
+    # --- outcomes -------------------------------------------------------------------------------
+
+    def _complete(self, entry: _Entry, response: dict[str, Any], tin: int, tout: int) -> None:
+        job, t_done = entry.job, time.time()
+        cost = self.cost(tin, tout)
+        if entry.reserved_usd:
+            budget = next((r.budget for r in entry.runs if r.budget is not None), None)
+            if budget is not None:
+                budget.commit(entry.reserved_usd, cost if cost is not None else fallback_cost(tin, tout, batch=self.batch))
+        record = CallRecord(
+            job.key, Status.DONE, job.kind, self.provider, self.model, _public(job.request), response,
+            tin, tout, cost, entry.attempts, None, entry.t_sent, t_done, self.batch, job.origin,
+        )  # fmt: skip
+        self._done += 1
+        self._in_tokens += tin
+        self._out_tokens += tout
+        if cost is None:
+            self._cost_known = False
+        else:
+            self._cost += cost
+        self._tick(t_done, tin + tout)
+        if bus.has_subscribers:
+            bus.emit(CallDone(self.name, job.key, tin, tout, cost, t_done - entry.t_sent))
+        self._deliver(entry, record)
+
+    def _failed_attempt(self, entry: _Entry, err: TransientError | FatalError) -> None:
+        message = str(err)
+        if isinstance(err, FatalError) or entry.attempts >= self.retry.max_attempts:
+            self._fail(entry, message)
+            return
+        if all(r.done.done() or r.results.stopped for r in entry.runs):
+            self._detach(entry)  # cancelled while in flight: leave it unsent rather than retry
+            return
+        retry_after = getattr(err, "retry_after", None)
+        if isinstance(err, RateLimitError) and retry_after:
+            self.limiter.pause(retry_after)
+        delay = backoff_delay(entry.attempts, self.retry, retry_after, self._rng)
+        entry.state = _BACKOFF
+        entry.handle = self._loop.call_later(delay, self._requeue, entry)
+        self._retrying += 1
+        self._errors.append(message)
+        if bus.has_subscribers:
+            bus.emit(CallRetrying(self.name, entry.job.key, entry.attempts, message, delay))
+
+    def _requeue(self, entry: _Entry) -> None:
+        if entry.state == _BACKOFF:
+            self._retrying -= 1
+            self._pending += 1
+            entry.state, entry.handle = _QUEUED, None
+            self._queue.put_nowait(entry)
+
+    def _fail(self, entry: _Entry, message: str) -> None:
+        job = entry.job
+        if entry.reserved_usd:
+            budget = next((r.budget for r in entry.runs if r.budget is not None), None)
+            if budget is not None:
+                budget.release(entry.reserved_usd)
+        record = CallRecord(
+            job.key, Status.FAILED, job.kind, self.provider, self.model, _public(job.request), None,
+            0, 0, None, entry.attempts, message, entry.t_sent, time.time(), self.batch, job.origin,
+        )  # fmt: skip
+        self._failed += 1
+        self._errors.append(message)
+        if bus.has_subscribers:
+            bus.emit(CallFailed(self.name, job.key, message, entry.attempts))
+        self._deliver(entry, record)
+
+    def _deliver(self, entry: _Entry, record: CallRecord) -> None:
+        key = record.key
+        self._entries.pop(key, None)
+        entry.state = _DROPPED
+        called: list[OnRecord] = []
+        for run in entry.runs:
+            run.results[key] = record
+            run.waiting.discard(key)
+            if record.status == Status.FAILED:
+                run.failed[key] = entry.job
+            else:
+                run.failed.pop(key, None)
+            if run.on_record not in called:
+                called.append(run.on_record)
+                try:
+                    run.on_record(record)
+                except Exception as exc:  # the caller could not persist it: stop that run, report
+                    if run.error is None:
+                        run.error = exc
+                    self._stop_run(run, "error")
+            if not run.waiting and not run.done.done():
+                run.done.set_result(None)
+
+    def _detach(self, entry: _Entry) -> None:
+        for run in entry.runs:
+            run.waiting.discard(entry.job.key)
+            run.results.unsent.append(entry.job.key)
+            if not run.waiting and not run.done.done():
+                run.done.set_result(None)
+        entry.runs = []
+        self._drop(entry)
+
+    def _drop(self, entry: _Entry) -> None:
+        if entry.state == _BACKOFF:
+            entry.handle.cancel()
+            self._retrying -= 1
+        elif entry.state in (_QUEUED, _TAKEN):
+            self._pending -= 1
+            if entry.reserved_usd:
+                budget = next((r.budget for r in entry.runs if r.budget is not None), None)
+                if budget is not None:
+                    budget.release(entry.reserved_usd)
+        entry.state = _DROPPED
+        self._entries.pop(entry.job.key, None)
+
+    def _stop_run(self, run: _Run, reason: str) -> None:
+        """Stop dispatching ``run``: its unsent jobs leave the queue, calls in flight finish."""
+        if run.results.stopped is not None:
+            return
+        run.results.stopped = reason
+        for key in list(run.waiting):
+            entry = self._entries.get(key)
+            if entry is None or entry.state == _SENDING:
+                continue
+            run.waiting.discard(key)
+            run.results.unsent.append(key)
+            entry.runs.remove(run)
+            if not entry.runs:
+                self._drop(entry)
+        if not run.waiting and not run.done.done():
+            run.done.set_result(None)
+
+    # --- controls (any thread) ------------------------------------------------------------------
+
+    def _call(self, fn: Callable[[], None]) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed() or threading.get_ident() == self._thread:
+            fn()
+        else:
+            loop.call_soon_threadsafe(fn)
+
+    def pause(self) -> None:
+        """Send nothing new until :meth:`resume`; calls in flight finish."""
+        self._call(self._do_pause)
+
+    def _do_pause(self) -> None:
+        self._paused = True
+        if self._resumed is not None:
+            self._resumed.clear()
+        self._set_state("paused")
+
+    def resume(self) -> None:
+        self._call(self._do_resume)
+
+    def _do_resume(self) -> None:
+        self._paused = False
+        if self._resumed is not None:
+            self._resumed.set()
+        self._set_state("running" if self._runs else "idle")
+
+    def cancel(self) -> None:
+        """Stop dispatching: queued jobs stay unsent, calls in flight finish, ``run`` returns."""
+        self._call(self._do_cancel)
+
+    def _do_cancel(self) -> None:
+        for run in list(self._runs):
+            self._stop_run(run, "cancelled")
+        self._paused = False
+        if self._resumed is not None:
+            self._resumed.set()
+        self._set_state("cancelled")
+
+    def retry_failed(self) -> Any:
+        """Send the failed jobs of the current (else the last) run again.
+
+        Returns a future of that run's :class:`RunResult`: a ``concurrent.futures.Future`` when
+        called from another thread, an ``asyncio.Task`` inside the broker's loop.
+        """
+        if self._loop is None or self._last_run is None:
+            raise RuntimeError(f"broker {self.name!r} has not run yet")
+        if threading.get_ident() == self._thread:
+            return self._loop.create_task(self._retry_failed())
+        return asyncio.run_coroutine_threadsafe(self._retry_failed(), self._loop)
+
+    async def _retry_failed(self) -> RunResult:
+        active = [r for r in self._runs if r.failed and r.results.stopped is None]
+        if not active:
+            last = self._last_run
+            jobs = list(last.failed.values())
+            self._failed = max(0, self._failed - len(jobs))
+            return await self.run(jobs, on_record=last.on_record, budget=last.budget)
+        for run in active:
+            for key, job in run.failed.items():
+                entry = self._entries.get(key)
+                if entry is None:
+                    entry = self._entries[key] = _Entry(job)
+                    self._queue.put_nowait(entry)
+                    self._pending += 1
+                entry.runs.append(run)
+                run.waiting.add(key)
+                self._failed = max(0, self._failed - 1)
+            run.failed.clear()
+        self._ensure_workers()
+        await asyncio.gather(*(asyncio.shield(r.done) for r in active))
+        return active[-1].results
+
+    def note_cached(self, n: int, op: str = "") -> None:
+        """Count ``n`` jobs the caller answered from its ledger (shown as "cached")."""
+        if not self._runs and not self._session_open:
+            self._new_session()
+            self._session_open = True
+        self._cached += n
+        if bus.has_subscribers:
+            bus.emit(CallsCached(self.name, n, op))
+
+    def configure(self, *, limits: RateLimits | None = None, retry: Retry | None = None) -> None:
+        """Change limits or retry policy (takes effect for the next attempts)."""
+        if limits is not None:
+            self.limits = limits
+            self.limiter.configure(limits)
+        if retry is not None:
+            self.retry = retry
+
+    async def aclose(self) -> None:
+        """Cancel everything in progress (the process is shutting down)."""
+        for run in list(self._runs):
+            self._stop_run(run, "cancelled")
+        await self._abort()
+
+    # --- state for the UI -------------------------------------------------------------------------
+
+    def _set_state(self, state: str, detail: dict[str, Any] | None = None) -> None:
+        if state == self._state and not detail:
+            return
+        self._state = state
+        if bus.has_subscribers:
+            bus.emit(BrokerStateChanged(self.name, state, detail or {}))
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    def _new_session(self) -> None:
+        self._pending = self._in_flight = self._retrying = 0
+        self._done = self._cached = self._failed = self._in_tokens = self._out_tokens = 0
+        self._cost, self._cost_known = 0.0, True
+        self._errors: deque[str] = deque(maxlen=5)
+        self._buckets: deque[list[float]] = deque(maxlen=12)  # [second, requests, tokens]
+        self._started_at = time.time()
+
+    def _tick(self, now: float, tokens: int) -> None:
+        sec = int(now)
+        buckets = self._buckets
+        if buckets and buckets[-1][0] == sec:
+            b = buckets[-1]
+            b[1] += 1
+            b[2] += tokens
+        else:
+            buckets.append([sec, 1, tokens])
+
+    def snapshot(self) -> BrokerSnapshot:
+        """Counts, rates (over the last ~10 s), spend and ETA, cheap enough to poll."""
+        now = time.time()
+        window = max(1.0, min(10.0, now - self._started_at))
+        recent = [b for b in list(self._buckets) if b[0] >= now - window]
+        rps = sum(b[1] for b in recent) / window
+        tps = sum(b[2] for b in recent) / window
+        left = max(0, self._pending) + self._in_flight + self._retrying
+        run = self._runs[-1] if self._runs else self._last_run
+        budget_usd = run.budget.usd if run is not None and run.budget is not None else None
+        return BrokerSnapshot(
+            self.name, self._state, max(0, self._pending), self._in_flight, self._done, self._cached,
+            self._failed, self._retrying, self._in_tokens, self._out_tokens, self._cost,
+            self._cost_known, rps, tps, budget_usd, (left / rps if rps > 0 else None) if left else 0.0,
+            tuple(self._errors), self._started_at,
+        )  # fmt: skip
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} {self._state}>"
+
+
+def _public(request: dict[str, Any]) -> dict[str, Any]:
+    """The request as stored in a record: without fields that may carry credentials."""
+    if SECRET_FIELDS.isdisjoint(request):
+        return request
+    return {k: v for k, v in request.items() if k not in SECRET_FIELDS}

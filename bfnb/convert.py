@@ -1,0 +1,314 @@
+"""Batches to and from JSONL, records, Arrow and Parquet, without loss.
+
+A batch's values (text, None, numbers, lists, dicts, numpy arrays, bytes) must survive every
+format. JSONL goes through :func:`bfnb.formats.jsonl.encode_value`. Arrow and Parquet keep
+number, bool, text and bytes columns typed (readable by any tool) and store every other object
+column as a column of JSON text, named in the schema metadata under ``b"bfnb.encoded"`` so that
+reading restores the exact values. ``None`` stays ``None`` and ``NaN`` stays ``NaN``.
+
+Writing JSONL is on the hot path (sinks, checkpoints), so it never loops over rows in Python for
+plain columns: each str or number column is encoded by one ``orjson.dumps`` of the whole column,
+cut into per-row fragments with C-level ``bytes.replace``/``split`` (an encoded JSON string never
+contains ``","``, and numbers never contain ``,``), and all fragments are joined once. Only
+object columns holding containers, arrays or bytes fall back to one ``encode_value`` per value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import batch as B
+from .errors import SourceError
+from .formats.atomic import atomic_open
+from .formats.jsonl import decode_value, encode_value
+
+__all__ = [
+    "batch_from_arrow",
+    "batch_from_jsonl_records",
+    "batch_to_arrow",
+    "batch_to_jsonl_bytes",
+    "read_parquet",
+    "write_parquet",
+]
+
+ENCODED_KEY = b"bfnb.encoded"
+_NUMPY = orjson.OPT_SERIALIZE_NUMPY
+_SEP = b"\x00"  # never appears raw in orjson output (control characters are escaped)
+
+
+# ----------------------------------------------------------------------------------------- JSONL
+
+
+def batch_to_jsonl_bytes(df: pd.DataFrame, fields: Sequence[str] | None = None) -> bytes:
+    """The batch as JSONL: one line per entry, ``idx`` and ``rev`` first, then the fields.
+
+    >>> df = B.from_columns(["a", "b"], {"text": ["hi", None], "n": [1, 2]})
+    >>> print(batch_to_jsonl_bytes(df).decode(), end="")
+    {"idx":"a","rev":0,"text":"hi","n":1}
+    {"idx":"b","rev":0,"text":null,"n":2}
+    """
+    fields = B.data_fields(df) if fields is None else list(fields)
+    B.require_fields(df, fields)
+    n = len(df)
+    if n == 0:
+        return b""
+    m = len(fields) + 2
+    parts: list[bytes] = [b""] * (n * m + 1)
+    # Every line but the first starts by closing the previous one.
+    parts[0 : n * m : m] = _fragments(df.index, b'}\n{"idx":', "idx")
+    parts[0] = parts[0][2:]
+    rev = df[B.REV] if B.REV in df.columns else np.zeros(n, dtype="int64")
+    parts[1 : n * m : m] = _fragments(rev, b',"rev":', B.REV)
+    for j, f in enumerate(fields, 2):
+        parts[j : n * m : m] = _fragments(df[f], b"," + orjson.dumps(f) + b":", f)
+    parts[-1] = b"}\n"
+    return b"".join(parts)
+
+
+def _fragments(values: Any, prefix: bytes, name: str) -> list[bytes]:
+    """``prefix + JSON`` for each value of a column, vectorised where the column allows."""
+    arr = _as_numpy(values)
+    kind = arr.dtype.kind
+    if kind in "iub" or (kind == "f" and np.isfinite(arr).all()):
+        try:
+            return _split(orjson.dumps(np.ascontiguousarray(arr), option=_NUMPY), b",", prefix)
+        except orjson.JSONEncodeError:  # a dtype orjson does not know (float128, ...)
+            pass
+    elif kind == "O":
+        strs = _str_mask(arr)
+        if strs is not None:
+            if strs.all():
+                return _split_str(arr, prefix)
+            out = np.full(len(arr), prefix + b"null", dtype=object)
+            if strs.any():
+                out[strs] = _split_str(arr[strs], prefix)
+            return out.tolist()
+    return _per_value(arr, prefix, name, values)
+
+
+def _as_numpy(values: Any) -> np.ndarray:
+    if isinstance(values, pd.Series | pd.Index):
+        if isinstance(values.dtype, np.dtype):
+            return values.to_numpy()
+        return values.to_numpy(dtype=object, na_value=None)  # str / nullable extension dtypes
+    return np.asarray(values)
+
+
+def _str_mask(arr: np.ndarray) -> np.ndarray | None:
+    """Where an object column holds str, if every other value is None; else None."""
+    if pd.api.types.infer_dtype(arr, skipna=False) == "string":
+        return np.ones(len(arr), dtype=bool)
+    nulls = _none_mask(arr)
+    if not nulls.any():
+        return None
+    rest = arr[~nulls]
+    if len(rest) and pd.api.types.infer_dtype(rest, skipna=False) != "string":
+        return None
+    return ~nulls
+
+
+def _none_mask(arr: np.ndarray) -> np.ndarray:
+    """Where an object array holds None (``pd.isna`` alone would also flag NaN and NaT)."""
+    mask = pd.isna(arr)
+    for i in np.flatnonzero(mask):
+        mask[i] = arr[i] is None
+    return mask
+
+
+def _split_str(arr: np.ndarray, prefix: bytes) -> list[bytes]:
+    try:
+        body = orjson.dumps(arr.tolist())
+    except orjson.JSONEncodeError:  # e.g. a lone surrogate: let the per-value path name the row
+        return _per_value(arr, prefix, "", arr)
+    return _split(body, b'","', prefix, keep=b'"')
+
+
+def _split(body: bytes, sep: bytes, prefix: bytes, keep: bytes = b"") -> list[bytes]:
+    """Cut ``[a,b,c]`` (orjson output of a flat list) into ``[prefix+a, prefix+b, prefix+c]``."""
+    parts = body.replace(sep, keep + _SEP + prefix + keep).split(_SEP)
+    parts[-1] = parts[-1][:-1]
+    parts[0] = prefix + parts[0][1:]
+    return parts
+
+
+def _per_value(arr: np.ndarray, prefix: bytes, name: str, values: Any) -> list[bytes]:
+    dumps = orjson.dumps
+    out = []
+    for i, v in enumerate(arr.tolist() if arr.dtype.kind != "O" else arr):
+        try:
+            out.append(prefix + dumps(encode_value(v)))
+        except (TypeError, orjson.JSONEncodeError) as e:
+            where = _label(values, i)
+            raise TypeError(f"cannot encode {where} of field {name!r} as JSON: {e}") from e
+    return out
+
+
+def _label(values: Any, i: int) -> str:
+    if isinstance(values, pd.Series):
+        return f"the value at idx {values.index[i]!r}"
+    return f"value {i}"
+
+
+def batch_from_jsonl_records(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """A batch from decoded JSONL records (dicts holding ``idx``, ``rev`` and the fields).
+
+    A field absent from some records is None there. Columns whose values are all int, all float
+    or all bool become typed columns; anything else stays Python objects.
+    """
+    records = records if isinstance(records, list) else list(records)
+    idx: list[str] = []
+    for i, r in enumerate(records):
+        ix = r.get(B.IDX)
+        if type(ix) is not str:
+            raise ValueError(f"record {i} has no str 'idx' (got {ix!r})")
+        idx.append(ix)
+    rev = [r.get(B.REV, 0) for r in records]
+    names: dict[str, None] = {}
+    for r in records:
+        names.update(dict.fromkeys(r))
+    names.pop(B.IDX, None)
+    names.pop(B.REV, None)
+    columns = {k: _typed([r.get(k) for r in records]) for k in names}
+    return B.from_columns(idx, columns, rev)
+
+
+def _typed(vals: list[Any]) -> np.ndarray:
+    """A numpy column: typed when every value has one of int/float/bool, else object."""
+    types = set(map(type, vals))
+    if len(types) == 1:
+        t = next(iter(types))
+        if t is float or t is bool:
+            return np.array(vals, dtype=t)
+        if t is int:
+            try:
+                return np.array(vals, dtype="int64")
+            except OverflowError:
+                pass
+    out = np.empty(len(vals), dtype=object)
+    out[:] = vals
+    return out
+
+
+# ----------------------------------------------------------------------------------------- Arrow
+
+
+def batch_to_arrow(df: pd.DataFrame) -> pa.Table:
+    """The batch as an Arrow table: ``idx``, ``rev``, then one column per field."""
+    idx = _as_numpy(df.index)
+    arrays = [pa.array(_object(idx), type=pa.string(), from_pandas=False)]
+    names = [B.IDX]
+    rev = df[B.REV].to_numpy() if B.REV in df.columns else np.zeros(len(df), "int64")
+    arrays.append(pa.array(rev, type=pa.int64()))
+    names.append(B.REV)
+    encoded: list[str] = []
+    for f in B.data_fields(df):
+        s = df[f]
+        if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iufb":
+            arrays.append(pa.array(s.to_numpy(), from_pandas=False))  # NaN stays NaN, not null
+        elif s.dtype == object or isinstance(s.dtype, pd.StringDtype):
+            vals = _as_numpy(s)
+            typ = _plain_type(vals)
+            if typ is not None:
+                arrays.append(pa.array(vals, type=typ, from_pandas=False))
+            else:
+                arrays.append(pa.array(_per_value(vals, b"", f, s), type=pa.string()))
+                encoded.append(f)
+        else:  # datetimes, categoricals, ...: Arrow has a type for them
+            arrays.append(pa.Array.from_pandas(s))
+        names.append(f)
+    meta = {ENCODED_KEY: orjson.dumps(encoded)}
+    return pa.Table.from_arrays(arrays, names=names).replace_schema_metadata(meta)
+
+
+def _object(a: np.ndarray) -> np.ndarray:
+    return a if a.dtype == object else a.astype(object)
+
+
+def _plain_type(vals: np.ndarray) -> pa.DataType | None:
+    """pa.string() / pa.binary() when the non-None values are all str / all bytes."""
+    nulls = _none_mask(vals)
+    rest = vals[~nulls] if nulls.any() else vals
+    if not len(rest):
+        return pa.string()
+    kind = pd.api.types.infer_dtype(rest, skipna=False)
+    if kind == "string":
+        return pa.string()
+    if kind == "bytes" and all(type(v) is bytes for v in rest):
+        return pa.binary()
+    return None
+
+
+def batch_from_arrow(table: pa.Table) -> pd.DataFrame:
+    """A batch from an Arrow table written by :func:`batch_to_arrow` (or any table with ``idx``)."""
+    if B.IDX not in table.column_names:
+        raise ValueError(f"the table has no {B.IDX!r} column (columns: {table.column_names})")
+    meta = table.schema.metadata or {}
+    encoded = set(orjson.loads(meta[ENCODED_KEY])) if ENCODED_KEY in meta else set()
+    idx = table.column(B.IDX).to_pylist()
+    if not all(type(i) is str for i in idx):
+        raise ValueError("the 'idx' column must hold non-null strings")
+    if B.REV in table.column_names:
+        rev: Any = table.column(B.REV).to_numpy(zero_copy_only=False).astype("int64")
+    else:
+        rev = 0
+    columns: dict[str, Any] = {}
+    extra: dict[str, pd.Series] = {}
+    for name in table.column_names:
+        if name in (B.IDX, B.REV):
+            continue
+        col = table.column(name)
+        t = col.type
+        if name in encoded:
+            vals = [None if v is None else decode_value(orjson.loads(v)) for v in col.to_pylist()]
+            columns[name] = _objects(vals)
+        elif pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t):
+            columns[name] = _object(col.to_numpy(zero_copy_only=False))
+        elif (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)) and (
+            col.null_count == 0
+        ):
+            columns[name] = col.to_numpy(zero_copy_only=False)
+        elif pa.types.is_temporal(t) or pa.types.is_dictionary(t):
+            extra[name] = col.to_pandas()
+        else:  # nullable numbers, lists, structs from other writers: Python values, None kept
+            columns[name] = _objects(col.to_pylist())
+    df = B.from_columns(idx, columns, rev)
+    if extra:
+        df = df.assign(**{k: v.set_axis(df.index) for k, v in extra.items()})
+        df = df[[c for c in table.column_names if c != B.IDX]]
+    return df
+
+
+def _objects(vals: list[Any]) -> np.ndarray:
+    out = np.empty(len(vals), dtype=object)
+    out[:] = vals
+    return out
+
+
+# --------------------------------------------------------------------------------------- Parquet
+
+
+def write_parquet(df: pd.DataFrame, path: str | os.PathLike[str], *, compression: str = "zstd") -> None:
+    """Write the batch to a Parquet file atomically (temp file + rename)."""
+    table = batch_to_arrow(df)
+    with atomic_open(path, "wb") as f:
+        pq.write_table(table, f, compression=compression)
+
+
+def read_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a batch written by :func:`write_parquet`."""
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException) as e:
+        raise SourceError(f"cannot read Parquet file {os.fspath(path)!r}: {e}") from e
+    try:
+        return batch_from_arrow(table)
+    except ValueError as e:
+        raise SourceError(f"{os.fspath(path)!r}: {e}") from e

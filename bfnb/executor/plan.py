@@ -1,0 +1,79 @@
+"""A plan: the order in which a graph's nodes run, and each node's fingerprint.
+
+A node's fingerprint is its op's fingerprint (class, arguments, function code, captured values,
+a source's file contents) combined with the fingerprints of what feeds each of its in-ports.  It
+does not depend on node ids or construction order, so the same pipeline built again in a new
+kernel has the same fingerprints, and a CheckPoint written by one process is found by the next.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..errors import GraphError
+from ..fingerprint import combine
+
+if TYPE_CHECKING:
+    from ..graph.graph import Edge, Graph
+
+__all__ = ["Plan", "plan"]
+
+
+@dataclass
+class Plan:
+    order: list[int]
+    fingerprints: dict[int, str]
+    in_edges: dict[int, list[Edge]]
+    out_edges: dict[int, list[Edge]]
+    graph_fingerprint: str
+    consumers: dict[int, int] = field(default_factory=dict)
+
+
+def topological_order(g: Graph) -> list[int]:
+    nodes = list(g._nodes)
+    indeg = {n: 0 for n in nodes}
+    succ: dict[int, list[int]] = defaultdict(list)
+    for e in g._edges:
+        indeg[e.dst] += 1
+        succ[e.src].append(e.dst)
+    position = {n: i for i, n in enumerate(nodes)}
+    ready = sorted((n for n in nodes if indeg[n] == 0), key=position.__getitem__)
+    order: list[int] = []
+    while ready:
+        n = ready.pop(0)
+        order.append(n)
+        for m in succ[n]:
+            indeg[m] -= 1
+            if indeg[m] == 0:
+                ready.append(m)
+                ready.sort(key=position.__getitem__)
+    if len(order) != len(nodes):
+        stuck = [g._nodes[n].label() for n in nodes if n not in set(order)]
+        raise GraphError(
+            f"the graph has a cycle through {', '.join(stuck)}; express loops with While or Repeat"
+        )
+    return order
+
+
+def plan(g: Graph, *, input_fingerprint: str = "") -> Plan:
+    """Order and fingerprints; ``input_fingerprint`` stands for what is fed into the head (loop bodies)."""
+    order = topological_order(g)
+    in_edges: dict[int, list[Edge]] = defaultdict(list)
+    out_edges: dict[int, list[Edge]] = defaultdict(list)
+    for e in g._edges:
+        in_edges[e.dst].append(e)
+        out_edges[e.src].append(e)
+    fps: dict[int, str] = {}
+    for nid in order:
+        op = g._nodes[nid].op
+        parts = [op.fingerprint()]
+        feeds = sorted(f"{e.dst_port}<{fps[e.src]}:{e.src_port}" for e in in_edges[nid])
+        if nid == g._head and input_fingerprint:
+            feeds.append(f"0<input:{input_fingerprint}")
+        fps[nid] = combine(*parts, *feeds)
+    sinks = [fps[n] for n in order if not out_edges[n]]
+    gfp = combine("graph", *sorted(sinks), *(fps[n] for n in order))
+    consumers = {n: len(out_edges[n]) for n in order}
+    return Plan(order, fps, dict(in_edges), dict(out_edges), gfp, consumers)

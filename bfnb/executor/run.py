@@ -1,0 +1,317 @@
+"""Run a graph: pull what is needed, reuse what is memoised or checkpointed, run the rest.
+
+Every node runs at most once per run, on its whole input (a real barrier: a sort, a take or a
+writer always sees everything that reaches it, including entries leaving loops at different
+rounds, because loops are nodes that finish before their consumers start).  Nodes upstream of a
+memo hit or a checkpoint hit are not run at all.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from .. import batch as B
+from ..errors import BfnbError, OpError
+from ..events import NodeFinished, NodeStarted, RunFinished, RunStarted, bus
+from ..op.base import RunContext
+from . import hooks
+from .memo import memo as default_memo
+from .plan import plan
+
+if TYPE_CHECKING:
+    from ..graph.graph import Graph
+
+__all__ = ["NodeReport", "RunHandle", "RunReport", "run_graph", "run_in_background"]
+
+#: kinds whose results are always memoised; other nodes are memoised when they are a graph's tail,
+#: tagged, a target, or slow.  Cheap intermediate results are recomputed instead of kept.
+_ALWAYS_MEMO = {"source", "broker", "checkpoint", "loop"}
+_SLOW_S = 0.2
+
+
+@dataclass
+class NodeReport:
+    node_id: int
+    label: str
+    kind: str
+    tag: str | None
+    fingerprint: str
+    rows_in: int = 0
+    rows_out: int = 0
+    cached: str | bool = False  # "memo" | "checkpoint" | False
+    seconds: float = 0.0
+    calls_sent: int = 0
+    calls_cached: int = 0
+    calls_failed: int = 0
+    calls_pending: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = 0.0
+    incomplete: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    graph: Graph
+    results: dict[int, list[pd.DataFrame]]
+    nodes: list[NodeReport] = field(default_factory=list)
+    seconds: float = 0.0
+    tail_id: int | None = None
+
+    def result(self, node_id: int, port: int = 0) -> pd.DataFrame:
+        return self.results[node_id][port]
+
+    def tail_result(self) -> pd.DataFrame:
+        if self.tail_id is None:
+            return B.empty()
+        return self.result(self.tail_id)
+
+    def node(self, node_id: int) -> NodeReport:
+        return next(n for n in self.nodes if n.node_id == node_id)
+
+    @property
+    def cost_usd(self) -> float | None:
+        costs = [n.cost_usd for n in self.nodes]
+        return None if any(c is None for c in costs) else float(sum(costs))  # type: ignore[arg-type]
+
+
+def _incoming(results: dict[int, list[pd.DataFrame]], edges: Iterable[Any], n_in: int) -> list[pd.DataFrame]:
+    ports: list[list[pd.DataFrame]] = [[] for _ in range(n_in)]
+    for e in edges:
+        ports[e.dst_port].append(results[e.src][e.src_port])
+    return [B.concat(p) if p else B.empty() for p in ports]
+
+
+def run_graph(
+    g: Graph,
+    *,
+    dispatch_brokers: bool = True,
+    targets: Iterable[int] | None = None,
+    project: Any = None,
+    budget_usd: float | None = None,
+    use_memo: bool = True,
+    inputs: pd.DataFrame | None = None,
+    input_fingerprint: str = "",
+    parent: RunContext | None = None,
+    **options: Any,
+) -> RunReport:
+    """Run ``g`` and return a :class:`RunReport`.
+
+    ``inputs`` feeds the head's in-port 0 (loop and ListParallel bodies); ``parent`` is the
+    context of the op running this graph as a body.
+    """
+    t0 = time.perf_counter()
+    nested = parent is not None
+    run_id = parent.run_id if nested else uuid.uuid4().hex[:12]
+    if not nested:
+        options.setdefault("project", project)
+        if budget_usd is not None:
+            options["budget"] = hooks.make_budget(budget_usd)
+    else:
+        options = {**parent.options, **options}
+    p = plan(g, input_fingerprint=input_fingerprint)
+    report = RunReport(run_id, g, {}, tail_id=g._tail)
+    if not g._nodes:
+        return report
+    if not nested:
+        bus.emit(RunStarted(run_id, len(p.order)))
+
+    keep = set(targets or ()) | ({g._tail} if g._tail is not None else set())
+    keep |= {nid for nid, n in g._nodes.items() if n.tag}
+    needed = set(keep) | {nid for nid, n in g._nodes.items() if n.op.side_effect}
+    needed |= {nid for nid in p.order if not p.out_edges.get(nid)}  # every dead end runs
+    if nested:
+        needed |= set(p.order)
+
+    results: dict[int, list[pd.DataFrame]] = {}
+    served: dict[int, str] = {}
+    reports: dict[int, NodeReport] = {}
+    for nid in reversed(p.order):
+        if nid not in needed:
+            continue
+        node = g._nodes[nid]
+        fp = p.fingerprints[nid]
+        if use_memo and not node.op.side_effect and not (nested and nid == g._head and inputs is not None and not input_fingerprint):
+            hit = default_memo.get(fp)
+            if hit is not None:
+                results[nid], served[nid] = hit, "memo"
+                continue
+            loader = getattr(node.op, "load_checkpoint", None)
+            if loader is not None:
+                loaded = loader(fp, options.get("project"))
+                if loaded is not None:
+                    results[nid], served[nid] = [loaded], "checkpoint"
+                    default_memo.put(fp, results[nid])
+                    continue
+        for e in p.in_edges.get(nid, ()):
+            needed.add(e.src)
+
+    incomplete: dict[int, bool] = {}
+    remaining = {nid: sum(1 for e in p.out_edges.get(nid, ()) if e.dst in needed) for nid in p.order}
+    try:
+        for nid in p.order:
+            if nid not in needed:
+                continue
+            node = g._nodes[nid]
+            op = node.op
+            fp = p.fingerprints[nid]
+            rep = NodeReport(nid, node.label(), op.kind, node.tag, fp)
+            reports[nid] = rep
+            edges = p.in_edges.get(nid, ())
+            if nid in served:
+                rep.cached = served[nid]
+                rep.rows_out = len(results[nid][0]) if results[nid] else 0
+                incomplete[nid] = False
+                _emit_finished(nested, run_id, rep)
+                continue
+            ins = _incoming(results, edges, op.n_in)
+            if nid == g._head and inputs is not None and op.n_in:
+                ins[0] = B.concat([inputs, ins[0]]) if len(ins[0]) else inputs
+            rep.rows_in = sum(len(b) for b in ins)
+            if not nested:
+                bus.emit(NodeStarted(run_id, nid, rep.label))
+            ctx = RunContext(
+                run_id=run_id,
+                node_id=nid,
+                label=rep.label,
+                fingerprint=fp,
+                dispatch_brokers=dispatch_brokers,
+                project=options.get("project"),
+                budget=options.get("budget"),
+                options=options,
+            )
+            ctx.run_subgraph = _subgraph_runner(ctx, dispatch_brokers)
+            ctx.inputs_incomplete = any(incomplete.get(e.src, False) for e in edges)
+            t = time.perf_counter()
+            outs = _run_op(op, ins, ctx)
+            rep.seconds = time.perf_counter() - t
+            rep.rows_out = len(outs[0]) if outs else 0
+            _fill_stats(rep, ctx.stats)
+            inc = ctx.incomplete or any(incomplete.get(e.src, False) for e in edges)
+            rep.incomplete = inc
+            incomplete[nid] = inc
+            results[nid] = outs
+            memoize = op.memoize and not inc and use_memo and not op.side_effect
+            if memoize and (
+                op.kind in _ALWAYS_MEMO or (not nested and (nid in keep or rep.seconds >= _SLOW_S))
+            ):
+                default_memo.put(fp, outs)
+            if parent is not None:
+                for k, v in ctx.stats.items():
+                    parent.add_stat(k, v) if v is not None else parent.stats.__setitem__(k, None)
+                parent.incomplete = parent.incomplete or inc
+            _emit_finished(nested, run_id, rep)
+            for e in edges:  # free what no one else needs
+                remaining[e.src] -= 1
+                if remaining[e.src] <= 0 and e.src not in keep:
+                    results.pop(e.src, None)
+    except BaseException as exc:
+        if not nested:
+            bus.emit(RunFinished(run_id, time.perf_counter() - t0, error=f"{type(exc).__name__}: {exc}"))
+        raise
+    report.results = results
+    report.nodes = [reports[nid] for nid in p.order if nid in reports]
+    report.seconds = time.perf_counter() - t0
+    if not nested:
+        bus.emit(RunFinished(run_id, report.seconds))
+        g.last_run = report
+    return report
+
+
+def _emit_finished(nested: bool, run_id: str, rep: NodeReport) -> None:
+    if not nested:
+        bus.emit(
+            NodeFinished(run_id, rep.node_id, rep.label, rep.rows_in, rep.rows_out, bool(rep.cached), rep.seconds, rep.fingerprint)
+        )
+
+
+def _fill_stats(rep: NodeReport, stats: dict[str, Any]) -> None:
+    for name in ("calls_sent", "calls_cached", "calls_failed", "calls_pending", "input_tokens", "output_tokens"):
+        setattr(rep, name, int(stats.get(name, 0) or 0))
+    if "cost_usd" in stats:
+        rep.cost_usd = stats["cost_usd"]
+
+
+def _run_op(op: Any, ins: list[pd.DataFrame], ctx: RunContext) -> list[pd.DataFrame]:
+    try:
+        outs = op.run(ins, ctx)
+    except BfnbError:
+        raise
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as e:  # an op's own bug: still say which op
+        raise OpError(f"{type(e).__name__}: {e}", op=op) from e
+    if not isinstance(outs, list) or len(outs) != op.n_out:
+        raise OpError(f"returned {type(outs).__name__} instead of a list of {op.n_out} batch(es)", op=op)
+    return [B.validate(o, op=op) for o in outs]
+
+
+def _subgraph_runner(ctx: RunContext, dispatch_brokers: bool) -> Any:
+    def run_body(body: Graph, batch: pd.DataFrame, fingerprint: str) -> pd.DataFrame:
+        if not body._nodes:
+            return batch
+        rep = run_graph(
+            body,
+            dispatch_brokers=dispatch_brokers,
+            inputs=batch,
+            input_fingerprint=fingerprint,
+            parent=ctx,
+        )
+        return rep.tail_result()
+
+    return run_body
+
+
+class RunHandle:
+    """A run going on in a background thread: ``wait()``, ``result()``, ``cancel()``, ``done``."""
+
+    def __init__(self, g: Graph, kwargs: dict[str, Any]) -> None:
+        self.graph = g
+        self._report: RunReport | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(kwargs,), name="bfnb-run", daemon=True)
+        self._thread.start()
+
+    def _run(self, kwargs: dict[str, Any]) -> None:
+        try:
+            self._report = run_graph(self.graph, **kwargs)
+        except BaseException as e:
+            self._error = e
+
+    @property
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> RunHandle:
+        self._thread.join(timeout)
+        return self
+
+    def result(self, timeout: float | None = None) -> pd.DataFrame:
+        self.wait(timeout)
+        if self._error is not None:
+            raise self._error
+        if self._report is None:
+            raise TimeoutError("the run is still going on")
+        return self._report.tail_result()
+
+    def cancel(self) -> None:
+        hooks.cancel_all()
+
+    def __repr__(self) -> str:
+        state = "done" if self.done else "running"
+        return f"<bfnb.RunHandle {state}>"
+
+
+def run_in_background(g: Graph, **kwargs: Any) -> RunHandle:
+    return hooks.wrap_background(RunHandle(g, kwargs))

@@ -1,0 +1,319 @@
+"""Graph: an immutable value describing which op feeds which.
+
+``a | b`` returns a new graph and never changes ``a``; ``g |= op`` rebinds ``g`` to a new graph (in
+a notebook, re-running the cell replaces what that cell added, see :mod:`bfnb.graph.cells`).
+``wire`` is the one builder method that changes a graph in place, for graphs that are not chains.
+A graph does no I/O until it is run or displayed.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ..errors import GraphError
+from ..op.base import Op
+
+if TYPE_CHECKING:
+    from ..executor.run import RunReport
+
+__all__ = ["Edge", "Graph", "Node"]
+
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One place of an op in a graph."""
+
+    id: int
+    op: Op
+    cell: str | None = None  # the notebook cell that added it, when known
+
+    @property
+    def tag(self) -> str | None:
+        return self.op.tag_name
+
+    def label(self) -> str:
+        return self.op.label()
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    src: int
+    dst: int
+    src_port: int = 0
+    dst_port: int = 0
+
+
+class Graph:
+    """A graph of ops.  ``bf.Graph()`` is the empty graph; ``op | op`` makes one too."""
+
+    __slots__ = ("_cell_bases", "_edges", "_head", "_nodes", "_tail", "last_run")
+
+    def __init__(self) -> None:
+        self._nodes: dict[int, Node] = {}
+        self._edges: list[Edge] = []
+        self._head: int | None = None
+        self._tail: int | None = None
+        self._cell_bases: dict[str, tuple[int, Graph]] = {}
+        self.last_run: RunReport | None = None
+
+    # --- construction ---------------------------------------------------------------------------
+
+    @classmethod
+    def of(cls, op: Op, *, cell: str | None = None) -> Graph:
+        if isinstance(op, Graph):
+            return op
+        if not isinstance(op, Op):
+            raise GraphError(f"only ops and graphs can be composed, got {type(op).__name__}")
+        g = cls()
+        n = Node(next(_ids), op, cell)
+        g._nodes[n.id] = n
+        g._head = g._tail = n.id
+        return g
+
+    def _copy(self) -> Graph:
+        g = Graph()
+        g._nodes = dict(self._nodes)
+        g._edges = list(self._edges)
+        g._head, g._tail = self._head, self._tail
+        g._cell_bases = dict(self._cell_bases)
+        return g
+
+    def _fresh_ids(self) -> Graph:
+        """The same graph with new node ids, so it can stand beside its original."""
+        remap = {nid: next(_ids) for nid in self._nodes}
+        g = Graph()
+        g._nodes = {remap[nid]: Node(remap[nid], n.op, n.cell) for nid, n in self._nodes.items()}
+        g._edges = [Edge(remap[e.src], remap[e.dst], e.src_port, e.dst_port) for e in self._edges]
+        g._head = remap.get(self._head) if self._head is not None else None
+        g._tail = remap.get(self._tail) if self._tail is not None else None
+        return g
+
+    def _chain(self, other: Any, *, cell: str | None = None) -> Graph:
+        right = Graph.of(other, cell=cell) if not isinstance(other, Graph) else other
+        if not right._nodes:
+            return self._copy()
+        if not self._nodes:
+            g = right._copy()
+            g._cell_bases = dict(self._cell_bases)
+            return g
+        if not self._nodes.keys().isdisjoint(right._nodes):
+            right = right._fresh_ids()
+        head_op = right._nodes[right._head].op  # type: ignore[index]
+        tail_op = self._nodes[self._tail].op  # type: ignore[index]
+        if head_op.n_in == 0:
+            raise GraphError(f"cannot chain into {head_op.label()}: it is a source and takes no input")
+        if tail_op.n_out == 0:
+            raise GraphError(f"cannot chain after {tail_op.label()}: it has no output")
+        g = self._copy()
+        g._nodes.update(right._nodes)
+        g._edges.extend(right._edges)
+        g._edges.append(Edge(self._tail, right._head))  # type: ignore[arg-type]
+        g._tail = right._tail
+        return g
+
+    def __or__(self, other: Any) -> Graph:
+        return self._chain(other)
+
+    def __ror__(self, other: Any) -> Graph:
+        return Graph.of(other)._chain(self)
+
+    def __ior__(self, other: Any) -> Graph:
+        from .cells import extend_in_cell
+
+        return extend_in_cell(self, other)
+
+    def wire(
+        self,
+        source: Op | Graph | str,
+        target: Op | Graph | str,
+        source_port: int = 0,
+        target_port: int = 0,
+    ) -> Graph:
+        """Connect ``source``'s out-port to ``target``'s in-port, in place; returns the graph.
+
+        ``source`` and ``target`` may be an op, a graph or a tag.  An op or graph that is not in
+        this graph yet is added to it (never dropped).  A graph contributes its tail as a source
+        and its head as a target.
+        """
+        src = self._resolve(source, as_source=True)
+        dst = self._resolve(target, as_source=False)
+        src_op, dst_op = self._nodes[src].op, self._nodes[dst].op
+        if not 0 <= source_port < src_op.n_out:
+            raise GraphError(f"{src_op.label()} has {src_op.n_out} out-port(s); port {source_port} does not exist")
+        if not 0 <= target_port < dst_op.n_in:
+            raise GraphError(f"{dst_op.label()} has {dst_op.n_in} in-port(s); port {target_port} does not exist")
+        edge = Edge(src, dst, source_port, target_port)
+        if edge not in self._edges:
+            self._edges.append(edge)
+        if self._head is None:
+            self._head = src
+        if self._tail is None:
+            self._tail = dst
+        return self
+
+    def _resolve(self, ref: Op | Graph | str, *, as_source: bool) -> int:
+        if isinstance(ref, str):
+            return self.node_by_tag(ref).id
+        if isinstance(ref, Graph):
+            if not ref._nodes:
+                raise GraphError("cannot wire an empty graph")
+            if not ref._nodes.keys() <= self._nodes.keys():
+                if not ref._nodes.keys().isdisjoint(self._nodes):
+                    raise GraphError("the graph to wire overlaps this graph only in part")
+                self._nodes.update(ref._nodes)
+                self._edges.extend(ref._edges)
+            return ref._tail if as_source else ref._head  # type: ignore[return-value]
+        if isinstance(ref, Op):
+            found = [n.id for n in self._nodes.values() if n.op is ref]
+            if len(found) > 1:
+                raise GraphError(f"{ref.label()} stands at {len(found)} places in this graph; wire by tag instead")
+            if found:
+                return found[0]
+            n = Node(next(_ids), ref)
+            self._nodes[n.id] = n
+            return n.id
+        raise GraphError(f"cannot wire a {type(ref).__name__}; give an op, a graph or a tag")
+
+    # --- inspection -----------------------------------------------------------------------------
+
+    @property
+    def nodes(self) -> list[Node]:
+        return list(self._nodes.values())
+
+    @property
+    def edges(self) -> list[Edge]:
+        return list(self._edges)
+
+    @property
+    def head(self) -> Node | None:
+        return self._nodes.get(self._head) if self._head is not None else None
+
+    @property
+    def tail(self) -> Node | None:
+        return self._nodes.get(self._tail) if self._tail is not None else None
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __iter__(self) -> Iterator[Op]:
+        return (n.op for n in self._nodes.values())
+
+    def __bool__(self) -> bool:
+        return True  # an empty graph is still a graph (``g = bf.Graph(); g |= op`` must work)
+
+    def node_by_tag(self, tag: str) -> Node:
+        found = [n for n in self._nodes.values() if n.tag == tag]
+        if not found:
+            known = sorted({n.tag for n in self._nodes.values() if n.tag})
+            raise GraphError(f"no op tagged {tag!r} in this graph; tags: {known or 'none'}")
+        if len(found) > 1:
+            raise GraphError(f"the tag {tag!r} is used by {len(found)} ops; a tag must be unique to be looked up")
+        return found[0]
+
+    def get_node_by_tag(self, tag: str) -> Op:
+        """The op tagged ``tag`` (seed API)."""
+        return self.node_by_tag(tag).op
+
+    def in_edges(self, node_id: int) -> list[Edge]:
+        return [e for e in self._edges if e.dst == node_id]
+
+    def is_chain(self) -> bool:
+        return len(self._edges) == len(self._nodes) - 1 and all(
+            e.src_port == 0 and e.dst_port == 0 for e in self._edges
+        )
+
+    def fingerprint(self) -> str:
+        """Structure + every op's fingerprint (independent of node ids)."""
+        from ..executor.plan import plan
+
+        return plan(self).graph_fingerprint
+
+    def __bfnb_fingerprint__(self) -> str:
+        return self.fingerprint()
+
+    # --- running --------------------------------------------------------------------------------
+
+    def execute(self, dispatch_brokers: bool = True, **options: Any) -> Any:
+        """Run the graph (seed API).  Returns the output of ToList/OutputEntries ops.
+
+        One such op: its output; several: a tuple in graph order; none: None.
+        """
+        from ..executor.run import run_graph
+
+        report = run_graph(self, dispatch_brokers=dispatch_brokers, **options)
+        outputs = [n.op.get_output() for n in self._nodes.values() if getattr(n.op, "produces_output", False)]
+        if not outputs:
+            return None
+        self.last_run = report
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+    def run(self, *, dispatch_brokers: bool = True, background: bool = False, **options: Any) -> Any:
+        """Run the graph and return the tail's batch (or, with ``background=True``, a RunHandle)."""
+        from ..executor.run import run_graph, run_in_background
+
+        if background:
+            return run_in_background(self, dispatch_brokers=dispatch_brokers, **options)
+        report = run_graph(self, dispatch_brokers=dispatch_brokers, **options)
+        return report.tail_result()
+
+    def to_pandas(self, **options: Any) -> pd.DataFrame:
+        """The tail's batch as a DataFrame (``idx`` index, ``rev`` and field columns)."""
+        return self.run(**options)
+
+    def __getitem__(self, tag: str) -> pd.DataFrame:
+        """The result (out-port 0) of the op tagged ``tag``; runs what is needed."""
+        from ..executor.run import run_graph
+
+        node = self.node_by_tag(tag)
+        report = run_graph(self, targets=[node.id])
+        return report.result(node.id)
+
+    def result(self, ref: str | Op, port: int = 0, **options: Any) -> pd.DataFrame:
+        from ..executor.run import run_graph
+
+        nid = self._resolve(ref, as_source=True) if not isinstance(ref, str) else self.node_by_tag(ref).id
+        report = run_graph(self, targets=[nid], **options)
+        return report.result(nid, port)
+
+    # --- display --------------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        if not self._nodes:
+            return "Graph()"
+        from ..executor.plan import plan
+
+        p = plan(self)
+        names = {nid: _label_code(i) for i, nid in enumerate(p.order)}
+        lines = [f"Graph({len(self._nodes)} ops)"]
+        for nid in p.order:
+            node = self._nodes[nid]
+            outs = []
+            for e in self._edges:
+                if e.src == nid:
+                    port = f"[{e.dst_port}]" if e.dst_port else ""
+                    src_port = f"{e.src_port}:" if node.op.n_out > 1 else ""
+                    outs.append(f"{src_port}{names[e.dst]}{port}")
+            arrow = f" -> {', '.join(outs)}" if outs else ""
+            lines.append(f"  ({names[nid]}) {node.op!r}{arrow}")
+        return "\n".join(lines)
+
+    def _repr_mimebundle_(self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None) -> dict[str, str]:
+        from .._ipython import graph_mimebundle
+
+        return graph_mimebundle(self)
+
+
+def _label_code(i: int) -> str:
+    s = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        s = chr(65 + r) + s
+    return s

@@ -1,0 +1,69 @@
+"""The op namespace: ``from bfnb.op import *`` gives every op of the seed API.
+
+Ops live in one module per family (sources, sinks, fields, rows, control, fanout, checkpoint, llm,
+embed, chat); this module maps each public name to its module and imports it on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_FAMILIES: dict[str, list[str]] = {
+    "sources": ["FromList", "ReadJsonl", "ReadMarkdownEntries", "ReadMarkdownLines", "ReadParquet", "ReadTxtFolder"],
+    "sinks": [
+        "OutputEntries",
+        "PrintEntry",
+        "PrintField",
+        "ToList",
+        "WriteJsonl",
+        "WriteMarkdownEntries",
+        "WriteMarkdownLines",
+        "WriteParquet",
+        "WriteTxtFolder",
+    ],
+    "fields": ["Apply", "MapField", "RemoveField", "RenameField", "SetField"],
+    "rows": [
+        "ExcludeIdx",
+        "Filter",
+        "FilterFailedEntries",
+        "FilterMissingFields",
+        "IncludeIdx",
+        "SampleProportion",
+        "SamplePropotion",
+        "Shuffle",
+        "Sort",
+        "SortMarkdownEntries",
+        "TakeFirstN",
+    ],
+    "control": ["BeginIf", "CollectField", "EndIf", "If", "Repeat", "Replicate", "While"],
+    "fanout": ["CollectAllToList", "ExplodeList", "ListParallel", "SpawnFromList"],
+    "checkpoint": ["CheckPoint"],
+    "llm": ["AskLLM", "CallLLM", "CleanupLLMData", "ExtractResponseText", "GenerateLLMRequest", "PromptMaker"],
+    "embed": [
+        "CallLLMEmbedding",
+        "DecodeBase64Embedding",
+        "EmbedText",
+        "ExtractResponseEmbedding",
+        "GenerateLLMEmbeddingRequest",
+    ],
+    "chat": ["AICharacter", "ChatHistoryToText", "TransformCharacterDialogueForLLM", "UpdateChatHistory"],
+    "human": ["AskHuman"],
+}
+
+_WHERE = {name: module for module, names in _FAMILIES.items() for name in names}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bfnb.op' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
