@@ -23,6 +23,7 @@ import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import batch as B
@@ -41,7 +42,6 @@ __all__ = [
 
 ENCODED_KEY = b"bfnb.encoded"
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
-_SEP = b"\x00"  # never appears raw in orjson output (control characters are escaped)
 
 
 # ----------------------------------------------------------------------------------------- JSONL
@@ -60,38 +60,92 @@ def batch_to_jsonl_bytes(df: pd.DataFrame, fields: Sequence[str] | None = None) 
     n = len(df)
     if n == 0:
         return b""
-    m = len(fields) + 2
-    parts: list[bytes] = [b""] * (n * m + 1)
-    # Every line but the first starts by closing the previous one.
-    parts[0 : n * m : m] = _fragments(df.index, b'}\n{"idx":', "idx")
-    parts[0] = parts[0][2:]
     rev = df[B.REV] if B.REV in df.columns else np.zeros(n, dtype="int64")
-    parts[1 : n * m : m] = _fragments(rev, b',"rev":', B.REV)
-    for j, f in enumerate(fields, 2):
-        parts[j : n * m : m] = _fragments(df[f], b"," + orjson.dumps(f) + b":", f)
-    parts[-1] = b"}\n"
-    return b"".join(parts)
+    columns = [(B.IDX, df.index), (B.REV, rev)] + [(f, df[f]) for f in fields]
+    # Every piece of every line is one element of one Arrow array: the keys and punctuation
+    # (constants, shared by all lines) and each column's values (cut out of one orjson body).
+    # A single `take` then gathers the pieces line by line into one contiguous buffer.
+    consts = [b'{"idx":'] + [b"," + orjson.dumps(name) + b":" for name, _ in columns[1:]]
+    consts += [b"}\n", b"null"]
+    arrays = [pa.array(consts, type=pa.large_binary())]
+    null_at = len(consts) - 1
+    m = 2 * len(columns) + 1
+    order = np.empty((n, m), dtype=np.int64)
+    order[:, 0 : m - 1 : 2] = np.arange(len(columns))
+    order[:, m - 1] = len(consts) - 2
+    base = len(consts)
+    for j, (name, values) in enumerate(columns):
+        arr, pos = _column(values, name)
+        order[:, 2 * j + 1] = np.where(pos >= 0, pos + base, null_at)
+        arrays.append(arr)
+        base += len(arr)
+    pieces = pa.concat_arrays(arrays)
+    lines = pc.take(pieces, pa.array(order.ravel().astype(np.int32 if base < 2**31 else np.int64)))
+    _, offsets, data = lines.buffers()
+    start, stop = np.frombuffer(offsets, np.int64)[[lines.offset, lines.offset + len(lines)]]
+    return data[int(start) : int(stop)].to_pybytes()
 
 
-def _fragments(values: Any, prefix: bytes, name: str) -> list[bytes]:
-    """``prefix + JSON`` for each value of a column, vectorised where the column allows."""
+def _column(values: Any, name: str) -> tuple[pa.Array, np.ndarray]:
+    """The JSON of each value of a column: an array of pieces and each row's position in it.
+
+    A position of -1 means JSON ``null``. Plain str and number columns are encoded by one
+    ``orjson.dumps`` of the whole column; other object columns value by value.
+    """
     arr = _as_numpy(values)
     kind = arr.dtype.kind
     if kind in "iub" or (kind == "f" and np.isfinite(arr).all()):
         try:
-            return _split(orjson.dumps(np.ascontiguousarray(arr), option=_NUMPY), b",", prefix)
+            body = orjson.dumps(np.ascontiguousarray(arr), option=_NUMPY)
         except orjson.JSONEncodeError:  # a dtype orjson does not know (float128, ...)
             pass
+        else:
+            return _from_body(body, len(arr), None), np.arange(0, 2 * len(arr), 2)
     elif kind == "O":
         strs = _str_mask(arr)
         if strs is not None:
-            if strs.all():
-                return _split_str(arr, prefix)
-            out = np.full(len(arr), prefix + b"null", dtype=object)
-            if strs.any():
-                out[strs] = _split_str(arr[strs], prefix)
-            return out.tolist()
-    return _per_value(arr, prefix, name, values)
+            sub = arr if strs.all() else arr[strs]
+            pos = np.full(len(arr), -1, dtype=np.int64)
+            pos[strs] = np.arange(0, 2 * len(sub), 2)
+            return _strings(sub, name, values), pos
+    pieces = pa.array(_encode_each(arr, name, values), type=pa.large_binary())
+    return pieces, np.arange(len(arr))
+
+
+def _strings(arr: np.ndarray, name: str, values: Any) -> pa.Array:
+    lst = arr.tolist()
+    try:
+        body = orjson.dumps(lst)
+    except orjson.JSONEncodeError:  # e.g. a lone surrogate: let the per-value path name the row
+        _encode_each(arr, name, values)
+        raise
+    return _from_body(body, len(lst), lst)
+
+
+def _from_body(body: bytes, n: int, strings: list[str] | None) -> pa.Array:
+    """orjson's ``[v0,v1,...]`` as the array ``v0 , v1 , ...`` (values at even positions).
+
+    No copy: the array's offsets point into ``body``. Numbers hold no comma, so every comma
+    separates two values. In a list of str the separators are among the ``","`` sequences;
+    exactly ``n - 1`` of those means no string holds one, else (rare: a string ending in
+    ``",``) the encoded lengths decide.
+    """
+    if n == 0:
+        return pa.array([], type=pa.large_binary())
+    b = np.frombuffer(body, np.uint8)
+    cuts = np.flatnonzero(b == ord(","))
+    if strings is not None:
+        cuts = cuts[(b[cuts - 1] == ord('"')) & (b[cuts + 1] == ord('"'))]
+        if len(cuts) != n - 1:
+            lengths = np.fromiter(map(len, map(orjson.dumps, strings)), np.int64, n)
+            cuts = np.cumsum(lengths[:-1] + 1)
+    offsets = np.empty(2 * n, dtype=np.int64)
+    offsets[0] = 1
+    offsets[1:-1:2] = cuts
+    offsets[2:-1:2] = cuts + 1
+    offsets[-1] = len(body) - 1
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(body)]
+    return pa.Array.from_buffers(pa.large_binary(), 2 * n - 1, buffers)
 
 
 def _as_numpy(values: Any) -> np.ndarray:
@@ -123,28 +177,13 @@ def _none_mask(arr: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _split_str(arr: np.ndarray, prefix: bytes) -> list[bytes]:
-    try:
-        body = orjson.dumps(arr.tolist())
-    except orjson.JSONEncodeError:  # e.g. a lone surrogate: let the per-value path name the row
-        return _per_value(arr, prefix, "", arr)
-    return _split(body, b'","', prefix, keep=b'"')
-
-
-def _split(body: bytes, sep: bytes, prefix: bytes, keep: bytes = b"") -> list[bytes]:
-    """Cut ``[a,b,c]`` (orjson output of a flat list) into ``[prefix+a, prefix+b, prefix+c]``."""
-    parts = body.replace(sep, keep + _SEP + prefix + keep).split(_SEP)
-    parts[-1] = parts[-1][:-1]
-    parts[0] = prefix + parts[0][1:]
-    return parts
-
-
-def _per_value(arr: np.ndarray, prefix: bytes, name: str, values: Any) -> list[bytes]:
+def _encode_each(arr: np.ndarray, name: str, values: Any) -> list[bytes]:
+    """One ``orjson.dumps(encode_value(v))`` per value; errors name the idx and field."""
     dumps = orjson.dumps
     out = []
     for i, v in enumerate(arr.tolist() if arr.dtype.kind != "O" else arr):
         try:
-            out.append(prefix + dumps(encode_value(v)))
+            out.append(dumps(encode_value(v)))
         except (TypeError, orjson.JSONEncodeError) as e:
             where = _label(values, i)
             raise TypeError(f"cannot encode {where} of field {name!r} as JSON: {e}") from e
@@ -219,7 +258,7 @@ def batch_to_arrow(df: pd.DataFrame) -> pa.Table:
             if typ is not None:
                 arrays.append(pa.array(vals, type=typ, from_pandas=False))
             else:
-                arrays.append(pa.array(_per_value(vals, b"", f, s), type=pa.string()))
+                arrays.append(pa.array(_encode_each(vals, f, s), type=pa.string()))
                 encoded.append(f)
         else:  # datetimes, categoricals, ...: Arrow has a type for them
             arrays.append(pa.Array.from_pandas(s))

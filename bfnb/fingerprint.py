@@ -252,8 +252,12 @@ def describe_function(fn: Any) -> str:
         src = inspect.getsource(fn).strip()
     except (OSError, TypeError):
         return "lambda"
-    i = src.find("lambda")
-    src = src[i:] if i >= 0 else src
+    code = fn.__code__
+    args = ", ".join(code.co_varnames[: code.co_argcount])
+    starts = [j for j in range(len(src)) if src.startswith("lambda", j)]
+    exact = [j for j in starts if src[j + 6 :].lstrip().replace(" ", "").startswith(args.replace(" ", "") + ":")]
+    i = (exact or starts or [0])[0]
+    src = src[i:]
     depth = 0
     for j, ch in enumerate(src):  # cut at the comma or bracket that ends the lambda
         if ch in "([{":

@@ -32,7 +32,7 @@ from .config import DEFAULT_RATE_LIMITS, DEFAULT_RETRY, Budget, RateLimits, Retr
 from .limiter import Limiter
 from .retry import FatalError, RateLimitError, TransientError, backoff_delay
 
-__all__ = ["Broker", "BrokerSnapshot", "Job", "OnRecord", "RunResult"]
+__all__ = ["Broker", "BrokerSnapshot", "Job", "OnRecord", "RunResult", "usage_tokens"]
 
 OnRecord = Callable[[CallRecord], None]
 _QUEUED, _TAKEN, _SENDING, _BACKOFF, _DROPPED = range(5)
@@ -639,3 +639,13 @@ def _public(request: dict[str, Any]) -> dict[str, Any]:
     if SECRET_FIELDS.isdisjoint(request):
         return request
     return {k: v for k, v in request.items() if k not in SECRET_FIELDS}
+
+
+def usage_tokens(response: dict[str, Any], default_input: int = 0) -> tuple[int, int]:
+    """``(input_tokens, output_tokens)`` from an OpenAI-shaped ``usage`` (chat or embedding)."""
+    usage = response.get("usage") if isinstance(response, dict) else None
+    if not isinstance(usage, dict):
+        return default_input, 0
+    tin = usage.get("prompt_tokens", usage.get("input_tokens"))
+    tout = usage.get("completion_tokens", usage.get("output_tokens"))
+    return int(tin if tin is not None else default_input), int(tout or 0)

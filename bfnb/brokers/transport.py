@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -123,11 +123,13 @@ async def post_checked(
     *,
     timeout_s: float | None = 120.0,
     secret: str | None = None,
+    on_headers: Callable[[Mapping[str, str]], None] | None = None,
 ) -> tuple[dict[str, Any], Mapping[str, str]]:
     """POST and return ``(JSON object, headers)`` of a 2xx answer, or raise a retry error.
 
     Raises :class:`~bfnb.brokers.retry.TransientError` (429, 5xx, timeouts, dropped connections,
     a 2xx whose body is not a JSON object) or :class:`~bfnb.brokers.retry.FatalError` (other 4xx).
+    ``on_headers`` sees the headers of every answer, errors included (the limiter learns from them).
     """
     try:
         status, resp_headers, data, text = await post_json(url, body, headers, timeout_s=timeout_s)
@@ -135,6 +137,8 @@ async def post_checked(
         raise
     except Exception as exc:
         raise error_for_exception(exc, secret=secret) from None
+    if on_headers is not None:
+        on_headers(resp_headers)
     if status >= 300:
         raise error_for_status(status, resp_headers, data, text, secret=secret)
     if not isinstance(data, dict):

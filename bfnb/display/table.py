@@ -23,7 +23,7 @@ import pandas as pd
 
 from ._mixin import DisplayMixin
 from .html import Markup, details, el, escape, style, text_block
-from .text import cell_text, grid
+from .text import cell_text, grid, safe_repr
 
 __all__ = ["BatchTable", "column_kind", "render_table_html", "render_table_text", "summarize"]
 
@@ -114,7 +114,7 @@ def _short_item(x: Any, n: int = 20) -> str:
         return f"array[{_shape(x)}]"
     if isinstance(x, (bytes, bytearray)):
         return f"bytes[{len(x):,}]"
-    return cell_text(repr(x), n)
+    return cell_text(safe_repr(x), n)
 
 
 def summarize(v: Any) -> tuple[str, bool]:
@@ -138,7 +138,7 @@ def summarize(v: Any) -> tuple[str, bool]:
         more = len(v) > _ITEMS
         cut = more or any(not isinstance(v[k], (str, int, float, bool)) or len(str(v[k])) > 20 for k in keys)
         return f"dict{{{len(v)}}}: {{{', '.join(items)}{', …' if more else ''}}}", cut
-    return repr(v), False
+    return safe_repr(v), False
 
 
 def _value_kind(v: Any) -> str:
@@ -205,7 +205,7 @@ def _text_value(v: Any) -> str:
 def _json_default(o: Any) -> Any:
     if isinstance(o, np.generic):
         return o.item()
-    return summarize(o)[0] if isinstance(o, (np.ndarray, bytes, bytearray, memoryview)) else repr(o)
+    return summarize(o)[0] if isinstance(o, (np.ndarray, bytes, bytearray, memoryview)) else safe_repr(o)
 
 
 def _html_value(v: Any, max_chars: int) -> tuple[Markup, bool]:
@@ -223,11 +223,11 @@ def _html_value(v: Any, max_chars: int) -> tuple[Markup, bool]:
         try:
             full = json.dumps(v, ensure_ascii=False, indent=1, default=_json_default)
         except (TypeError, ValueError):  # e.g. circular or non-str keys
-            full = repr(v)
+            full = safe_repr(v)
         return details(short, text_block(full, max_chars=10**9)), False
     if isinstance(v, (np.ndarray, bytes, bytearray, memoryview)):
         return escape(summarize(v)[0]), False
-    return text_block(repr(v), max_chars=max_chars), False
+    return text_block(safe_repr(v), max_chars=max_chars), False
 
 
 # --- the two renderings -------------------------------------------------------------------------

@@ -9,6 +9,8 @@ the fallback of the live broker panel outside Jupyter: one tqdm bar per broker o
 
 from __future__ import annotations
 
+import math
+import re
 import sys
 import time
 import unicodedata
@@ -24,6 +26,7 @@ __all__ = [
     "format_seconds",
     "grid",
     "summary_line",
+    "safe_repr",
     "total_cost",
     "width",
 ]
@@ -51,8 +54,9 @@ def format_cost(usd: float | None) -> str:
         return "unknown"
     if usd == 0:
         return "$0"
-    if abs(usd) < 0.0001:
-        return "<$0.0001"
+    if abs(usd) < 0.0001:  # two significant digits: cheap embedding calls cost millionths
+        digits = min(12, 1 - math.floor(math.log10(abs(usd))))
+        return f"${usd:.{digits}f}"
     if abs(usd) < 1:
         return "$" + f"{usd:.4f}".rstrip("0").rstrip(".")
     return f"${usd:,.2f}"
@@ -80,6 +84,18 @@ def format_seconds(s: float | None) -> str:
     if s < 3600:
         return f"{int(s // 60)} min {int(s % 60):02d} s"
     return f"{int(s // 3600)} h {int(s % 3600 // 60):02d} min"
+
+
+_ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
+
+
+def safe_repr(value: object) -> str:
+    """``repr(value)`` without memory addresses, so plain text stays deterministic."""
+    try:
+        text = repr(value)
+    except Exception as err:  # a broken __repr__ must not break the display
+        text = f"<{type(value).__name__}: repr failed: {type(err).__name__}>"
+    return _ADDRESS.sub("", text)
 
 
 def width(text: str) -> int:

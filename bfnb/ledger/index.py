@@ -100,9 +100,11 @@ def join_key(hi: int, lo: int) -> str:
     return f"{hi:016x}{lo:016x}"
 
 
-def _scan_block(a: np.ndarray, base: int) -> tuple[Entries, int, int]:
+def _scan_block(a: np.ndarray, base: int, scratch: np.ndarray) -> tuple[Entries, int, int]:
     """Index the complete lines of one block: (entries, bytes consumed, lines skipped)."""
-    nl = np.flatnonzero(a == 10)
+    eq = scratch[: len(a)]  # reused: a fresh 4 MB array per block costs more in page faults
+    np.equal(a, 10, out=eq)
+    nl = np.flatnonzero(eq)
     if not len(nl):
         return Entries.empty(), 0, 0
     starts = np.empty_like(nl)
@@ -136,13 +138,16 @@ def scan(fd: int, start: int, stop: int) -> tuple[Entries, int, int]:
     """
     parts, pos, skipped = [], start, 0
     buf = bytearray(min(_BLOCK, max(stop - start, 0)))
+    scratch = np.empty(len(buf), bool)
     while pos < stop:
         want = min(len(buf), stop - pos)
         got = os.preadv(fd, [memoryview(buf)[:want]], pos)
         if got <= 0:
             break
         a = np.frombuffer(buf, np.uint8, got)
-        e, used, bad = _scan_block(a, pos)
+        if len(scratch) < got:
+            scratch = np.empty(got, bool)
+        e, used, bad = _scan_block(a, pos, scratch)
         del a
         if used == 0:  # no newline in a whole block: a huge line, or the torn tail
             if pos + got >= stop:
@@ -285,7 +290,7 @@ def _find(main: Entries, key: str) -> Slot | None:
     if words is None or not len(main.hi):
         return None
     hi, lo = words
-    i = int(np.searchsorted(main.hi, hi))
+    i = int(main.hi.searchsorted(np.uint64(hi)))
     n = len(main.hi)
     while i < n and int(main.hi[i]) == hi:
         if int(main.lo[i]) == lo:

@@ -68,7 +68,9 @@ _STOP = frozenset(
     some such than that the their them then there these they this those through to too under until
     up very was we were what when where which while who whom why will with would write you your
     yours give tell make answer respond using use text title titled words word short long story
-    poem model local beneath meets forgot again slow still""".split()
+    poem model local beneath meets forgot again slow still introduce describe explain summarize
+    summarise continue list provide generate create compose translate ask questions respond reply
+    discuss following based briefly""".split()
 )
 _NOUNS = (
     "light river morning stone wind harbor shadow garden ember tide lantern meadow echo thread "
@@ -76,13 +78,13 @@ _NOUNS = (
 ).split()
 _ADJS = "quiet silver old bright distant gentle restless golden hidden patient wild small".split()
 _VERBS = "remembers carries gathers whispers follows keeps turns wakes holds mends".split()
-_LINES = (
+_LINES = (  # each line uses {A}, so the prompt's words appear in turn
     "{A} beneath the {adj} {noun},",
-    "the {adj} {noun} {verb} {B},",
-    "and {A} {verb} the {noun} again.",
-    "where {B} meets the {adj} {noun},",
+    "the {adj} {noun} {verb} {A},",
+    "and {A} {verb} the {noun} of {B}.",
+    "where {A} meets the {adj} {noun},",
     "a {noun} of {A}, {adj} and slow,",
-    "{B} {verb} what the {noun} forgot;",
+    "{A} {verb} what the {noun} forgot;",
     "still the {adj} {noun} {verb} {A}.",
 )
 _ASKS_NUMBERS = re.compile(
@@ -139,13 +141,14 @@ def _salient(text: str) -> list[str]:
 # ------------------------------------------------------------------ chat
 
 
-def _prompt(messages: list[dict[str, Any]]) -> tuple[str, str]:
-    """(last user message, the other text: user and system turns first, then the assistant's)."""
+def _prompt(messages: list[dict[str, Any]]) -> tuple[str, str, str]:
+    """(last user message, other user and system turns, assistant turns) of a conversation."""
     last = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
-    rest = [m for i, m in enumerate(messages) if i != last]
-    rest.sort(key=lambda m: m.get("role") == "assistant")
     ask = message_text(messages[last].get("content")) if last >= 0 else ""
-    return ask, "\n".join(message_text(m.get("content")) for m in rest)
+    others = [m for i, m in enumerate(messages) if i != last]
+    told = "\n".join(message_text(m.get("content")) for m in others if m.get("role") != "assistant")
+    said = "\n".join(message_text(m.get("content")) for m in others if m.get("role") == "assistant")
+    return ask, told, said
 
 
 def _numbers_answer(ask: str, context: str, h: int) -> str | None:
@@ -177,8 +180,9 @@ def _free_text(words: list[str], h: int) -> str:
         def pick(seq: list[str] | tuple[str, ...], shift: int) -> str:
             return seq[(g >> shift) % len(seq)]
 
-        a = words[(i + h % 7) % len(words)] if words else pick(_NOUNS, 40)
-        b = words[(i + 1 + (g >> 50) % max(1, len(words))) % len(words)] if words else pick(_NOUNS, 44)
+        # Walk the prompt's words in turn so that each of the first few appears at least once.
+        a = words[(i + h) % len(words)] if words else pick(_NOUNS, 40)
+        b = words[(i + 1 + h) % len(words)] if words else pick(_NOUNS, 44)
         line = pick(_LINES, 0).format(
             A=a, B=b, noun=pick(_NOUNS, 8), adj=pick(_ADJS, 16), verb=pick(_VERBS, 24)
         )
@@ -244,9 +248,10 @@ def _schema_value(schema: Any, root: dict[str, Any], words: list[str], h: int, d
 
 
 def _answer(body: dict[str, Any], messages: list[dict[str, Any]], index: int) -> str:
-    ask, context = _prompt(messages)
+    ask, told, said = _prompt(messages)
+    context = told + "\n" + said
     h = _hash(body.get("model"), messages, body.get("temperature"), body.get("seed"), index)
-    words = _salient(ask) or _salient(context)
+    words = _salient(ask) or _salient(told) or _salient(said)
     fmt = body.get("response_format") or {}
     fmt_type = fmt.get("type") if isinstance(fmt, dict) else None
     if fmt_type == "json_schema":

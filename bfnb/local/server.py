@@ -173,6 +173,8 @@ class LocalServer:
                 self._loop.run_until_complete(self._astart())
             except BaseException as exc:  # reported to the starting thread
                 failure.append(exc)
+                self._loop.run_until_complete(self._astop())
+                self._loop.close()
                 ready.set()
                 return
             ready.set()

@@ -1,0 +1,407 @@
+"""The project's call ledger: an append-only JSONL file of every expensive call, and its index.
+
+A completed call is durable the moment ``append`` returns: its line is written with one
+``os.write`` on an ``O_APPEND`` descriptor while an exclusive ``flock`` is held, so two processes
+appending to one project never interleave, and a crash or ``kill -9`` loses only calls in flight
+(the data is in the OS; pass ``fsync=True`` to survive a power cut as well).  A newline ends every
+record and is what makes it count: a writer killed mid-line leaves a torn tail that loading skips
+and the next ``append`` truncates, under the lock, before it writes.  Bytes before the last newline
+are never changed again, which is what lets readers scan without holding the lock.
+
+Loading builds :class:`~bfnb.ledger.index.KeyIndex` from the fixed-position key and status of each
+line without parsing JSON; lookups read and parse only the lines they need.  Another process's
+appends become visible through :meth:`Ledger.refresh`, which ``get`` and ``get_many`` call on a
+miss (one ``fstat`` when nothing changed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import fcntl
+import os
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from ..errors import LedgerError
+from ..keys import SECRET_FIELDS, _default
+from .index import Entries, KeyIndex, scan, split_key
+from .records import CallRecord, Status
+
+__all__ = ["CALLS_FILE", "AppendLog", "Ledger"]
+
+CALLS_FILE = "calls.jsonl"
+_DUMP_OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+_STATUS_CODE = {Status.DONE: b"d", Status.FAILED: b"f"}
+_SPAN = 1 << 20  # coalesce reads of nearby lines up to this many bytes
+_GAP = 4096  # ... when the bytes between them are fewer than this
+
+
+class AppendLog:
+    """One append-only file of lines shared by threads and processes.
+
+    Writers hold an exclusive ``flock`` for the whole write; readers hold a shared one only to
+    find where the complete lines end.  After a ``fork`` the child reopens the file, because a
+    ``flock`` belongs to the open file and would otherwise be shared with the parent.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._open()
+
+    def _open(self) -> None:
+        self.writable = True
+        try:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except PermissionError:
+            self.writable = False
+        except OSError as e:
+            if e.errno != errno.EROFS:
+                raise LedgerError(f"cannot open the ledger file {self.path}: {e.strerror}") from e
+            self.writable = False
+        if not self.writable:
+            try:
+                self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError as e:
+                raise LedgerError(f"cannot open the ledger file {self.path}: {e.strerror}") from e
+        self._pid = os.getpid()
+
+    @property
+    def fd(self) -> int:
+        if self._pid != os.getpid():
+            self._open()
+        return self._fd
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            if self._pid == os.getpid():
+                os.close(self._fd)
+            self._fd = -1
+
+    def size(self) -> int:
+        return os.fstat(self.fd).st_size
+
+    def complete_end(self, start: int) -> int:
+        """Offset just past the last complete line at or after ``start`` (``start`` if none)."""
+        fd = self.fd
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        try:
+            return _last_newline_end(fd, start, os.fstat(fd).st_size)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def append(self, data: bytes, indexed_end: int, *, fsync: bool = False) -> int:
+        """Write ``data`` (whole lines) at the end; return the offset it was written at.
+
+        Under the lock, a torn tail left by a killed writer is cut off first, so ``data`` starts
+        on a fresh line.  Lines from ``indexed_end`` to the returned offset were written by other
+        processes since this one last looked.
+        """
+        if not self.writable:
+            raise LedgerError(f"the ledger file {self.path} is read-only")
+        fd = self.fd
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            size = os.fstat(fd).st_size
+            if size != indexed_end:
+                end = _last_newline_end(fd, min(indexed_end, size), size)
+                if end < size:
+                    os.ftruncate(fd, end)
+                size = end
+            view = memoryview(data)
+            try:
+                while view:
+                    view = view[os.write(fd, view) :]
+            except OSError as e:  # disk full, quota: leave no partial line behind
+                os.ftruncate(fd, size)
+                raise LedgerError(f"cannot append to the ledger file {self.path}: {e.strerror}") from e
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        if fsync:
+            os.fsync(fd)
+        return size
+
+    def read_lines(self, offs: Sequence[int], lns: Sequence[int]) -> Iterator[bytes]:
+        """The lines at ``offs`` (ascending), reading nearby lines together."""
+        fd, i, n = self.fd, 0, len(offs)
+        while i < n:
+            start, end, j = offs[i], offs[i] + lns[i], i + 1
+            while j < n and offs[j] - end < _GAP and offs[j] + lns[j] - start <= _SPAN:
+                end = offs[j] + lns[j]
+                j += 1
+            if j == i + 1:
+                yield os.pread(fd, end - start, start)
+            else:
+                buf = memoryview(os.pread(fd, end - start, start))
+                for k in range(i, j):
+                    yield buf[offs[k] - start : offs[k] - start + lns[k]]
+            i = j
+
+
+def _last_newline_end(fd: int, start: int, size: int) -> int:
+    """Offset just past the last newline in ``[start, size)``, or ``start``."""
+    pos = size
+    while pos > start:
+        lo = max(start, pos - 65536)
+        i = os.pread(fd, pos - lo, lo).rfind(b"\n")
+        if i >= 0:
+            return lo + i + 1
+        pos = lo
+    return start
+
+
+def encode(record: CallRecord) -> tuple[bytes, str, bool]:
+    """One record -> (its line, key, done).  The line starts with ``{"k":"<key>","s":"d",``."""
+    code = _STATUS_CODE.get(record.status)
+    if code is None:
+        raise LedgerError(f"a call record's status must be 'done' or 'failed', not {record.status!r}")
+    key = record.key
+    if split_key(key) is None:
+        raise LedgerError(f"a call record's key must be 32 lowercase hex digits, not {key!r}")
+    if isinstance(record.request, dict) and not SECRET_FIELDS.isdisjoint(record.request):
+        clean = {k: v for k, v in record.request.items() if k not in SECRET_FIELDS}
+        record = dataclasses.replace(record, request=clean)
+    try:
+        body = orjson.dumps(record, default=_default, option=_DUMP_OPTS)
+    except TypeError as e:
+        raise LedgerError(f"cannot store the call record {key}: {e}") from e
+    # orjson writes a dataclass's fields in order: '{"key":"<32>","status":"<status>",' comes first.
+    cut = 22 + 32 + len(record.status)
+    return b'{"k":"' + key.encode() + b'","s":"' + code + b'",' + body[cut:] + b"\n", key, code == b"d"
+
+
+def decode(line: bytes | memoryview) -> dict[str, Any] | None:
+    """A line -> the record as a plain dict with CallRecord's field names (None if unreadable)."""
+    try:
+        d = orjson.loads(line)
+        d["key"] = d.pop("k")
+        d["status"] = Status.DONE if d.pop("s") == "d" else Status.FAILED
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return None
+    return d
+
+
+class Ledger:
+    """The durable cache of a project's expensive calls, in the folder ``path``.
+
+    Parameters
+    ----------
+    path
+        Folder holding ``calls.jsonl`` (and ``origins.jsonl``); created if missing.
+    fsync
+        Flush every append to disk, not only to the OS (survives a power cut; slower).
+
+    Examples
+    --------
+    >>> with Ledger(folder) as ledger:                          # doctest: +SKIP
+    ...     ledger.append(record)
+    ...     ledger.get(record.key).status
+    'done'
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
+        self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise LedgerError(f"a ledger is a folder, but {self.path} is a file")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise LedgerError(f"cannot create the ledger folder {self.path}: {e.strerror}") from e
+        self.fsync = fsync
+        self._log = AppendLog(self.path / CALLS_FILE)
+        self._lock = threading.RLock()
+        self._index = KeyIndex()
+        self._end = 0  # every complete line before this offset is indexed
+        self._torn_size = -1
+        self.skipped_lines = 0  # complete lines that were not records (corruption)
+        self._stats: tuple[int, dict[str, Any]] | None = None
+        self._origins: Any = None
+        self.refresh()
+
+    # --- writing ----------------------------------------------------------------------------
+    def append(self, record: CallRecord | Mapping[str, Any], *, fsync: bool | None = None) -> None:
+        """Store one finished call; it is on disk (in the OS) when this returns."""
+        self.append_many([record], fsync=fsync)
+
+    def append_many(self, records: Iterable[CallRecord | Mapping[str, Any]], *, fsync: bool | None = None) -> int:
+        """Store several finished calls with one write; returns how many."""
+        lines, keys, done = [], [], []
+        for r in records:
+            line, key, ok = encode(r if isinstance(r, CallRecord) else CallRecord.from_dict(dict(r)))
+            lines.append(line)
+            keys.append(key)
+            done.append(ok)
+        if not lines:
+            return 0
+        data = b"".join(lines)
+        with self._lock:
+            at = self._log.append(data, self._end, fsync=self.fsync if fsync is None else fsync)
+            if at > self._end:  # other processes appended since we last looked
+                self._ingest(self._end, at)
+            elif at < self._end:  # the file shrank under us (not by bfnb): start over
+                self._reset()
+                self._ingest(0, at)
+            add, off = self._index.add, at
+            for line, key, ok in zip(lines, keys, done, strict=True):
+                add(key, off, len(line), ok)
+                off += len(line)
+            self._end = off
+        return len(lines)
+
+    # --- reading ----------------------------------------------------------------------------
+    def refresh(self) -> int:
+        """Index lines other processes appended since the last look; returns how many."""
+        size = self._log.size()
+        if size == self._end or size == self._torn_size:
+            return 0
+        with self._lock:
+            if size < self._end:
+                self._reset()
+            end = self._log.complete_end(self._end)
+            self._torn_size = size if end < size else -1  # an unfinished last line: skip until it grows
+            return self._ingest(self._end, end) if end > self._end else 0
+
+    def _ingest(self, start: int, stop: int) -> int:
+        entries, end, skipped = scan(self._log.fd, start, stop)
+        self._index.add_entries(entries)
+        self.skipped_lines += skipped
+        self._end = end
+        return len(entries.hi)
+
+    def _reset(self) -> None:
+        self._index, self._end, self.skipped_lines = KeyIndex(), 0, 0
+
+    def _slot(self, key: str) -> tuple[int, int, bool] | None:
+        slot = self._index.get(key)
+        if slot is None and self.refresh():
+            slot = self._index.get(key)
+        return slot
+
+    def get(self, key: str) -> CallRecord | None:
+        """The record of ``key`` (its done record if it has one), or None."""
+        slot = self._slot(key)
+        if slot is None:
+            return None
+        d = decode(os.pread(self._log.fd, slot[1], slot[0]))
+        return None if d is None else CallRecord.from_dict(d)
+
+    def get_many(self, keys: Sequence[str]) -> list[dict[str, Any] | None]:
+        """The records of ``keys`` as plain dicts (None where missing), in the order asked."""
+        keys = list(keys)
+        off, ln, _ = self._index.get_many(keys)
+        if (off < 0).any() and self.refresh():
+            off, ln, _ = self._index.get_many(keys)
+        out: list[dict[str, Any] | None] = [None] * len(keys)
+        found = np.flatnonzero(off >= 0)
+        order = found[np.argsort(off[found], kind="stable")]
+        lines = self._log.read_lines(off[order].tolist(), ln[order].tolist())
+        for i, line in zip(order.tolist(), lines, strict=True):
+            out[i] = decode(line)
+        return out
+
+    def status(self, key: str) -> str | None:
+        """``"done"``, ``"failed"`` or None (never asked, or not finished)."""
+        slot = self._slot(key)
+        return None if slot is None else (Status.DONE if slot[2] else Status.FAILED)
+
+    def done_keys_mask(self, keys: Sequence[str]) -> list[bool]:
+        """For each key, whether a done record exists (from the index alone)."""
+        self.refresh()
+        off, _, done = self._index.get_many(list(keys))
+        return (done & (off >= 0)).tolist()
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._slot(key) is not None
+
+    def __len__(self) -> int:
+        """Number of distinct keys."""
+        self.refresh()
+        return len(self._index)
+
+    def failed_keys(self) -> list[str]:
+        """Keys whose calls failed and never succeeded, in no particular order."""
+        self.refresh()
+        with self._lock:
+            return self._index.keys(done=False)
+
+    def keys(self) -> list[str]:
+        self.refresh()
+        with self._lock:
+            return self._index.keys()
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every key's record as a dict, in file order (each read and parsed on the way)."""
+        self.refresh()
+        with self._lock:
+            w: Entries = self._index.winners()
+        for line in self._log.read_lines(w.off.tolist(), w.ln.tolist()):
+            d = decode(line)
+            if d is not None:
+                yield d
+
+    def stats(self) -> dict[str, Any]:
+        """Counts by status, tokens and known cost over distinct keys (reads every record once)."""
+        self.refresh()
+        if self._stats is not None and self._stats[0] == self._end:
+            return dict(self._stats[1])
+        end = self._end
+        n = {Status.DONE: 0, Status.FAILED: 0}
+        tin = tout = unknown = 0
+        cost = 0.0
+        for d in self.records():
+            n[d["status"]] += 1
+            tin += d.get("input_tokens") or 0
+            tout += d.get("output_tokens") or 0
+            c = d.get("cost_usd")
+            if c is None:
+                unknown += d["status"] == Status.DONE
+            else:
+                cost += c
+        out = {
+            "calls": n[Status.DONE] + n[Status.FAILED],
+            "done": n[Status.DONE],
+            "failed": n[Status.FAILED],
+            "input_tokens": tin,
+            "output_tokens": tout,
+            "total_tokens": tin + tout,
+            "cost_usd": cost,
+            "cost_unknown": unknown,  # done calls whose price is not known
+        }
+        self._stats = (end, out)
+        return dict(out)
+
+    def to_pandas(self) -> Any:
+        """A DataFrame with one row per key (its winning record), in the order calls finished."""
+        from . import records_frame
+
+        return records_frame(self.records())
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    @property
+    def origins(self) -> Any:
+        """The log of which op entries asked for which keys (see :mod:`bfnb.ledger.origins`)."""
+        if self._origins is None:
+            from .origins import Origins
+
+            self._origins = Origins(self.path)
+        return self._origins
+
+    def close(self) -> None:
+        with self._lock:
+            self._log.close()
+            if self._origins is not None:
+                self._origins.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Ledger({str(self.path)!r}, {len(self._index)} calls)"

@@ -1,0 +1,225 @@
+"""Chat agents: AICharacter turns, chat history, transcripts.
+
+A chat history is a list of ``{"role": <character name>, "content": str}`` in the entry.  When a
+character speaks, the history is shown to the model from that character's side: its own lines
+as ``assistant``, everyone else's as ``user`` prefixed with the speaker's name; the character's
+setting is the system message.  Each turn is one broker node, cached by the content of its
+request, so a whole dialogue re-runs from the ledger for free.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from .. import batch as B
+from ..errors import MissingFieldError, OpError
+from ..project import current_project
+from . import functional as F
+from ._dispatch import dispatch, estimate_tokens, resolve_model
+from .base import MapOp, Op, RunContext
+from .llm import DEFAULT_OUTPUT_ESTIMATE, active_mask, chat_body, merge_rows, response_text, status_fields
+from .prompts import PromptMaker, render_prompts
+
+__all__ = ["AICharacter", "ChatHistoryToText", "TransformCharacterDialogueForLLM", "UpdateChatHistory", "character_messages"]
+
+_LLM_ROLES = ("user", "assistant", "system")
+
+
+def character_messages(
+    name: str, history: list[dict[str, Any]], template: str = "{name}: {content}"
+) -> list[dict[str, str]]:
+    """The history seen from ``name``'s side; consecutive messages of one role are joined."""
+    out: list[dict[str, str]] = []
+    for m in history or []:
+        role, content = m.get("role"), str(m.get("content", ""))
+        if role == name:
+            role, text = "assistant", content
+        elif role in _LLM_ROLES:
+            text = content
+        else:
+            role, text = "user", template.format(name=role, content=content)
+        if out and out[-1]["role"] == role:
+            out[-1] = {"role": role, "content": out[-1]["content"] + "\n" + text}
+        else:
+            out.append({"role": role, "content": text})
+    return out
+
+
+class CharacterTurn(Op):
+    """One turn of an :class:`AICharacter`: it reads the history, speaks, and appends its line."""
+
+    kind = "broker"
+
+    def __init__(self, character: AICharacter, command: str | PromptMaker) -> None:
+        self.character = character
+        self.command = PromptMaker.from_prompt(command)
+        self._project = current_project()
+
+    def label(self) -> str:
+        return self._tag or f"{self.character.name}: {getattr(self.command, 'prompt', 'turn')[:30]}"
+
+    def run(self, inputs: list[pd.DataFrame], ctx: RunContext) -> list[pd.DataFrame]:
+        ch = self.character
+        b = inputs[0]
+        mask = active_mask(b)
+        rows = b[mask] if not mask.all() else b
+        commands = render_prompts(self.command, rows, self)
+        hkey = ch.chat_history_key
+        histories = rows[hkey].tolist() if hkey in rows.columns else [[] for _ in range(len(rows))]
+        names = rows[ch.name_key].tolist() if ch.name_key else [ch.name] * len(rows)
+        bodies, est = [], []
+        for cmd, hist, name in zip(commands, histories, names, strict=True):
+            if hist is not None and not isinstance(hist, list):
+                raise OpError("a chat history must be a list of {role, content}", op=self, field=hkey)
+            msgs = [{"role": "system", "content": ch.setting_for(name)}]
+            msgs += character_messages(name, hist or [])
+            if msgs[-1]["role"] == "user":
+                msgs[-1] = {"role": "user", "content": msgs[-1]["content"] + "\n\n" + cmd}
+            else:
+                msgs.append({"role": "user", "content": cmd})
+            bodies.append(chat_body(ch.resolved.model, msgs, **ch.params))
+            est.append(estimate_tokens(sum(len(m["content"]) for m in msgs)) + 4 * len(msgs))
+        max_out = ch.params["max_completion_tokens"] or DEFAULT_OUTPUT_ESTIMATE
+        d = dispatch(self, ctx, kind="chat", model=ch.model, requests=bodies, idxs=list(rows.index),
+                     est_input_tokens=est, max_output_tokens=max_out)
+        status, errors = status_fields(d.records)
+        new_hist = []
+        for rec, hist, name, s in zip(d.records, histories, names, status, strict=True):
+            text, _ = response_text(rec)
+            if s != "done" or text is None:
+                new_hist.append(hist)
+                continue
+            if ch.remove_cot:
+                text = F.remove_cot(text)
+            text = F.remove_speaker_tag(text).strip()
+            new_hist.append([*(hist or []), {"role": name, "content": text}])
+        return [merge_rows(b, mask, {hkey: new_hist, "status": status, "error": errors})]
+
+
+class AICharacter:
+    """A character played by a model; calling it with a command gives one dialogue turn (an op).
+
+    ``Teacher = AICharacter("Teacher", "You are a teacher.", model=...)`` then
+    ``g |= Teacher("Please introduce {keyword}.")``; works inside ``Repeat``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        character_setting_prompt: str,
+        *,
+        model: str | None = None,
+        name_key: str | None = None,
+        max_completion_tokens: int | None = None,
+        system_prompt: str | None = None,
+        remove_cot: bool = True,
+        chat_history_key: str = "chat_history",
+        temperature: float | None = None,
+        seed: int | None = None,
+        **seed_compat: Any,
+    ) -> None:
+        from ..options import default_model
+
+        self.name = name
+        self.setting = character_setting_prompt
+        self.model = model or default_model()
+        self.resolved = resolve_model(self.model)
+        self.name_key = name_key
+        self.system_prompt = system_prompt
+        self.remove_cot = remove_cot
+        self.chat_history_key = chat_history_key
+        self.params = {"temperature": temperature, "seed": seed, "max_completion_tokens": max_completion_tokens}
+
+    def setting_for(self, name: str) -> str:
+        parts = [self.system_prompt, self.setting] if self.system_prompt else [self.setting]
+        return "\n\n".join(p.replace("{name}", name) for p in parts if p)
+
+    def __call__(self, command: str | PromptMaker, cache_path: Any = None) -> CharacterTurn:
+        return CharacterTurn(self, command)
+
+    def __bfnb_fingerprint__(self) -> str:
+        from ..fingerprint import fingerprint
+
+        return fingerprint({
+            "name": self.name, "setting": self.setting, "model": self.model, "name_key": self.name_key,
+            "system": self.system_prompt, "cot": self.remove_cot, "history": self.chat_history_key, "params": self.params,
+        })
+
+    def __repr__(self) -> str:
+        return f"AICharacter({self.name!r}, model={self.model!r})"
+
+
+class UpdateChatHistory(MapOp):
+    """Appends ``{"role": character name, "content": data[input_key]}`` to the history."""
+
+    def __init__(
+        self,
+        *,
+        input_key: str = "text",
+        output_key: str = "chat_history",
+        character_name: str | None = None,
+        character_name_key: str | None = None,
+    ) -> None:
+        if (character_name is None) == (character_name_key is None):
+            raise TypeError("give exactly one of character_name or character_name_key")
+        self.input_key, self.output_key = input_key, output_key
+        self.character_name, self.character_name_key = character_name, character_name_key
+
+    def apply(self, b: pd.DataFrame, ctx: RunContext) -> pd.DataFrame:
+        B.require_fields(b, [self.input_key], op=self)
+        names = b[self.character_name_key].tolist() if self.character_name_key else [self.character_name] * len(b)
+        hist = b[self.output_key].tolist() if self.output_key in b.columns else [[] for _ in range(len(b))]
+        new = [[*(h or []), {"role": n, "content": t}] for h, n, t in zip(hist, names, b[self.input_key].tolist(), strict=True)]
+        return B.with_fields(b, {self.output_key: new})
+
+
+class ChatHistoryToText(MapOp):
+    """Renders the history as text with ``template`` (``{role}``, ``{content}``)."""
+
+    def __init__(
+        self,
+        *,
+        input_key: str = "chat_history",
+        output_key: str = "text",
+        template: str = "**{role}**: {content}\n\n",
+        exclude_roles: list[str] | None = None,
+    ) -> None:
+        self.input_key, self.output_key, self.template = input_key, output_key, template
+        self.exclude = set(exclude_roles or ())
+
+    def apply(self, b: pd.DataFrame, ctx: RunContext) -> pd.DataFrame:
+        if self.input_key not in b.columns and len(b):
+            raise MissingFieldError(f"missing field {self.input_key!r}", op=self, idx=b.index[0], field=self.input_key)
+        texts = [
+            "".join(self.template.format(role=m.get("role"), content=m.get("content")) for m in (h or []) if m.get("role") not in self.exclude)
+            for h in (b[self.input_key].tolist() if len(b) else [])
+        ]
+        return B.with_fields(b, {self.output_key: texts})
+
+
+class TransformCharacterDialogueForLLM(MapOp):
+    """Rewrites a request's character roles into user/assistant from one character's side."""
+
+    def __init__(
+        self,
+        *,
+        character_name: str | None = None,
+        character_name_key: str | None = None,
+        dialogue_template: str = "{name}: {content}",
+        input_key: str = "llm_request",
+    ) -> None:
+        self.character_name, self.character_name_key = character_name, character_name_key
+        self.template, self.input_key = dialogue_template.rstrip("\n"), input_key
+
+    def apply(self, b: pd.DataFrame, ctx: RunContext) -> pd.DataFrame:
+        B.require_fields(b, [self.input_key], op=self)
+        names = b[self.character_name_key].tolist() if self.character_name_key else [self.character_name] * len(b)
+        out = []
+        for req, name in zip(b[self.input_key].tolist(), names, strict=True):
+            msgs = req.get("messages", [])
+            head = [m for m in msgs if m.get("role") == "system"][:1]
+            rest = [m for m in msgs if m not in head]
+            out.append({**req, "messages": head + character_messages(name, rest, self.template)})
+        return B.with_fields(b, {self.input_key: out})

@@ -1,0 +1,204 @@
+"""Embedding ops: EmbedText, and the seed's request → call → extract → decode chain.
+
+Every text is its own request and its own ledger record (so each is cached on its own), while the
+embedding broker packs many pending texts into one HTTP call (up to the API's 2,048 inputs).
+Vectors travel as base64 float32 (compact in the ledger) and are decoded to the asked format:
+``"list"`` (floats), ``"numpy"`` (an array) or ``"base64"`` (the seed's self-describing dict).
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import batch as B
+from ..errors import OpError
+from ..project import current_project
+from ._dispatch import dispatch, estimate_tokens, resolve_model
+from .base import MapOp, Op, RunContext
+from .llm import active_mask, merge_rows, status_fields
+
+__all__ = [
+    "CallLLMEmbedding",
+    "DecodeBase64Embedding",
+    "EmbedText",
+    "ExtractResponseEmbedding",
+    "GenerateLLMEmbeddingRequest",
+    "decode_embedding",
+    "encode_ndarray",
+]
+
+FORMATS = ("base64", "list", "numpy")
+
+
+def encode_ndarray(arr: np.ndarray) -> dict[str, Any]:
+    """The seed's self-describing base64 form of an array."""
+    arr = np.ascontiguousarray(arr)
+    return {"format": "numpy.ndarray", "bytes": base64.b64encode(arr.tobytes()).decode(), "dtype": str(arr.dtype), "shape": list(arr.shape)}
+
+
+def decode_embedding(value: Any, dtype: str = "float32") -> np.ndarray | None:
+    """An embedding in any of its forms (list, base64 str, seed dict, array) as a numpy array."""
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray):
+        return value.astype(dtype, copy=False)
+    if isinstance(value, dict) and "bytes" in value:
+        arr = np.frombuffer(base64.b64decode(value["bytes"]), dtype=value.get("dtype", "float32"))
+        return arr.reshape(value.get("shape", [-1])).astype(dtype, copy=False)
+    if isinstance(value, str):
+        return np.frombuffer(base64.b64decode(value), dtype="float32").astype(dtype, copy=False)
+    return np.asarray(value, dtype=dtype)
+
+
+def _format(arr: np.ndarray | None, output_format: str) -> Any:
+    if arr is None:
+        return None
+    if output_format == "list":
+        return arr.tolist()
+    if output_format == "numpy":
+        return arr
+    return encode_ndarray(arr)
+
+
+def _record_vector(rec: dict[str, Any] | None, dtype: str) -> np.ndarray | None:
+    if not rec or rec.get("status") != "done":
+        return None
+    resp = rec.get("response") or {}
+    data = resp.get("data") or []
+    if not data:
+        return None
+    return decode_embedding(data[0].get("embedding"), dtype)
+
+
+def embedding_body(model_name: str, text: str, dimensions: int | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": model_name, "input": text, "encoding_format": "base64"}
+    if dimensions is not None:
+        body["dimensions"] = int(dimensions)
+    return body
+
+
+class EmbedText(Op):
+    """The embedding of ``input_key`` (converted to str) into ``output_key``."""
+
+    kind = "broker"
+
+    def __init__(
+        self,
+        input_key: str,
+        *,
+        model: str | None = None,
+        output_key: str = "embedding",
+        dimensions: int | None = None,
+        dtype: str = "float32",
+        output_format: str = "base64",
+        status_key: str = "status",
+        error_key: str = "error",
+        **seed_compat: Any,
+    ) -> None:
+        from ..options import default_embedding_model
+
+        if output_format not in FORMATS:
+            raise ValueError(f"output_format must be one of {FORMATS}, got {output_format!r}")
+        self.input_key, self.output_key = input_key, output_key
+        self.model = model or default_embedding_model()
+        self.resolved = resolve_model(self.model)
+        self.dimensions, self.dtype, self.output_format = dimensions, dtype, output_format
+        self.status_key, self.error_key = status_key, error_key
+        self._project = current_project()
+
+    def label(self) -> str:
+        return self._tag or f"EmbedText[{self.model}]"
+
+    def run(self, inputs: list[pd.DataFrame], ctx: RunContext) -> list[pd.DataFrame]:
+        b = inputs[0]
+        mask = active_mask(b, self.status_key)
+        rows = b[mask] if not mask.all() else b
+        B.require_fields(rows, [self.input_key], op=self)
+        texts = ["" if v is None else str(v) for v in rows[self.input_key].tolist()]
+        bodies = [embedding_body(self.resolved.model, t, self.dimensions) for t in texts]
+        d = dispatch(self, ctx, kind="embedding", model=self.model, requests=bodies, idxs=list(rows.index),
+                     est_input_tokens=[estimate_tokens(len(t)) for t in texts], max_output_tokens=0)
+        vectors = [_format(_record_vector(r, self.dtype), self.output_format) for r in d.records]
+        status, errors = status_fields(d.records)
+        return [merge_rows(b, mask, {self.output_key: vectors, self.status_key: status, self.error_key: errors})]
+
+
+class GenerateLLMEmbeddingRequest(MapOp):
+    """Builds an embedding request for ``input_key`` into ``output_key`` (seed API)."""
+
+    def __init__(self, input_key: str, *, model: str | None = None, output_key: str = "embedding_request",
+                 dimensions: int | None = None, dtype: str = "float32") -> None:
+        from ..options import default_embedding_model
+
+        self.input_key, self.output_key = input_key, output_key
+        self.model = model or default_embedding_model()
+        resolve_model(self.model)
+        self.dimensions = dimensions
+
+    def apply(self, b: pd.DataFrame, ctx: RunContext) -> pd.DataFrame:
+        B.require_fields(b, [self.input_key], op=self)
+        reqs = [embedding_body(self.model, "" if v is None else str(v), self.dimensions) for v in b[self.input_key].tolist()]
+        return B.with_fields(b, {self.output_key: reqs})
+
+
+class CallLLMEmbedding(Op):
+    """Sends the embedding requests in ``input_key``; responses into ``output_key``."""
+
+    kind = "broker"
+
+    def __init__(self, *, input_key: str = "embedding_request", output_key: str = "embedding_response",
+                 status_key: str = "status", error_key: str = "error", **seed_compat: Any) -> None:
+        self.input_key, self.output_key = input_key, output_key
+        self.status_key, self.error_key = status_key, error_key
+        self._project = current_project()
+
+    def run(self, inputs: list[pd.DataFrame], ctx: RunContext) -> list[pd.DataFrame]:
+        b = inputs[0]
+        mask = active_mask(b, self.status_key)
+        rows = b[mask] if not mask.all() else b
+        B.require_fields(rows, [self.input_key], op=self)
+        reqs = rows[self.input_key].tolist()
+        records: list[dict[str, Any] | None] = [None] * len(reqs)
+        by_model: dict[str, list[int]] = {}
+        for i, r in enumerate(reqs):
+            if not isinstance(r, dict) or "model" not in r:
+                raise OpError("expected an embedding request dict", op=self, idx=rows.index[i], field=self.input_key)
+            by_model.setdefault(r["model"], []).append(i)
+        for model, positions in by_model.items():
+            resolved = resolve_model(model)
+            bodies = [{**reqs[i], "model": resolved.model} for i in positions]
+            d = dispatch(self, ctx, kind="embedding", model=model, requests=bodies, idxs=[rows.index[i] for i in positions],
+                         est_input_tokens=[estimate_tokens(len(str(x["input"]))) for x in bodies], max_output_tokens=0)
+            for i, rec in zip(positions, d.records, strict=True):
+                records[i] = rec
+        status, errors = status_fields(records)
+        responses = [r.get("response") if r and r.get("status") == "done" else None for r in records]
+        return [merge_rows(b, mask, {self.output_key: responses, self.status_key: status, self.error_key: errors})]
+
+
+class ExtractResponseEmbedding(MapOp):
+    """The embedding of a response, in the seed's base64 dict form."""
+
+    def __init__(self, input_key: str = "embedding_response", output_key: str = "embedding") -> None:
+        self.input_key, self.output_key = input_key, output_key
+
+    def apply(self, b: pd.DataFrame, ctx: RunContext) -> pd.DataFrame:
+        B.require_fields(b, [self.input_key], op=self)
+        vecs = [_format(_record_vector({"status": "done", "response": r}, "float32"), "base64") if r else None
+                for r in b[self.input_key].tolist()]
+        return B.with_fields(b, {self.output_key: vecs})
+
+
+class DecodeBase64Embedding(MapOp):
+    """Decodes a base64 embedding to a list of floats (or a numpy array with ``output_format``)."""
+
+    def __init__(self, input_key: str = "embedding", output_key: str = "embedding", output_format: str = "list") -> None:
+        self.input_key, self.output_key, self.output_format = input_key, output_key, output_format
+
+    def apply(self, b: pd.DataFrame, ctx: RunContext) -> pd.DataFrame:
+        B.require_fields(b, [self.input_key], op=self)
+        return B.with_fields(b, {self.output_key: [_format(decode_embedding(v), self.output_format) for v in b[self.input_key].tolist()]})

@@ -1,0 +1,326 @@
+"""LLM ops: AskLLM, and the seed's GenerateLLMRequest → CallLLM → ExtractResponseText chain.
+
+``AskLLM`` is one node: it fills the prompt for each entry, builds the provider request, and asks
+the broker for the model only for requests the ledger has not answered (keyed by content, so an
+edited prompt re-sends only what changed and a reverted edit costs nothing).  Entries whose call
+failed keep their row with ``status="failed"`` and the ``error``; entries not sent (dispatch off,
+cancelled, budget reached) get ``status="pending"`` and are sent on the next run.  Entries that
+arrive failed or pending from an earlier op pass through untouched.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import batch as B
+from ..errors import MissingFieldError, OpError
+from ..project import current_project
+from . import functional as F
+from ._dispatch import dispatch, estimate_tokens, resolve_model
+from .base import MapOp, Op, RunContext, key_list
+from .prompts import BasicPromptMaker, PromptMaker, render_prompts
+
+__all__ = [
+    "AskLLM",
+    "BasicPromptMaker",
+    "CallLLM",
+    "CleanupLLMData",
+    "ExtractResponseText",
+    "GenerateLLMRequest",
+    "PromptMaker",
+    "chat_body",
+    "response_text",
+]
+
+#: what is reserved against TPM/budget when the user sets no max_tokens
+DEFAULT_OUTPUT_ESTIMATE = 512
+SKIP = ("failed", "pending")
+
+
+def _schema(response_format: Any) -> dict[str, Any] | None:
+    """A pydantic model class or a JSON schema → the OpenAI ``response_format`` body."""
+    if response_format is None:
+        return None
+    if isinstance(response_format, dict):
+        if response_format.get("type") in ("json_schema", "json_object", "text"):
+            return response_format
+        return {"type": "json_schema", "json_schema": {"name": "response", "schema": response_format, "strict": False}}
+    if hasattr(response_format, "model_json_schema"):
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": response_format.__name__, "schema": response_format.model_json_schema(), "strict": False},
+        }
+    raise TypeError("response_format is a pydantic model class or a JSON schema dict")
+
+
+def chat_body(
+    model_name: str,
+    messages: list[dict[str, str]],
+    *,
+    temperature: float | None = None,
+    seed: int | None = None,
+    max_completion_tokens: int | None = None,
+    response_format: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": model_name, "messages": messages}
+    if temperature is not None:
+        body["temperature"] = temperature
+    if seed is not None:
+        body["seed"] = seed
+    if max_completion_tokens is not None:
+        body["max_completion_tokens"] = max_completion_tokens
+    if response_format is not None:
+        body["response_format"] = response_format
+    if extra:
+        body.update(extra)
+    return body
+
+
+def response_text(record: dict[str, Any] | None) -> tuple[str | None, str | None]:
+    """(content, finish_reason) of a chat record's first choice."""
+    if not record or record.get("status") != "done" or not record.get("response"):
+        return None, None
+    try:
+        choice = record["response"]["choices"][0]
+        msg = choice.get("message") or {}
+        content = msg.get("content")
+        if content is None and msg.get("refusal"):
+            content = msg["refusal"]
+        return content, choice.get("finish_reason")
+    except (KeyError, IndexError, TypeError):
+        return None, None
+
+
+def active_mask(b: pd.DataFrame, status_key: str = B.STATUS) -> np.ndarray:
+    """Rows a broker op should work on (not already failed or pending upstream)."""
+    if status_key not in b.columns:
+        return np.ones(len(b), dtype=bool)
+    return ~b[status_key].isin(SKIP).to_numpy()
+
+
+def merge_rows(b: pd.DataFrame, mask: np.ndarray, fields: dict[str, list[Any]]) -> pd.DataFrame:
+    """Set ``fields`` on the masked rows; other rows keep their values (None where new)."""
+    if mask.all():
+        return B.with_fields(b, fields)
+    full: dict[str, Any] = {}
+    positions = np.flatnonzero(mask)
+    for k, vals in fields.items():
+        col = b[k].to_numpy(dtype=object).copy() if k in b.columns else np.full(len(b), None, dtype=object)
+        for j, v in zip(positions.tolist(), vals, strict=True):
+            col[j] = v
+        full[k] = col
+    return B.with_fields(b, full)
+
+
+def status_fields(records: Sequence[dict[str, Any] | None]) -> tuple[list[str], list[str | None]]:
+    status = ["pending" if r is None else ("done" if r.get("status") == "done" else "failed") for r in records]
+    errors = [None if r is None or r.get("status") == "done" else (r.get("error") or "failed") for r in records]
+    return status, errors
+
+
+class AskLLM(Op):
+    """Ask the model with a prompt per entry; the answer goes to ``output_key``.
+
+    ``prompt`` is a template (``"Write a poem about {keyword}."``) or a :class:`PromptMaker`.
+    ``response_format`` (a pydantic model or a JSON schema) makes the answer a parsed dict.
+    ``batch=True`` sends through the OpenAI Batch API (half price, answers within 24 h).
+    """
+
+    kind = "broker"
+
+    def __init__(
+        self,
+        prompt: str | PromptMaker,
+        *,
+        model: str | None = None,
+        output_key: str = "text",
+        system_prompt: str | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+        max_completion_tokens: int | None = None,
+        response_format: Any = None,
+        remove_cot: bool = True,
+        batch: bool = False,
+        status_key: str = "status",
+        error_key: str = "error",
+        finish_reason_key: str | None = "finish_reason",
+        cost_key: str | None = None,
+        **seed_compat: Any,
+    ) -> None:
+        from ..options import default_model
+
+        self.maker = PromptMaker.from_prompt(prompt)
+        self.model = model or default_model()
+        self.resolved = resolve_model(self.model)  # a missing key fails here, at once
+        self.output_key = output_key
+        self.system_prompt = system_prompt
+        self.params = {"temperature": temperature, "seed": seed, "max_completion_tokens": max_completion_tokens}
+        self.response_format = response_format
+        self.remove_cot = remove_cot
+        self.batch = batch
+        self.status_key, self.error_key = status_key, error_key
+        self.finish_reason_key, self.cost_key = finish_reason_key, cost_key
+        self._project = current_project()
+
+    def label(self) -> str:
+        return self._tag or f"AskLLM[{self.model}]"
+
+    def messages(self, prompt: str) -> list[dict[str, str]]:
+        msgs = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        return [*msgs, {"role": "user", "content": prompt}]
+
+    def run(self, inputs: list[pd.DataFrame], ctx: RunContext) -> list[pd.DataFrame]:
+        b = inputs[0]
+        mask = active_mask(b, self.status_key)
+        rows = b[mask] if not mask.all() else b
+        prompts = render_prompts(self.maker, rows, self)
+        fmt = _schema(self.response_format)
+        bodies = [chat_body(self.resolved.model, self.messages(p), response_format=fmt, **self.params) for p in prompts]
+        sys_chars = len(self.system_prompt or "")
+        est = [estimate_tokens(len(p) + sys_chars) + 4 for p in prompts]
+        max_out = self.params["max_completion_tokens"] or DEFAULT_OUTPUT_ESTIMATE
+        d = dispatch(self, ctx, kind="chat", model=self.model, requests=bodies, idxs=list(rows.index),
+                     est_input_tokens=est, max_output_tokens=max_out, batch=self.batch)
+        texts, reasons = [], []
+        for r in d.records:
+            t, fr = response_text(r)
+            texts.append(t)
+            reasons.append(fr)
+        status, errors = status_fields(d.records)
+        values: list[Any] = [self._postprocess(t, ix) if s == "done" else None for t, s, ix in zip(texts, status, rows.index, strict=True)]
+        fields: dict[str, list[Any]] = {self.output_key: values, self.status_key: status, self.error_key: errors}
+        if self.finish_reason_key:
+            fields[self.finish_reason_key] = reasons
+        if self.cost_key:
+            fields[self.cost_key] = [None if r is None else r.get("cost_usd") for r in d.records]
+        return [merge_rows(b, mask, fields)]
+
+    def _postprocess(self, text: str | None, idx: str) -> Any:
+        if text is None:
+            return None
+        if self.response_format is not None:
+            try:
+                data = json.loads(text)
+            except ValueError as e:
+                raise OpError(f"the model did not return valid JSON: {e}", op=self, idx=idx, field=self.output_key) from e
+            if hasattr(self.response_format, "model_validate"):
+                return self.response_format.model_validate(data).model_dump()
+            return data
+        return F.remove_cot(text) if self.remove_cot else text
+
+
+class GenerateLLMRequest(MapOp):
+    """Builds a chat request (``{"model", "messages", ...}``) into ``output_key`` (seed API)."""
+
+    def __init__(
+        self,
+        user_prompt: str | PromptMaker,
+        *,
+        model: str | None = None,
+        max_completion_tokens: int | None = None,
+        role: str = "user",
+        output_key: str = "llm_request",
+        system_prompt: str | None = None,
+        chat_history_key: str | bool | None = None,
+        after_prompt: str | PromptMaker | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+    ) -> None:
+        from ..options import default_model
+
+        self.maker = PromptMaker.from_prompt(user_prompt)
+        self.after = PromptMaker.from_prompt(after_prompt) if after_prompt is not None else None
+        self.model = model or default_model()
+        resolve_model(self.model)
+        self.role, self.output_key, self.system_prompt = role, output_key, system_prompt
+        self.history_key = "chat_history" if chat_history_key is True else (chat_history_key or None)
+        self.params = {"temperature": temperature, "seed": seed, "max_completion_tokens": max_completion_tokens}
+
+    def apply(self, b: pd.DataFrame, ctx: RunContext) -> pd.DataFrame:
+        prompts = render_prompts(self.maker, b, self)
+        afters = render_prompts(self.after, b, self) if self.after else [None] * len(b)
+        if self.history_key and self.history_key not in b.columns and len(b):
+            raise MissingFieldError(f"missing field {self.history_key!r}", op=self, idx=b.index[0], field=self.history_key)
+        histories = b[self.history_key].tolist() if self.history_key else [None] * len(b)
+        reqs = []
+        for p, a, h in zip(prompts, afters, histories, strict=True):
+            msgs = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+            msgs.append({"role": self.role, "content": p})
+            msgs.extend(dict(m) for m in (h or []))
+            if a is not None:
+                msgs.append({"role": "user", "content": a})
+            reqs.append(chat_body(self.model, msgs, **self.params))
+        return B.with_fields(b, {self.output_key: reqs})
+
+
+class CallLLM(Op):
+    """Sends the requests in ``input_key`` (their ``model`` is ``name@provider``); responses to ``output_key``."""
+
+    kind = "broker"
+
+    def __init__(
+        self,
+        *,
+        input_key: str = "llm_request",
+        output_key: str = "llm_response",
+        status_key: str = "status",
+        error_key: str = "error",
+        batch: bool = False,
+        **seed_compat: Any,
+    ) -> None:
+        self.input_key, self.output_key = input_key, output_key
+        self.status_key, self.error_key, self.batch = status_key, error_key, batch
+        self._project = current_project()
+
+    def run(self, inputs: list[pd.DataFrame], ctx: RunContext) -> list[pd.DataFrame]:
+        b = inputs[0]
+        mask = active_mask(b, self.status_key)
+        rows = b[mask] if not mask.all() else b
+        B.require_fields(rows, [self.input_key], op=self)
+        reqs = rows[self.input_key].tolist()
+        records: list[dict[str, Any] | None] = [None] * len(reqs)
+        by_model: dict[str, list[int]] = {}
+        for i, r in enumerate(reqs):
+            if not isinstance(r, dict) or "model" not in r:
+                raise OpError("expected a request dict with a 'model'", op=self, idx=rows.index[i], field=self.input_key)
+            by_model.setdefault(r["model"], []).append(i)
+        for model, positions in by_model.items():
+            resolved = resolve_model(model)
+            bodies = [{**reqs[i], "model": resolved.model} for i in positions]
+            est = [estimate_tokens(sum(len(str(m.get("content", ""))) for m in body["messages"])) for body in bodies]
+            max_out = max((int(body.get("max_completion_tokens") or DEFAULT_OUTPUT_ESTIMATE) for body in bodies), default=0)
+            d = dispatch(self, ctx, kind="chat", model=model, requests=bodies, idxs=[rows.index[i] for i in positions],
+                         est_input_tokens=est, max_output_tokens=max_out, batch=self.batch)
+            for i, rec in zip(positions, d.records, strict=True):
+                records[i] = rec
+        status, errors = status_fields(records)
+        responses = [r.get("response") if r and r.get("status") == "done" else None for r in records]
+        return [merge_rows(b, mask, {self.output_key: responses, self.status_key: status, self.error_key: errors})]
+
+
+class ExtractResponseText(MapOp):
+    """Copies the answer text of a chat response into ``output_key`` (None for failed entries)."""
+
+    def __init__(self, input_key: str = "llm_response", output_key: str = "text") -> None:
+        self.input_key, self.output_key = input_key, output_key
+
+    def apply(self, b: pd.DataFrame, ctx: RunContext) -> pd.DataFrame:
+        B.require_fields(b, [self.input_key], op=self)
+        texts = [response_text({"status": "done", "response": r})[0] if r else None for r in b[self.input_key].tolist()]
+        return B.with_fields(b, {self.output_key: texts})
+
+
+class CleanupLLMData(MapOp):
+    """Removes the request/response bookkeeping fields that are present."""
+
+    def __init__(self, keys: str | list[str] | None = None) -> None:
+        self.keys = key_list(keys) if keys is not None else ["llm_request", "llm_response", "job_idx"]
+
+    def apply(self, b: pd.DataFrame, ctx: RunContext) -> pd.DataFrame:
+        return b.drop(columns=[k for k in self.keys if k in b.columns])

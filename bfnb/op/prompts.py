@@ -1,0 +1,97 @@
+"""Prompt templates: ``"Write a poem about {keyword}."`` or a :class:`PromptMaker` subclass.
+
+A template's fields are read from each entry; a missing field is an error naming the field and
+the entry's idx.  A list of strings renders as its items joined by ", " (``{headings}`` reads
+"Greek Mythology Stories", not ``['Greek Mythology Stories']``).
+"""
+
+from __future__ import annotations
+
+import string
+from abc import ABC, abstractmethod
+from typing import Any
+
+import pandas as pd
+
+from ..errors import MissingFieldError, UserFunctionError
+from .base import row_dicts
+
+__all__ = ["BasicPromptMaker", "PromptMaker", "render_prompts", "template_fields"]
+
+
+class PromptMaker(ABC):
+    """Subclass and implement ``make_prompt(data) -> str`` to choose a prompt per entry."""
+
+    @abstractmethod
+    def make_prompt(self, data: dict[str, Any]) -> str: ...
+
+    @staticmethod
+    def from_prompt(prompt: str | PromptMaker) -> PromptMaker:
+        if isinstance(prompt, PromptMaker):
+            return prompt
+        if isinstance(prompt, str):
+            return BasicPromptMaker(prompt)
+        raise TypeError(f"a prompt is a str or a PromptMaker, got {type(prompt).__name__}")
+
+
+def template_fields(template: str) -> list[str]:
+    names: list[str] = []
+    for _, name, _, _ in string.Formatter().parse(template):
+        if name is None:
+            continue
+        base = name.split(".")[0].split("[")[0]
+        if not base:
+            raise ValueError(f"positional fields {{}} are not allowed in a prompt template: {template!r}")
+        if base not in names:
+            names.append(base)
+    return names
+
+
+def _render_value(v: Any) -> Any:
+    if isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v):
+        return ", ".join(v)
+    return v
+
+
+class BasicPromptMaker(PromptMaker):
+    """A ``str.format`` template filled from the entry's fields."""
+
+    def __init__(self, prompt: str) -> None:
+        self.prompt = prompt
+        self.fields = template_fields(prompt)
+
+    def make_prompt(self, data: dict[str, Any]) -> str:
+        return self.prompt.format(**{k: _render_value(data[k]) for k in self.fields})
+
+
+def render_prompts(maker: PromptMaker, batch: pd.DataFrame, op: Any) -> list[str]:
+    """One prompt per entry, with a clear error for a missing field or a failing maker."""
+    if isinstance(maker, BasicPromptMaker):
+        for f in maker.fields:
+            if f not in batch.columns:
+                ix = batch.index[0] if len(batch) else None
+                raise MissingFieldError(f"the prompt uses field {f!r}, which this entry lacks", op=op, idx=ix, field=f)
+        cols = [batch[f].tolist() for f in maker.fields]
+        tmpl = maker.prompt
+        out = []
+        for i, vals in enumerate(zip(*cols, strict=True)):
+            try:
+                out.append(tmpl.format(**{f: _render_value(v) for f, v in zip(maker.fields, vals, strict=True)}))
+            except Exception as e:
+                raise UserFunctionError(f"cannot fill the prompt: {type(e).__name__}: {e}", op=op, idx=batch.index[i]) from e
+        if not maker.fields:
+            out = [tmpl.format() for _ in range(len(batch))]
+        return out
+    out = []
+    for i, d in enumerate(row_dicts(batch)):
+        try:
+            p = maker.make_prompt(d)
+        except KeyError as e:
+            field = e.args[0] if e.args else None
+            raise MissingFieldError(f"the prompt maker read a missing field {field!r}", op=op, idx=batch.index[i], field=field) from e
+        except Exception as e:
+            raise UserFunctionError(f"{type(maker).__name__}.make_prompt raised {type(e).__name__}: {e}", op=op, idx=batch.index[i]) from e
+        if not isinstance(p, str):
+            raise UserFunctionError(f"make_prompt must return a str, got {type(p).__name__}", op=op, idx=batch.index[i])
+        out.append(p)
+    return out

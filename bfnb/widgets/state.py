@@ -1,0 +1,398 @@
+"""What a broker panel shows, as plain data: built from events or from a broker's snapshot.
+
+A :class:`PanelState` holds one broker's counts (pending, in flight, done, cached, failed,
+retrying), tokens, spend, budget and last errors, and derives the total, the progress, the rates
+over a recent window, the ETA and the spend against the budget.  It needs no kernel, so it is unit
+tested with an injected clock, and every view (the ipywidgets panel, the tqdm bars) only renders
+it.  :class:`BrokerStates` subscribes to :data:`bfnb.events.bus` and keeps one state per broker;
+:meth:`BrokerStates.collect` prefers a broker's own ``snapshot()`` when a broker object is at hand
+(the broker counts exactly) and falls back to the event-built state.  :class:`PanelRefresher` calls
+a refresh function from a daemon thread about four times a second while a run is active.
+
+Counting follows the broker: ``done`` counts answered calls, ``cached`` jobs answered from the
+ledger without a call, so ``total = pending + in_flight + retrying + done + cached + failed``.
+Error texts are redacted (API keys, bearer tokens) before they are stored.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from bfnb.events import (
+    BrokerStateChanged,
+    CallDone,
+    CallFailed,
+    CallRetrying,
+    CallsCached,
+    CallSent,
+    CallsQueued,
+    Event,
+)
+
+__all__ = ["BrokerStates", "PanelRefresher", "PanelState", "redact"]
+
+MAX_ERRORS = 5
+WINDOW_S = 10.0  # rates are measured over the last WINDOW_S seconds
+_BUCKET_S = 0.25
+_ERROR_CHARS = 300
+_SECRETS = [
+    (re.compile(r"sk-[A-Za-z0-9_\-]{6,}"), "sk-***"),
+    (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=\-]+"), "Bearer ***"),
+    (re.compile(r"(?i)\b(api[_-]?key|authorization|x-api-key|access[_-]?token)(['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+"),
+     r"\1\2***"),  # fmt: skip
+]
+
+
+def redact(text: str) -> str:
+    """``text`` without anything that looks like a secret, cut to 300 characters."""
+    text = str(text)
+    for pattern, repl in _SECRETS:
+        text = pattern.sub(repl, text)
+    return text if len(text) <= _ERROR_CHARS else text[: _ERROR_CHARS - 1] + "…"
+
+
+@dataclass
+class PanelState:
+    """One broker's progress; mutable, updated by :meth:`apply` or built by :meth:`from_snapshot`."""
+
+    name: str
+    state: str = "idle"
+    pending: int = 0
+    in_flight: int = 0
+    done: int = 0
+    cached: int = 0
+    failed: int = 0
+    retrying: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    cost_known: bool = True
+    budget_usd: float | None = None
+    last_errors: tuple[str, ...] = ()
+    started_at: float | None = None  # first event of this burst (same clock as ``now``)
+    updated_at: float | None = None  # last event
+    # set when built from a broker snapshot, which measures these itself
+    snap_rates: tuple[float, float, float | None] | None = field(default=None, repr=False)
+    _window: deque[list[float]] = field(default_factory=deque, repr=False, compare=False)
+    _stage: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    _sent_at: float | None = field(default=None, repr=False, compare=False)
+    _burst_over: bool = field(default=False, repr=False, compare=False)
+
+    # --- derived ------------------------------------------------------------------------------
+
+    @property
+    def total(self) -> int:
+        return self.pending + self.in_flight + self.retrying + self.done + self.cached + self.failed
+
+    @property
+    def finished(self) -> int:
+        """Jobs with an outcome: answered, answered from the ledger, or given up."""
+        return self.done + self.cached + self.failed
+
+    @property
+    def remaining(self) -> int:
+        return self.pending + self.in_flight + self.retrying
+
+    @property
+    def progress(self) -> float:
+        """Finished / total, between 0 and 1 (0 when there is nothing to do)."""
+        return self.finished / self.total if self.total else 0.0
+
+    @property
+    def cost(self) -> float | None:
+        """Dollars spent, or None when some call's price is unknown."""
+        return self.cost_usd if self.cost_known else None
+
+    @property
+    def spend_fraction(self) -> float | None:
+        """Spend / budget, or None without a budget."""
+        if not self.budget_usd:
+            return None
+        return self.cost_usd / self.budget_usd
+
+    @property
+    def elapsed_s(self) -> float | None:
+        if self.started_at is None or self.updated_at is None:
+            return None
+        return max(0.0, self.updated_at - self.started_at)
+
+    def _prune(self, now: float) -> None:
+        while self._window and self._window[0][0] < now - WINDOW_S:
+            self._window.popleft()
+
+    def _span(self, now: float) -> float:
+        start = self._sent_at if self._sent_at is not None else now
+        return max(0.5, min(WINDOW_S, now - start))
+
+    def requests_per_s(self, now: float) -> float:
+        """Calls answered per second over the last ``WINDOW_S`` seconds."""
+        if self.snap_rates is not None:
+            return self.snap_rates[0]
+        self._prune(now)
+        return sum(b[1] for b in self._window) / self._span(now) if self._window else 0.0
+
+    def tokens_per_s(self, now: float) -> float:
+        if self.snap_rates is not None:
+            return self.snap_rates[1]
+        self._prune(now)
+        return sum(b[2] for b in self._window) / self._span(now) if self._window else 0.0
+
+    def eta_s(self, now: float) -> float | None:
+        """Seconds until the remaining jobs are done at the current rate; None when unknown."""
+        if self.snap_rates is not None:
+            return self.snap_rates[2]
+        if not self.remaining:
+            return 0.0
+        rate = self.requests_per_s(now)
+        return self.remaining / rate if rate > 0 else None
+
+    def copy(self) -> PanelState:
+        """An independent copy (views render copies, events keep updating the original)."""
+        return replace(self, _window=deque(list(b) for b in self._window), _stage=dict(self._stage))
+
+    # --- building ------------------------------------------------------------------------------
+
+    def apply(self, event: Event, now: float) -> None:
+        """Update the counts from one broker event observed at time ``now``."""
+        if isinstance(event, (CallsQueued, CallsCached, CallSent)) and self._burst_over:
+            self._reset()
+        if self.started_at is None:
+            self.started_at = now
+        self.updated_at = now
+        if isinstance(event, CallsQueued):
+            self.pending += event.n
+        elif isinstance(event, CallsCached):
+            self.cached += event.n
+        elif isinstance(event, CallSent):
+            if self._stage.get(event.key) == "retrying":
+                self.retrying = max(0, self.retrying - 1)
+            else:
+                self.pending = max(0, self.pending - 1)
+            self._stage[event.key] = "in_flight"
+            self.in_flight += 1
+            if self._sent_at is None:
+                self._sent_at = now
+        elif isinstance(event, CallDone):
+            self._leave(event.key)
+            self.done += 1
+            self.input_tokens += event.input_tokens
+            self.output_tokens += event.output_tokens
+            if event.cost_usd is None:
+                self.cost_known = False
+            else:
+                self.cost_usd += event.cost_usd
+            self._tick(now, event.input_tokens + event.output_tokens)
+        elif isinstance(event, CallRetrying):
+            self._leave(event.key)
+            self._stage[event.key] = "retrying"
+            self.retrying += 1
+            self._error(f"attempt {event.attempt}: {event.error}")
+        elif isinstance(event, CallFailed):
+            self._leave(event.key)
+            self.failed += 1
+            self._error(event.error)
+        elif isinstance(event, BrokerStateChanged):
+            self._state_changed(event)
+
+    def _leave(self, key: str) -> None:
+        stage = self._stage.pop(key, "in_flight")
+        if stage == "retrying":
+            self.retrying = max(0, self.retrying - 1)
+        else:
+            self.in_flight = max(0, self.in_flight - 1)
+
+    def _state_changed(self, event: BrokerStateChanged) -> None:
+        self.state = event.state
+        budget = event.detail.get("budget_usd") if isinstance(event.detail, dict) else None
+        if budget is not None:
+            self.budget_usd = float(budget)
+        if event.state in ("cancelled", "budget", "idle"):
+            self.pending = 0  # queued jobs are dropped unsent, without an event each
+        if event.state == "idle":
+            self.in_flight = self.retrying = 0
+            self._stage.clear()
+            self._burst_over = True
+        elif event.state in ("cancelled", "budget"):
+            self._burst_over = True
+        elif event.state == "running":
+            self._burst_over = False
+
+    def _reset(self) -> None:
+        self.pending = self.in_flight = self.done = self.cached = self.failed = self.retrying = 0
+        self.input_tokens = self.output_tokens = 0
+        self.cost_usd, self.cost_known = 0.0, True
+        self.last_errors = ()
+        self.started_at = self.updated_at = self._sent_at = None
+        self._window.clear()
+        self._stage.clear()
+        self._burst_over = False
+
+    def _tick(self, now: float, tokens: int) -> None:
+        w = self._window
+        if w and now - w[-1][0] < _BUCKET_S:
+            w[-1][1] += 1
+            w[-1][2] += tokens
+        else:
+            w.append([now, 1, tokens])
+        self._prune(now)
+
+    def _error(self, message: str) -> None:
+        self.last_errors = (*self.last_errors, redact(message))[-MAX_ERRORS:]
+
+    @classmethod
+    def from_snapshot(cls, snap: Any, *, now: float | None = None) -> PanelState:
+        """A state from a broker's ``snapshot()`` (any object with the ``BrokerSnapshot`` fields).
+
+        The snapshot's ``started_at`` is wall-clock time, so ``updated_at`` is ``now`` (default
+        ``time.time()``) and :attr:`elapsed_s` is the time since the burst started.
+        """
+
+        def get(name: str, default: Any = 0) -> Any:
+            value = getattr(snap, name, default)
+            return default if value is None else value
+
+        started = getattr(snap, "started_at", None)
+        return cls(
+            name=str(get("name", "broker")),
+            state=str(get("state", "idle")),
+            pending=int(get("pending")), in_flight=int(get("in_flight")), done=int(get("done")),
+            cached=int(get("cached")), failed=int(get("failed")), retrying=int(get("retrying")),
+            input_tokens=int(get("input_tokens")), output_tokens=int(get("output_tokens")),
+            cost_usd=float(get("cost_usd", 0.0)), cost_known=bool(get("cost_known", True)),
+            budget_usd=getattr(snap, "budget_usd", None),
+            last_errors=tuple(redact(e) for e in get("last_errors", ()))[-MAX_ERRORS:],
+            started_at=started, updated_at=(time.time() if now is None else now) if started is not None else None,
+            snap_rates=(float(get("requests_per_s", 0.0)), float(get("tokens_per_s", 0.0)),
+                        getattr(snap, "eta_s", None)),
+        )  # fmt: skip
+
+
+class BrokerStates:
+    """Event subscriber keeping one :class:`PanelState` per broker name (thread-safe)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._states: dict[str, PanelState] = {}
+        self._lock = threading.Lock()
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def __call__(self, event: Event) -> None:
+        name = getattr(event, "broker", None)
+        if name is None:
+            return
+        now = self.clock()
+        with self._lock:
+            st = self._states.get(name)
+            if st is None:
+                st = self._states[name] = PanelState(name)
+            st.apply(event, now)
+
+    def subscribe(self, bus: Any = None) -> BrokerStates:
+        """Start listening on ``bus`` (default :data:`bfnb.events.bus`)."""
+        if self._unsubscribe is None:
+            if bus is None:
+                from bfnb.events import bus
+            self._unsubscribe = bus.subscribe(self)
+        return self
+
+    def unsubscribe(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def get(self, name: str) -> PanelState | None:
+        with self._lock:
+            st = self._states.get(name)
+            return st.copy() if st is not None else None
+
+    def collect(self, brokers: Iterable[Any] = ()) -> list[PanelState]:
+        """Copies of the states: from each broker's ``snapshot()`` when it has one, else from events.
+
+        Brokers only seen through events follow the given ones, in order of first event.
+        """
+        out: list[PanelState] = []
+        seen: set[str] = set()
+        for b in brokers:
+            snap = getattr(b, "snapshot", None)
+            if callable(snap):
+                st = PanelState.from_snapshot(snap())
+            else:
+                st = self.get(str(getattr(b, "name", b))) or PanelState(str(getattr(b, "name", b)))
+            seen.add(st.name)
+            out.append(st)
+        with self._lock:
+            out += [s.copy() for name, s in self._states.items() if name not in seen]
+        return out
+
+    def now(self) -> float:
+        return self.clock()
+
+
+class PanelRefresher:
+    """Calls ``refresh()`` from a daemon thread every ``interval`` seconds until stopped.
+
+    ``until`` (optional) is polled too: when it returns True the refresher stops by itself after
+    a last refresh, as it does on :meth:`stop`.  A failing refresh never stops the run it shows.
+    """
+
+    def __init__(
+        self, refresh: Callable[[], None], *, interval: float = 0.25, until: Callable[[], bool] | None = None
+    ) -> None:
+        self.refresh = refresh
+        self.interval = interval
+        self.until = until
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._final_lock = threading.Lock()
+        self._finalized = False
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> PanelRefresher:
+        if self._thread is None:
+            self._stop.clear()
+            self._finalized = False
+            self._thread = threading.Thread(target=self._loop, name="bfnb-panel-refresh", daemon=True)
+            self._thread.start()
+        return self
+
+    def _safe_refresh(self) -> None:
+        try:
+            self.refresh()
+        except Exception:  # a broken display must not break a paid run
+            pass
+
+    def _final(self) -> None:
+        with self._final_lock:
+            if not self._finalized:
+                self._finalized = True
+                self._safe_refresh()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._safe_refresh()
+            if self.until is not None:
+                try:
+                    finished = bool(self.until())
+                except Exception:
+                    finished = True
+                if finished:
+                    self._stop.set()
+                    self._final()
+
+    def stop(self, *, final: bool = True) -> None:
+        """Stop the thread; ``final`` makes one last refresh (at most once)."""
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+        if final:
+            self._final()
