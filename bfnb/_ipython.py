@@ -1,9 +1,142 @@
-"""IPython glue: rich display of graphs and batches (filled in by the notebook layer)."""
+"""IPython glue: what makes bfnb feel native in a notebook.
+
+Installed on ``import bfnb`` when running inside IPython (nothing happens in a plain script):
+
+* a cell ending with ``g |= op`` (or with ``g``) runs the graph and shows it: the op chain with
+  rows, cache hits and cost, then the result table.  The run happens in the cell, so an error
+  fails the cell like any other error;
+* the id of the running cell is recorded before each cell, so re-running a cell replaces what it
+  added to a graph (:mod:`bfnb.graph.cells`);
+* batches (DataFrames with an ``idx`` index and a ``rev`` column) display as bfnb tables;
+* broker work shows a live panel (ipywidgets) while it runs.
+"""
 
 from __future__ import annotations
 
+import ast
 from typing import Any
+
+__all__ = ["graph_mimebundle", "install", "show"]
+
+_SHOW = "__bfnb_show__"
+_installed = False
+
+
+def _view(g: Any) -> Any:
+    from .display import GraphView
+    from .options import options
+
+    rep = g.last_run
+    ops = [n.as_dict() for n in rep.nodes] if rep is not None else []
+    result = rep.tail_result() if rep is not None and rep.tail_id in rep.results else None
+    return GraphView(ops, result, max_rows=options.display.max_rows, max_chars=options.display.max_chars)
+
+
+def _fresh(g: Any) -> bool:
+    """Whether ``g.last_run`` is a run of exactly this graph as it is now."""
+    rep = g.last_run
+    return rep is not None and rep.graph is g
+
+
+def show(value: Any) -> Any:
+    """Run a graph a cell ends with (errors fail the cell) and return it for display."""
+    from .graph import Graph
+    from .options import options
+
+    if isinstance(value, Graph) and len(value) and options.dispatch_on_display and not _fresh(value):
+        value.run()
+    return value
 
 
 def graph_mimebundle(g: Any) -> dict[str, str]:
-    return {"text/plain": repr(g)}
+    """A graph's display: run it if needed (outside a cell hook), then the chain and the table."""
+    from .options import options
+
+    if len(g) == 0:
+        return {"text/plain": "Graph()"}
+    if not _fresh(g):
+        try:
+            g.run(dispatch_brokers=options.dispatch_on_display)
+        except Exception as e:  # a repr must not raise; the hooked cell path raises instead
+            text = f"{repr(g)}\n\nThis graph could not run: {type(e).__name__}: {e}"
+            from .display.html import escape
+
+            return {"text/plain": text, "text/html": f"<pre>{escape(text)}</pre>"}
+    view = _view(g)
+    return {"text/plain": view._render_text(), "text/html": view._render_html()}
+
+
+def _is_batch(df: Any) -> bool:
+    return getattr(df.index, "name", None) == "idx" and "rev" in getattr(df, "columns", ())
+
+
+def _batch_html(df: Any) -> str | None:
+    if _is_batch(df):
+        from .display import BatchTable
+        from .options import options
+
+        return BatchTable(df, max_rows=options.display.max_rows, max_chars=options.display.max_chars)._render_html()
+    method = getattr(df, "_repr_html_", None)
+    return method() if method is not None else None
+
+
+class _ShowLast(ast.NodeTransformer):
+    """Rewrite a cell's last statement so its graph runs (and shows) inside the cell."""
+
+    def visit_Module(self, node: ast.Module) -> ast.Module:
+        if not node.body:
+            return node
+        last = node.body[-1]
+        call = None
+        if isinstance(last, ast.AugAssign) and isinstance(last.op, ast.BitOr) and isinstance(last.target, ast.Name):
+            call = ast.Expr(ast.Call(ast.Name(_SHOW, ast.Load()), [ast.Name(last.target.id, ast.Load())], []))
+            node.body.append(call)
+        elif isinstance(last, ast.Expr) and not isinstance(last.value, ast.Await):
+            last.value = ast.Call(ast.Name(_SHOW, ast.Load()), [last.value], [])
+        ast.fix_missing_locations(node)
+        return node
+
+
+def _pre_run_cell(info: Any) -> None:
+    ip = _ip()
+    if ip is None:
+        return
+    ip._bfnb_cell_id = getattr(info, "cell_id", None)
+    ip._bfnb_current_source = getattr(info, "raw_cell", None)
+
+
+def _ip() -> Any:
+    try:
+        from IPython import get_ipython
+
+        return get_ipython()
+    except ImportError:
+        return None
+
+
+def install() -> bool:
+    """Hook bfnb into the running IPython (idempotent); returns False outside IPython."""
+    global _installed
+    import sys
+
+    if _installed or "IPython" not in sys.modules:
+        return _installed
+    ip = _ip()
+    if ip is None:
+        return False
+    import pandas as pd
+
+    ip.user_ns[_SHOW] = show
+    if not any(isinstance(t, _ShowLast) for t in ip.ast_transformers):
+        ip.ast_transformers.append(_ShowLast())
+    ip.events.register("pre_run_cell", _pre_run_cell)
+    ip.display_formatter.formatters["text/html"].for_type(pd.DataFrame, _batch_html)
+    try:
+        from .op import progress
+        from .widgets import live_progress
+
+        progress.set_display(lambda getter: live_progress(getter))
+    except ImportError:  # ipywidgets missing: text progress only
+        pass
+    _installed = True
+    return True

@@ -216,7 +216,16 @@ def batch_from_jsonl_records(records: Iterable[Mapping[str, Any]]) -> pd.DataFra
     names.pop(B.IDX, None)
     names.pop(B.REV, None)
     columns = {k: _typed([r.get(k) for r in records]) for k in names}
-    return B.from_columns(idx, columns, rev)
+    return _frame(idx, columns, rev)
+
+
+def _frame(idx: Sequence[str], columns: Mapping[str, np.ndarray], rev: Any) -> pd.DataFrame:
+    """``B.from_columns``, with object arrays wrapped so that pandas cannot infer ``str``."""
+    wrapped = {
+        k: pd.Series(v, dtype=object, copy=False) if v.dtype == object else v
+        for k, v in columns.items()
+    }
+    return B.from_columns(idx, wrapped, rev)
 
 
 def _typed(vals: list[Any]) -> np.ndarray:
@@ -318,7 +327,7 @@ def batch_from_arrow(table: pa.Table) -> pd.DataFrame:
             extra[name] = col.to_pandas()
         else:  # nullable numbers, lists, structs from other writers: Python values, None kept
             columns[name] = _objects(col.to_pylist())
-    df = B.from_columns(idx, columns, rev)
+    df = _frame(idx, columns, rev)
     if extra:
         df = df.assign(**{k: v.set_axis(df.index) for k, v in extra.items()})
         df = df[[c for c in table.column_names if c != B.IDX]]

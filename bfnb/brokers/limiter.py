@@ -11,16 +11,17 @@ burst allowance is one second of the paced rate, but never more than ``(1-headro
 no 60 s window (the provider's) ever sees more than the limit.  A TPM admission reserves the
 estimated input plus ``max_tokens`` (what OpenAI counts at admission); :meth:`settle` gives back or
 charges the difference once real usage is known.  Response headers teach it: a smaller
-``x-ratelimit-limit-*`` than configured replaces it, and ``remaining == 0`` pauses admissions
-until the matching ``x-ratelimit-reset-*``; a 429's ``Retry-After`` pauses every admission until
-then.  With no limits known, ``acquire`` is a clock read and a comparison.
+``x-ratelimit-limit-*`` than configured replaces it, ``remaining == 0`` pauses admissions for one
+unit of the bucket (``reset / limit``: ``reset`` is the time to refill it all), and a 429's
+``Retry-After`` pauses every admission until then.  With no limits known, ``acquire`` is a clock
+read and a comparison.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from .config import RateLimits
 from .retry import parse_duration
@@ -40,8 +41,9 @@ class _Pace:
         self.tau = self.burst / self.rate  # how far ahead of real time the schedule may run
         self.tat = 0.0  # theoretical arrival time: when the bucket is empty again
 
-    def earliest(self) -> float:
-        return self.tat - self.tau
+    def earliest(self, units: float) -> float:
+        """When ``units`` fit: at once within the burst; a request above the burst waits for a full bucket."""
+        return self.tat - self.tau + min(units / self.rate, self.tau)
 
     def take(self, t: float, units: float) -> None:
         self.tat = max(self.tat, t) + units / self.rate
@@ -58,10 +60,20 @@ class Limiter:
         Burst allowance in seconds of the paced rate.
     learn
         Whether ``x-ratelimit-limit-*`` headers may lower the configured limits.
+    clock
+        Monotonic seconds (tests pass a fake clock to check the schedule without sleeping).
     """
 
-    def __init__(self, limits: RateLimits | None = None, *, burst_s: float = 1.0, learn: bool = True) -> None:
+    def __init__(
+        self,
+        limits: RateLimits | None = None,
+        *,
+        burst_s: float = 1.0,
+        learn: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._limits = limits or RateLimits()
+        self._clock = clock
         self._burst_s = burst_s
         self._learn = learn
         self._req: _Pace | None = None
@@ -110,34 +122,38 @@ class Limiter:
 
     @property
     def paused_until(self) -> float:
-        """``time.monotonic()`` before which nothing is admitted."""
+        """Clock time before which nothing is admitted."""
         return self._paused_until
 
     # --- admission ----------------------------------------------------------------------------
 
     async def acquire(self, tokens: int = 0) -> int:
         """Wait until one request of ``tokens`` tokens may be sent; returns the tokens reserved."""
-        req, tok = self._req, self._tok
-        now = time.monotonic()
-        if req is None and tok is None and now >= self._paused_until:
+        now = self._clock()
+        if self._req is None and self._tok is None and now >= self._paused_until:
             return tokens
         while True:
-            t = max(now, self._paused_until)
-            if req is not None:
-                t = max(t, req.earliest())
-            if tok is not None and tokens > 0:
-                t = max(t, tok.earliest())
-            if req is not None:
-                req.take(t, 1.0)
-            if tok is not None and tokens > 0:
-                tok.take(t, float(tokens))
+            t = self.reserve(tokens, now)
             if t <= now:
                 return tokens
             await asyncio.sleep(t - now)
-            now = time.monotonic()
+            now = self._clock()
             if now >= self._paused_until:  # a pause that began while we slept takes a new slot
                 return tokens
-            req, tok = self._req, self._tok
+
+    def reserve(self, tokens: int, now: float) -> float:
+        """Book the next admission of one request of ``tokens`` tokens; returns its time."""
+        req, tok = self._req, self._tok
+        t = max(now, self._paused_until)
+        if req is not None:
+            t = max(t, req.earliest(1.0))
+        if tok is not None and tokens > 0:
+            t = max(t, tok.earliest(float(tokens)))
+        if req is not None:
+            req.take(t, 1.0)
+        if tok is not None and tokens > 0:
+            tok.take(t, float(tokens))
+        return t
 
     def settle(self, reserved: int, actual: int) -> None:
         """Give back (or charge) the difference between reserved and actually used tokens."""
@@ -149,7 +165,7 @@ class Limiter:
         """Admit nothing for ``seconds`` (a 429's Retry-After), then resume from an empty bucket."""
         if seconds <= 0:
             return
-        until = time.monotonic() + seconds
+        until = self._clock() + seconds
         if until <= self._paused_until:
             return
         self._paused_until = until
@@ -177,15 +193,17 @@ class Limiter:
                     changed = True
             if changed:
                 self._apply(self._effective("rpm"), self._effective("tpm"))
-        for remaining, reset in (
-            (rem_req, "x-ratelimit-reset-requests"),
-            (rem_tok, "x-ratelimit-reset-tokens"),
+        for remaining, limit, reset in (
+            (rem_req, "x-ratelimit-limit-requests", "x-ratelimit-reset-requests"),
+            (rem_tok, "x-ratelimit-limit-tokens", "x-ratelimit-reset-tokens"),
         ):
             n = _number(remaining)
-            if n is not None and n <= 0:
+            if n is not None and n < 1:
+                # reset-* is the time until the bucket is full again; wait only for one unit of it
                 wait = parse_duration(headers.get(reset))
+                total = _number(headers.get(limit))
                 if wait:
-                    self.pause(wait)
+                    self.pause(wait / total if total and total > 1 else wait)
 
 
 def _number(value: str | None) -> float | None:

@@ -58,7 +58,11 @@ class BatchTable(DisplayMixin):
 
 
 def _is_missing(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, (float, np.floating)) and math.isnan(v))
+
+
+def _missing_text(v: Any) -> str:
+    return "NaN" if isinstance(v, (float, np.floating)) else "NaT" if v is pd.NaT else "None"
 
 
 def _fmt_num(v: Any) -> str:
@@ -101,7 +105,7 @@ def _is_embedding(v: list | tuple) -> bool:
 def _short_item(x: Any, n: int = 20) -> str:
     """An item inside a container summary: scalars shortened, containers by size only."""
     if _is_missing(x):
-        return "None"
+        return _missing_text(x)
     if isinstance(x, str):
         return cell_text(x, n)
     if isinstance(x, (bool, int, float, np.number, np.bool_)):
@@ -194,7 +198,7 @@ def column_kind(col: pd.Series) -> str:
 
 def _text_value(v: Any) -> str:
     if _is_missing(v):
-        return "None"
+        return _missing_text(v)
     if isinstance(v, str):
         return v
     if isinstance(v, (int, float, np.number, np.bool_)):
@@ -211,7 +215,7 @@ def _json_default(o: Any) -> Any:
 def _html_value(v: Any, max_chars: int) -> tuple[Markup, bool]:
     """A cell's HTML and whether it is numeric (right-aligned)."""
     if _is_missing(v):
-        return el("span", "None", cls="bfnb-none"), False
+        return el("span", _missing_text(v), cls="bfnb-none"), False
     if isinstance(v, str):
         return text_block(v, max_chars=max_chars), False
     if isinstance(v, (int, float, np.number, np.bool_)):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import re
 import sys
-import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from typing import IO, Any
@@ -209,8 +208,11 @@ class TextProgress:
                     disable=self._disable, dynamic_ncols=True, leave=True, mininterval=0.2,
                 )  # fmt: skip
                 self._bars[st.name] = bar
+            if st.finished < bar.n:  # a new burst of work: start the bar again
+                bar.reset()
             bar.total = st.total
-            bar.n = st.finished
+            if st.finished > bar.n:
+                bar.update(st.finished - bar.n)  # update() keeps tqdm's own rate and ETA right
             bar.set_postfix_str(_postfix(st), refresh=False)
             bar.refresh()
 
@@ -242,9 +244,8 @@ def _postfix(st: Any) -> str:
         parts.append(f"failed {st.failed:,}")
     if st.retrying:
         parts.append(f"retrying {st.retrying:,}")
-    now = time.monotonic()
-    rps = st.requests_per_s(now)
-    if rps:
-        parts.append(f"{rps:.1f} req/s")
+    tokens = st.input_tokens + st.output_tokens
+    if tokens:
+        parts.append(f"{format_compact(tokens)} tok")
     parts.append(format_cost(st.cost_usd if st.cost_known else None))
     return ", ".join(parts)

@@ -29,8 +29,8 @@ def current_cell() -> tuple[str, int] | None:
             return None
         count = int(getattr(ip, "execution_count", 0))
         kernel = getattr(ip, "kernel", None)
-        cell_id = None
-        if kernel is not None:
+        cell_id = getattr(ip, "_bfnb_cell_id", None)
+        if cell_id is None and kernel is not None:
             parent = kernel.get_parent() if hasattr(kernel, "get_parent") else getattr(kernel, "_parent_header", {})
             meta = (parent or {}).get("metadata") or {}
             cell_id = meta.get("cellId") or meta.get("cell_id")

@@ -282,6 +282,18 @@ class Graph:
         report = run_graph(self, targets=[nid], **options)
         return report.result(nid, port)
 
+    def explain(self, tag: str | None = None) -> pd.DataFrame:
+        """Per entry of each broker op in the last run: served from the ledger or sent, and why."""
+        from .explain import explain_frame
+
+        return explain_frame(self, tag)
+
+    def cost(self) -> pd.DataFrame:
+        """Calls, tokens and dollars per op of the last run, with a total row."""
+        from .explain import cost_frame
+
+        return cost_frame(self)
+
     # --- display --------------------------------------------------------------------------------
 
     def __repr__(self) -> str:

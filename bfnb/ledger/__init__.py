@@ -33,8 +33,8 @@ COLUMNS = (
 )  # fmt: skip
 
 
-def records_frame(records: Iterable[dict[str, Any]]) -> Any:
-    """Record dicts -> a DataFrame with :data:`COLUMNS` (``Ledger.to_pandas``).
+def records_frame(chunks: Iterable[list[dict[str, Any]]]) -> Any:
+    """Lists of record dicts -> a DataFrame with :data:`COLUMNS` (``Ledger.to_pandas``).
 
     Token counts and the cost are flat numeric columns (``cost_usd`` is NaN where the price is
     unknown, ``total_tokens`` is input + output); ``origin`` becomes ``origin_op`` and
@@ -46,21 +46,12 @@ def records_frame(records: Iterable[dict[str, Any]]) -> Any:
 
     cols: dict[str, list[Any]] = {c: [] for c in COLUMNS}
     plain = [c for c in COLUMNS if c not in ("total_tokens", "origin_op", "origin_idx")]
-    chunk: list[dict[str, Any]] = []
-
-    def flush() -> None:
+    for chunk in chunks:
         for c in plain:
             cols[c].extend([r.get(c) for r in chunk])
         origins = [r.get("origin") or {} for r in chunk]
         cols["origin_op"].extend([o.get("op") for o in origins])
         cols["origin_idx"].extend([o.get("idx") for o in origins])
-        chunk.clear()
-
-    for r in records:
-        chunk.append(r)
-        if len(chunk) >= 65536:
-            flush()
-    flush()
 
     def obj(values: list[Any]) -> np.ndarray:
         arr = np.empty(len(values), dtype=object)

@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["HEAD_SIZE", "Entries", "KeyIndex", "key_words", "scan"]
+__all__ = ["HEAD_SIZE", "Entries", "KeyIndex", "is_key", "join_key", "key_words", "scan", "split_key"]
 
 HEAD_SIZE = 48  # len('{"k":"' + 32 hex + '","s":"d",')
 _KEY_AT, _STATUS_AT = 6, 45
@@ -36,7 +36,7 @@ _M6, _M2 = (1 << 48) - 1, 0xFFFF << 48
 _W0 = int.from_bytes(b'{"k":"\0\0', "little") & _M6  # bytes 0-5 of a head
 _W4 = int.from_bytes(b'\0\0\0\0\0\0",', "little") & _M2  # bytes 38-39
 _W5 = int.from_bytes(b'"s":"\0",', "little") & ~(0xFF << 40)  # bytes 40-47 but the status
-_HEX = re.compile(r"[0-9a-f]{32}\Z")
+is_key = re.compile(r"[0-9a-f]{32}\Z").match
 
 
 class Entries(NamedTuple):
@@ -66,9 +66,13 @@ class Entries(NamedTuple):
         return cls(*(np.concatenate(cols) for cols in zip(*parts, strict=True)))
 
 
-def _hex_words(chars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(n, 32) uint8 of lowercase hex digits -> (hi, lo) uint64, decoded 8 digits per word."""
-    x = np.ascontiguousarray(chars).view(">u8").astype(np.uint64)  # (n, 4), first digit on top
+def _words(chars: np.ndarray) -> np.ndarray:
+    """(n, 32) uint8 -> (n, 4) uint64, eight characters per word, the first one on top."""
+    return np.ascontiguousarray(chars).view(">u8").astype(np.uint64)
+
+
+def _hex_words(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 4) words of lowercase hex digits -> (hi, lo) uint64 (a SWAR decode, 8 digits a word)."""
     x = (x & np.uint64(0x0F0F0F0F0F0F0F0F)) + ((x >> np.uint64(6)) & np.uint64(0x0101010101010101)) * np.uint64(9)
     x = (x | (x >> np.uint64(4))) & np.uint64(0x00FF00FF00FF00FF)
     x = (x | (x >> np.uint64(8))) & np.uint64(0x0000FFFF0000FFFF)
@@ -77,21 +81,35 @@ def _hex_words(chars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (x[:, 0] << s32) | x[:, 1], (x[:, 2] << s32) | x[:, 3]
 
 
+_ONES, _HIGH = np.uint64(0x0101010101010101), np.uint64(0x8080808080808080)
+
+
+def _all_hex(x: np.ndarray) -> np.ndarray:
+    """Per row of (n, 4) ASCII words: are all 32 bytes in 0-9 or a-f?  (SWAR range tests)"""
+
+    def within(lo: int, hi: int) -> np.ndarray:  # high bit of each byte: lo <= byte <= hi
+        return (x + _ONES * np.uint64(0x80 - lo)) & ~(x + _ONES * np.uint64(0x7F - hi)) & _HIGH
+
+    return ((within(0x30, 0x39) | within(0x61, 0x66)) == _HIGH).all(axis=1)
+
+
 def key_words(keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Keys -> (hi, lo, valid); a key that is not 32 lowercase hex digits is marked invalid."""
     n = len(keys)
-    valid = np.fromiter((isinstance(k, str) and len(k) == 32 and k.isascii() for k in keys), bool, n)
-    if not valid.all():
-        keys = [k if ok else "0" * 32 for k, ok in zip(keys, valid.tolist(), strict=True)]
-    chars = np.array(keys, dtype="S32").view(np.uint8).reshape(n, 32)
-    valid &= (((chars - 48) < 10) | ((chars - 97) < 6)).all(axis=1)
-    hi, lo = _hex_words(chars)
+    try:
+        raw = np.array(keys, dtype="S33")  # a 33rd byte shows keys that are too long
+    except (UnicodeEncodeError, TypeError, ValueError):
+        raw = np.array([k if isinstance(k, str) and k.isascii() else "" for k in keys], dtype="S33")
+    b = raw.view(np.uint8).reshape(n, 33)
+    x = _words(b[:, :32])
+    valid = (b[:, 32] == 0) & _all_hex(x)
+    hi, lo = _hex_words(x)
     return hi, lo, valid
 
 
 def split_key(key: str) -> tuple[int, int] | None:
     """One key -> (hi, lo) ints, or None if it is not 32 lowercase hex digits."""
-    if type(key) is not str or not _HEX.match(key):
+    if type(key) is not str or not is_key(key):
         return None
     return int(key[:16], 16), int(key[16:], 16)
 
@@ -125,7 +143,7 @@ def _scan_block(a: np.ndarray, base: int, scratch: np.ndarray) -> tuple[Entries,
     good &= (status == _DONE_BYTE) | (status == ord("f"))
     if not good.all():
         h, status, starts, ln = h[good], status[good], starts[good], ln[good]
-    hi, lo = _hex_words(h[:, _KEY_AT : _KEY_AT + 32])
+    hi, lo = _hex_words(_words(h[:, _KEY_AT : _KEY_AT + 32]))
     skipped = len(nl) - len(starts)
     return Entries(hi, lo, starts + base, ln, status == _DONE_BYTE), int(nl[-1]) + 1, skipped
 
@@ -206,10 +224,20 @@ class KeyIndex:
         if len(delta) > max(1 << 17, len(main.hi) // 4):
             self.merge()
 
+    def add_many(self, keys: Sequence[str], offs: Sequence[int], lns: Sequence[int], done: Sequence[bool]) -> None:
+        main, delta = self._state
+        get = delta.get
+        for key, off, ln, ok in zip(keys, offs, lns, done, strict=True):
+            old = get(key)
+            if old is None or ok or not old[2]:
+                delta[key] = (off, ln, ok)
+        if len(delta) > max(1 << 17, len(main.hi) // 4):
+            self.merge()
+
     def add_entries(self, e: Entries) -> None:
-        if len(e.hi) <= 256:
-            for h, lo, o, n, d in zip(*(a.tolist() for a in e), strict=True):
-                self.add(join_key(h, lo), o, n, d)
+        if len(e.hi) <= 4096:
+            keys = [join_key(h, lo) for h, lo in zip(e.hi.tolist(), e.lo.tolist(), strict=True)]
+            self.add_many(keys, e.off.tolist(), e.ln.tolist(), e.done.tolist())
         else:
             self.merge(e)
 

@@ -19,8 +19,10 @@ from __future__ import annotations
 import dataclasses
 import errno
 import fcntl
+import gc
 import os
 import threading
+from contextlib import contextmanager
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,7 @@ import orjson
 
 from ..errors import LedgerError
 from ..keys import SECRET_FIELDS, _default
-from .index import Entries, KeyIndex, scan, split_key
+from .index import Entries, KeyIndex, is_key, scan
 from .records import CallRecord, Status
 
 __all__ = ["CALLS_FILE", "AppendLog", "Ledger"]
@@ -161,7 +163,7 @@ def encode(record: CallRecord) -> tuple[bytes, str, bool]:
     if code is None:
         raise LedgerError(f"a call record's status must be 'done' or 'failed', not {record.status!r}")
     key = record.key
-    if split_key(key) is None:
+    if type(key) is not str or not is_key(key):
         raise LedgerError(f"a call record's key must be 32 lowercase hex digits, not {key!r}")
     if isinstance(record.request, dict) and not SECRET_FIELDS.isdisjoint(record.request):
         clean = {k: v for k, v in record.request.items() if k not in SECRET_FIELDS}
@@ -173,6 +175,23 @@ def encode(record: CallRecord) -> tuple[bytes, str, bool]:
     # orjson writes a dataclass's fields in order: '{"key":"<32>","status":"<status>",' comes first.
     cut = 22 + 32 + len(record.status)
     return b'{"k":"' + key.encode() + b'","s":"' + code + b'",' + body[cut:] + b"\n", key, code == b"d"
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while parsing many records.
+
+    Each record makes a handful of dicts and lists; with the GC on, its collections rescan every
+    live object again and again, which makes a bulk parse 3-4x slower.  Nothing parsed here
+    forms a cycle.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def decode(line: bytes | memoryview) -> dict[str, Any] | None:
@@ -230,12 +249,13 @@ class Ledger:
 
     def append_many(self, records: Iterable[CallRecord | Mapping[str, Any]], *, fsync: bool | None = None) -> int:
         """Store several finished calls with one write; returns how many."""
-        lines, keys, done = [], [], []
+        lines, keys, done, lens = [], [], [], []
         for r in records:
             line, key, ok = encode(r if isinstance(r, CallRecord) else CallRecord.from_dict(dict(r)))
             lines.append(line)
             keys.append(key)
             done.append(ok)
+            lens.append(len(line))
         if not lines:
             return 0
         data = b"".join(lines)
@@ -246,11 +266,9 @@ class Ledger:
             elif at < self._end:  # the file shrank under us (not by bfnb): start over
                 self._reset()
                 self._ingest(0, at)
-            add, off = self._index.add, at
-            for line, key, ok in zip(lines, keys, done, strict=True):
-                add(key, off, len(line), ok)
-                off += len(line)
-            self._end = off
+            offs = np.cumsum([at, *lens[:-1]]).tolist()
+            self._index.add_many(keys, offs, lens, done)
+            self._end = at + len(data)
         return len(lines)
 
     # --- reading ----------------------------------------------------------------------------
@@ -300,8 +318,9 @@ class Ledger:
         found = np.flatnonzero(off >= 0)
         order = found[np.argsort(off[found], kind="stable")]
         lines = self._log.read_lines(off[order].tolist(), ln[order].tolist())
-        for i, line in zip(order.tolist(), lines, strict=True):
-            out[i] = decode(line)
+        with _gc_paused():
+            for i, line in zip(order.tolist(), lines, strict=True):
+                out[i] = decode(line)
         return out
 
     def status(self, key: str) -> str | None:
@@ -334,15 +353,16 @@ class Ledger:
         with self._lock:
             return self._index.keys()
 
-    def records(self) -> Iterator[dict[str, Any]]:
-        """Every key's record as a dict, in file order (each read and parsed on the way)."""
+    def records(self, chunk: int = 65536) -> Iterator[list[dict[str, Any]]]:
+        """Every key's record as a dict, in file order, in lists of up to ``chunk``."""
         self.refresh()
         with self._lock:
             w: Entries = self._index.winners()
-        for line in self._log.read_lines(w.off.tolist(), w.ln.tolist()):
-            d = decode(line)
-            if d is not None:
-                yield d
+        for start in range(0, len(w.off), chunk):
+            offs, lns = w.off[start : start + chunk].tolist(), w.ln[start : start + chunk].tolist()
+            with _gc_paused():
+                out = [decode(line) for line in self._log.read_lines(offs, lns)]
+            yield [d for d in out if d is not None]
 
     def stats(self) -> dict[str, Any]:
         """Counts by status, tokens and known cost over distinct keys (reads every record once)."""
@@ -353,15 +373,16 @@ class Ledger:
         n = {Status.DONE: 0, Status.FAILED: 0}
         tin = tout = unknown = 0
         cost = 0.0
-        for d in self.records():
-            n[d["status"]] += 1
-            tin += d.get("input_tokens") or 0
-            tout += d.get("output_tokens") or 0
-            c = d.get("cost_usd")
-            if c is None:
-                unknown += d["status"] == Status.DONE
-            else:
-                cost += c
+        for chunk in self.records():
+            for d in chunk:
+                n[d["status"]] += 1
+                tin += d.get("input_tokens") or 0
+                tout += d.get("output_tokens") or 0
+                c = d.get("cost_usd")
+                if c is None:
+                    unknown += d["status"] == Status.DONE
+                else:
+                    cost += c
         out = {
             "calls": n[Status.DONE] + n[Status.FAILED],
             "done": n[Status.DONE],

@@ -126,11 +126,10 @@ def dispatch(
     costs = [fresh[k].get("cost_usd") for k in sent_keys if fresh[k].get("status") == Status.DONE]
     cost = None if any(c is None for c in costs) else float(sum(costs))  # type: ignore[arg-type]
     try:
-        from ..ledger.origins import record_origins
-
-        record_origins(ledger, label, ctx.run_id, [str(i) for i in idxs], keys)
+        ledger.origins.record_origins(label, ctx.run_id, [str(i) for i in idxs], keys)
     except Exception:  # explain() is a convenience; never fail a run over it
         pass
+    _log(ctx.run_id, label, [str(i) for i in idxs], keys, set(fresh), ledger, kind)
     d = Dispatch(keys, out, len(sent_keys), len(done), failed, pending, tin, tout, cost)
     ctx.add_stat("calls_sent", d.sent)
     ctx.add_stat("calls_cached", n_cached_rows)
@@ -145,6 +144,18 @@ def dispatch(
     if failed or pending:
         ctx.incomplete = True
     return d
+
+
+#: what each broker op of the last runs asked for: run_id -> [entries]; read by ``g.explain()``
+DISPATCH_LOG: dict[str, list[dict[str, Any]]] = {}
+_LOG_RUNS = 32
+
+
+def _log(run_id: str, label: str, idxs: list[str], keys: list[str], sent: set[str], ledger: Any, kind: str) -> None:
+    runs = DISPATCH_LOG.setdefault(run_id, [])
+    runs.append({"op": label, "idxs": idxs, "keys": keys, "sent": sent, "ledger": ledger, "kind": kind})
+    while len(DISPATCH_LOG) > _LOG_RUNS:
+        DISPATCH_LOG.pop(next(iter(DISPATCH_LOG)))
 
 
 def _batch_state(project: Any, batch: bool) -> dict[str, Any]:

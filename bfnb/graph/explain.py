@@ -1,0 +1,82 @@
+"""``g.explain()`` and ``g.cost()``: why each call was (not) sent, and what the run cost.
+
+Both read what the last run recorded: the executor's per-node reports, the dispatch log of the
+broker ops, the ledger's records and its origins log (which key each op entry asked for in earlier
+runs).  Nothing is re-run.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from .graph import Graph
+
+__all__ = ["cost_frame", "explain_frame"]
+
+
+def explain_frame(g: Graph, tag: str | None = None) -> pd.DataFrame:
+    """One row per entry of each broker op (or of the op tagged ``tag``) in the last run.
+
+    ``served`` is "ledger" (answered earlier, nothing sent), "sent" (called in this run), "failed"
+    or "pending"; for a sent call whose entry had an earlier answer from the same op, ``changed``
+    says which part of the request differs (prompt text, model, a parameter, ...).
+    """
+    from ..ledger import diff_requests
+    from ..op._dispatch import DISPATCH_LOG
+
+    rep = g.last_run
+    if rep is None:
+        g.run()
+        rep = g.last_run
+    assert rep is not None
+    label = g.node_by_tag(tag).label() if tag else None
+    rows: list[dict[str, Any]] = []
+    for entry in DISPATCH_LOG.get(rep.run_id, []):
+        if label is not None and entry["op"] != label:
+            continue
+        ledger = entry["ledger"]
+        keys, idxs, sent = entry["keys"], entry["idxs"], entry["sent"]
+        records = ledger.get_many(keys)
+        prev = ledger.origins.previous_keys(entry["op"], idxs, before_run=rep.run_id)
+        for ix, key, rec in zip(idxs, keys, records, strict=True):
+            status = None if rec is None else rec.get("status")
+            served = "pending" if rec is None else ("failed" if status != "done" else ("sent" if key in sent else "ledger"))
+            changed: list[str] = []
+            old_key = prev.get(ix)
+            if served == "sent" and old_key and old_key != key:
+                old = ledger.get(old_key)
+                if old is not None and rec is not None:
+                    changed = diff_requests(old.request, rec.get("request") or {})
+            rows.append({
+                "op": entry["op"], "idx": ix, "served": served, "changed": ", ".join(changed) or None,
+                "key": key, "cost_usd": None if rec is None else rec.get("cost_usd"),
+                "error": None if rec is None else rec.get("error"),
+            })
+    return pd.DataFrame(rows, columns=["op", "idx", "served", "changed", "key", "cost_usd", "error"])
+
+
+def cost_frame(g: Graph) -> pd.DataFrame:
+    """Calls, tokens and dollars per op of the last run, with a total row (unknown prices stay unknown)."""
+    rep = g.last_run
+    if rep is None:
+        g.run()
+        rep = g.last_run
+    assert rep is not None
+    rows = [
+        {
+            "op": n.label, "calls_sent": n.calls_sent, "calls_cached": n.calls_cached, "calls_failed": n.calls_failed,
+            "input_tokens": n.input_tokens, "output_tokens": n.output_tokens, "cost_usd": n.cost_usd,
+        }
+        for n in rep.nodes
+        if n.kind == "broker" or n.calls_sent or n.calls_cached
+    ]
+    total = {k: sum(r[k] for r in rows) for k in ("calls_sent", "calls_cached", "calls_failed", "input_tokens", "output_tokens")}
+    costs = [r["cost_usd"] for r in rows]
+    total_cost = None if any(c is None for c in costs) else float(sum(costs))
+    rows.append({"op": "total", **total, "cost_usd": total_cost})
+    df = pd.DataFrame(rows)
+    df["cost_usd"] = df["cost_usd"].astype(object)
+    return df.set_index("op")

@@ -1,0 +1,190 @@
+"""Sinks: ops that write, collect or print their input and pass it on unchanged.
+
+A sink runs once per run on its whole input (bfnb's barriers are real), so a writer writes the
+complete result exactly once.  Every file is written atomically (temporary file + rename, through
+:mod:`bfnb.formats.atomic`): if anything fails, before or during the write, the previous file is
+left as it was and no half-written file appears.  Writers check everything they can (fields,
+file names) before they write anything.  Collectors (``ToList``, ``OutputEntries``) reset their
+output on every run; ``Graph.execute()`` returns it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pandas as pd
+
+from .. import batch as B
+from ..convert import batch_to_jsonl_bytes, write_parquet
+from ..errors import DuplicateIdxError, MissingFieldError, OpError
+from ..formats.atomic import atomic_write
+from .base import RunContext, SinkOp, key_list
+
+__all__ = [
+    "OutputEntries",
+    "PrintEntry",
+    "PrintField",
+    "ToList",
+    "WriteJsonl",
+    "WriteMarkdownEntries",
+    "WriteMarkdownLines",
+    "WriteParquet",
+    "WriteTxtFolder",
+]
+
+
+def _require(batch: pd.DataFrame, keys: Sequence[str], op: Any) -> None:
+    for k in keys:
+        if k not in batch.columns:
+            ix = batch.index[0] if len(batch) else None
+            raise MissingFieldError(f"missing field {k!r}", op=op, idx=ix, field=k)
+
+
+def _write_error(op: Any, path: Any, e: Exception) -> OpError:
+    return OpError(f"cannot write {os.fspath(path)!r}: {type(e).__name__}: {e}", op=op)
+
+
+class WriteJsonl(SinkOp):
+    """Write the batch to one JSONL file (``idx``, ``rev``, then the fields), replacing it atomically."""
+
+    def __init__(self, path: str | os.PathLike[str], output_keys: str | Sequence[str] | None = None) -> None:
+        self.path = path
+        self.output_keys = key_list(output_keys) if output_keys is not None else None
+
+    def write(self, batch: pd.DataFrame, ctx: RunContext) -> None:
+        fields = self.output_keys if self.output_keys is not None else B.data_fields(batch)
+        _require(batch, fields, self)
+        try:
+            data = batch_to_jsonl_bytes(batch, fields)
+        except TypeError as e:
+            raise OpError(str(e), op=self) from e
+        try:
+            atomic_write(self.path, data)
+        except OSError as e:
+            raise _write_error(self, self.path, e) from e
+
+
+class WriteParquet(SinkOp):
+    """Write the batch to one Parquet file (lossless for ReadParquet), replacing it atomically."""
+
+    def __init__(self, path: str | os.PathLike[str], output_keys: str | Sequence[str] | None = None) -> None:
+        self.path = path
+        self.output_keys = key_list(output_keys) if output_keys is not None else None
+
+    def write(self, batch: pd.DataFrame, ctx: RunContext) -> None:
+        if self.output_keys is not None:
+            _require(batch, self.output_keys, self)
+            batch = batch[[B.REV, *self.output_keys]] if B.REV in batch.columns else batch[self.output_keys]
+        try:
+            write_parquet(batch, self.path)
+        except TypeError as e:
+            raise OpError(str(e), op=self) from e
+        except OSError as e:
+            raise _write_error(self, self.path, e) from e
+
+
+def safe_relative(name: Any, op: Any, idx: Any, field: str) -> PurePosixPath:
+    """A file name from data, refused when it is empty, absolute or climbs out with ``..``."""
+    text = str(name) if name is not None else ""
+    pure = PurePosixPath(text.replace("\\", "/"))
+    if not text.strip() or pure.is_absolute() or ".." in pure.parts or (len(text) > 1 and text[1] == ":"):
+        raise OpError(f"file name {text!r} is empty or escapes the output folder", op=op, idx=idx, field=field)
+    return pure
+
+
+class WriteTxtFolder(SinkOp):
+    """One ``<filename>.txt`` per entry under ``directory`` (``.txt`` is added unless present)."""
+
+    def __init__(self, directory: str | os.PathLike[str], text_key: str = "text", *, filename_key: str = "filename") -> None:
+        self.directory, self.text_key, self.filename_key = directory, text_key, filename_key
+
+    def write(self, batch: pd.DataFrame, ctx: RunContext) -> None:
+        _require(batch, [self.text_key, self.filename_key], self)
+        root = Path(self.directory)
+        targets: dict[str, Any] = {}
+        files = []
+        for ix, name, text in zip(batch.index, batch[self.filename_key], batch[self.text_key], strict=True):
+            rel = safe_relative(name, self, ix, self.filename_key)
+            rel_s = str(rel) if str(rel).endswith(".txt") else f"{rel}.txt"
+            if rel_s in targets:
+                raise DuplicateIdxError(
+                    f"entries {targets[rel_s]!r} and {ix!r} would both write {rel_s!r}", op=self, idx=ix, field=self.filename_key
+                )
+            if not isinstance(text, str):
+                raise OpError(f"text must be a str, got {type(text).__name__}", op=self, idx=ix, field=self.text_key)
+            targets[rel_s] = ix
+            files.append((root / rel_s, text))
+        for path, text in files:
+            try:
+                atomic_write(path, text)
+            except OSError as e:
+                raise _write_error(self, path, e) from e
+
+
+class ToList(SinkOp):
+    """Collect the batch into a list: values (one key), dicts of the keys (several), or each entry's data (none)."""
+
+    produces_output = True
+    memoize = False
+
+    def __init__(self, *output_keys: Any) -> None:
+        self.output_keys = [k for group in output_keys for k in key_list(group)]
+
+    def write(self, batch: pd.DataFrame, ctx: RunContext) -> None:
+        self._output = None
+        keys = self.output_keys
+        _require(batch, keys, self)
+        if len(keys) == 1:
+            self._output = batch[keys[0]].tolist()
+        elif keys:
+            cols = [batch[k].tolist() for k in keys]
+            self._output = [dict(zip(keys, vals, strict=True)) for vals in zip(*cols, strict=True)]
+        else:
+            self._output = B.to_records(batch, with_meta=False)
+
+
+class OutputEntries(SinkOp):
+    """Collect the entries as a list of dicts ``{"idx": ..., "rev": ..., <field>: <value>, ...}``."""
+
+    produces_output = True
+    memoize = False
+
+    def write(self, batch: pd.DataFrame, ctx: RunContext) -> None:
+        self._output = B.to_records(batch, with_meta=True)
+
+
+def _short(v: Any, limit: int = 200) -> str:
+    text = v if isinstance(v, str) else repr(v)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class PrintEntry(SinkOp):
+    """Print idx, rev and the fields of the first ``first_n`` entries (all when None)."""
+
+    def __init__(self, *, first_n: int | None = None) -> None:
+        self.first_n = first_n
+
+    def write(self, batch: pd.DataFrame, ctx: RunContext) -> None:
+        head = batch if self.first_n is None else batch.iloc[: self.first_n]
+        for rec in B.to_records(head):
+            print(f"idx: {rec.pop(B.IDX)}  rev: {rec.pop(B.REV)}")
+            for k, v in rec.items():
+                print(f"  {k}: {_short(v)}")
+        print(f"({len(batch)} entries)")
+
+
+class PrintField(SinkOp):
+    """Print one field of the first ``first_n`` entries (all when None)."""
+
+    def __init__(self, field: str = "text", *, first_n: int | None = 5) -> None:
+        self.field, self.first_n = field, first_n
+
+    def write(self, batch: pd.DataFrame, ctx: RunContext) -> None:
+        _require(batch, [self.field], self)
+        head = batch if self.first_n is None else batch.iloc[: self.first_n]
+        for ix, v in zip(head.index, head[self.field], strict=True):
+            print(f"--- {ix} ---")
+            print(v if isinstance(v, str) else repr(v))

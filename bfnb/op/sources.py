@@ -1,0 +1,544 @@
+"""Sources: ops that make a batch from a Python list or from files (JSONL, Parquet, markdown, text).
+
+Every entry gets a deterministic, unique idx: an explicit one (an ``idx`` key, ``idx_key=``) or a
+16-hex-digit content hash.  The hash is computed column-wise (:func:`hash_values` uses pandas'
+SipHash on whole object arrays and numpy mixing, never one hashlib call per row), is type-tagged
+(``1``, ``1.0``, ``True`` and ``"1"`` differ) and depends only on the record's own content, so
+adding a record elsewhere never changes another's idx.  Two records with one idx are an error that
+names both (list positions, or file and line).  A source's fingerprint covers its input content
+(:meth:`extra_fingerprint`: the list's hashes, or each file's size and mtime), so the in-kernel memo
+never serves stale data.  Reader options ``shuffle/seed/offset/max_count`` apply after reading.
+"""
+
+from __future__ import annotations
+
+import glob as _glob
+import hashlib
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .. import batch as B
+from ..convert import batch_from_arrow
+from ..errors import DuplicateIdxError, SourceError
+from ..fingerprint import Unhashable, combine, fingerprint, hash_bytes
+from ..formats.jsonl import encode_value, read_jsonl
+from .base import RunContext, SourceOp, key_list
+
+__all__ = [
+    "FromList",
+    "ReadJsonl",
+    "ReadMarkdownEntries",
+    "ReadMarkdownLines",
+    "ReadParquet",
+    "ReadTxtFolder",
+    "hash_records",
+    "hash_values",
+    "hex_ids",
+]
+
+# --- content hashes ---------------------------------------------------------------------------------
+
+_C1, _C2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+
+
+def _tag(name: str) -> np.uint64:
+    return np.uint64(int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little"))
+
+
+_T = {name: _tag(f"bfnb.{name}") for name in ("str", "bytes", "int", "float", "bool", "none", "json", "obj", "rec")}
+_CODES = {str: 0, bytes: 1, int: 2, float: 3, bool: 4, type(None): 5}
+
+
+def mix(h: np.ndarray, tag: np.uint64) -> np.ndarray:
+    """A bijective 64-bit mix of ``h`` keyed by ``tag`` (splitmix64 finaliser)."""
+    x = h ^ tag
+    x ^= x >> _S30
+    x *= _C1
+    x ^= x >> _S27
+    x *= _C2
+    x ^= x >> _S31
+    return x
+
+
+def _objects(values: Any) -> np.ndarray:
+    if isinstance(values, np.ndarray) and values.dtype == object and values.ndim == 1:
+        return values
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(values) if not isinstance(values, list) else values
+    return out
+
+
+def _hash_text(arr: np.ndarray) -> np.ndarray:
+    try:
+        return pd.util.hash_array(arr, categorize=False)
+    except UnicodeEncodeError:  # lone surrogates
+        enc = _objects([s.encode("utf-8", "surrogatepass") if type(s) is str else s for s in arr])
+        return pd.util.hash_array(enc, categorize=False)
+
+
+def _canon(v: Any) -> str:
+    """A type-faithful text form of a container or object value, for hashing."""
+    try:
+        return "j" + orjson.dumps(encode_value(v), option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        pass
+    try:  # datetimes, dataclasses, UUIDs, enums
+        opt = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+        return f"o{type(v).__qualname__}:" + orjson.dumps(v, option=opt).decode()
+    except TypeError:
+        pass
+    try:
+        return "f" + fingerprint(v)
+    except Unhashable as e:
+        raise TypeError(f"cannot hash a {type(v).__name__} value to make an idx: {e}") from e
+
+
+def hash_values(values: Any) -> np.ndarray:
+    """One type-tagged uint64 hash per value (a numpy array, a Series or a list), column-wise."""
+    if isinstance(values, pd.Series | pd.Index):
+        values = values.to_numpy()
+    arr = values if isinstance(values, np.ndarray) and values.ndim == 1 else _objects(values)
+    kind = arr.dtype.kind
+    if kind == "b":
+        return mix(arr.astype(np.uint64), _T["bool"])
+    if kind in "iu":
+        return mix(pd.util.hash_array(arr.astype(np.int64)), _T["int"])
+    if kind == "f":
+        return mix(pd.util.hash_array(arr.astype(np.float64)), _T["float"])
+    if kind != "O":
+        arr = arr.astype(object)
+    if pd.api.types.infer_dtype(arr, skipna=False) == "string":
+        return mix(_hash_text(arr), _T["str"])
+    codes = np.fromiter((_CODES.get(type(v), 6) for v in arr), dtype=np.int8, count=len(arr))
+    out = np.zeros(len(arr), dtype=np.uint64)
+    for code in np.unique(codes).tolist():
+        where = codes == code
+        sub = arr[where]
+        if code == 0:
+            out[where] = mix(_hash_text(sub), _T["str"])
+        elif code == 1:
+            out[where] = mix(_hash_text(sub), _T["bytes"])
+        elif code == 2 and all(-(2**63) <= v < 2**63 for v in sub):
+            out[where] = hash_values(np.array(sub.tolist(), dtype=np.int64))
+        elif code == 3:
+            out[where] = hash_values(np.array(sub.tolist(), dtype=np.float64))
+        elif code == 4:
+            out[where] = hash_values(np.array(sub.tolist(), dtype=bool))
+        elif code == 5:
+            out[where] = _T["none"]
+        else:
+            out[where] = mix(_hash_text(_objects([_canon(v) for v in sub])), _T["json"])
+    return out
+
+
+def hash_records(columns: Mapping[str, Any], present: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+    """One hash per record from its field columns; independent of field order.
+
+    ``present[k]`` (optional) marks the records that have field ``k`` at all: an absent field
+    contributes nothing, so a record's hash never depends on the fields of other records.
+    """
+    total: np.ndarray | None = None
+    for name, vals in columns.items():
+        h = mix(hash_values(vals), _tag(f"bfnb.key:{name}"))
+        if present is not None and name in present:
+            h[~present[name]] = 0
+        total = h if total is None else total + h
+    if total is None:
+        raise ValueError("cannot hash records with no fields")
+    return mix(total, _T["rec"])
+
+
+def hex_ids(h: np.ndarray) -> list[str]:
+    """16-hex-digit strings for uint64 hashes."""
+    text = h.astype(">u8").tobytes().hex()
+    return [text[i : i + 16] for i in range(0, len(text), 16)]
+
+
+# --- shared reader machinery -------------------------------------------------------------------------
+
+
+class _Where(Sequence[str]):
+    """Row descriptions built only when an error needs one (a million f-strings would cost)."""
+
+    def __init__(self, n: int, fn: Callable[[int], str]) -> None:
+        self._n, self._fn = n, fn
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: Any) -> Any:
+        return self._fn(int(i))
+
+
+def check_unique(keys: Any, where: Sequence[str], op: Any, idx: Sequence[str], why: str = "") -> None:
+    """DuplicateIdxError naming both records when two ``keys`` are equal (keys: hashes or idx)."""
+    index = pd.Index(keys)
+    if index.is_unique:
+        return
+    pos = np.flatnonzero(index.duplicated(keep=False))
+    first = index[pos[0]]
+    a, b = [int(p) for p in pos if index[p] == first][:2]
+    reason = why or "share one idx; give them distinct content or an explicit idx"
+    raise DuplicateIdxError(f"{where[a]} and {where[b]} {reason}", op=op, idx=idx[a])
+
+
+def select(df: pd.DataFrame, shuffle: bool, seed: Any, offset: int, max_count: int | None) -> pd.DataFrame:
+    """The reader options, applied after reading: optional shuffle, then [offset, offset + max_count)."""
+    if shuffle and len(df) > 1:
+        df = df.iloc[np.random.default_rng(seed).permutation(len(df))]
+    if offset or max_count is not None:
+        end = None if max_count is None else offset + max_count
+        df = df.iloc[offset:end]
+    return df
+
+
+def resolve_files(glob_str: Any, op: Any) -> list[Path]:
+    """The files a glob (or a plain path) names, sorted; SourceError when there are none."""
+    text = os.fspath(glob_str)
+    if _glob.has_magic(text):
+        found = sorted(p for p in _glob.glob(text, recursive=True) if os.path.isfile(p))
+        if not found:
+            raise SourceError(f"no file matches {text!r}", op=op)
+        return [Path(p) for p in found]
+    if not os.path.isfile(text):
+        what = "is a directory, not a file" if os.path.isdir(text) else "does not exist"
+        raise SourceError(f"{text!r} {what}", op=op)
+    return [Path(text)]
+
+
+def glob_base(glob_str: Any) -> Path:
+    """The directory a glob is relative to: its leading parts without wildcards."""
+    text = os.fspath(glob_str)
+    if not _glob.has_magic(text):
+        return Path(text).parent
+    parts = Path(text).parts
+    n = next(i for i, p in enumerate(parts) if _glob.has_magic(p))
+    return Path(*parts[:n]) if n else Path(".")
+
+
+def rel_name(path: Path, base: Path) -> str:
+    """The path relative to the glob base ("/"-separated): idx input that ignores cwd and absolute paths."""
+    try:
+        return Path(os.path.relpath(path, base)).as_posix()
+    except ValueError:  # another drive on Windows
+        return path.as_posix()
+
+
+class FileSource(SourceOp):
+    """Base of file readers: the glob, the reader options, the files' fingerprint."""
+
+    glob_str: Any
+
+    def _reader_options(self, shuffle: bool, seed: Any, offset: int, max_count: int | None) -> None:
+        if offset < 0 or (max_count is not None and max_count < 0):
+            raise ValueError("offset and max_count must be >= 0")
+        self.shuffle, self.seed, self.offset, self.max_count = shuffle, seed, offset, max_count
+
+    def files(self) -> list[Path]:
+        return resolve_files(self.glob_str, self)
+
+    def extra_fingerprint(self) -> str:
+        base = glob_base(self.glob_str)
+        parts = []
+        for p in self.files():
+            st = p.stat()
+            parts.append(f"{rel_name(p, base)}|{st.st_size}|{st.st_mtime_ns}")
+        return combine("files", *parts)
+
+    def finish(self, df: pd.DataFrame) -> pd.DataFrame:
+        return select(df, self.shuffle, self.seed, self.offset, self.max_count)
+
+
+def _typed(vals: list[Any]) -> Any:
+    """A column: typed when every value is int, or every value float, or every value bool."""
+    if vals:
+        t = type(vals[0])
+        if t in (int, float, bool) and all(type(v) is t for v in vals):
+            try:
+                return np.array(vals, dtype=np.int64 if t is int else t)
+            except OverflowError:
+                pass
+    return obj_column(_objects(vals))
+
+
+def obj_column(arr: np.ndarray) -> pd.Series:
+    """An object array as a Series that ``batch.column`` keeps as objects (pandas 3 would infer ``str``)."""
+    return pd.Series(arr, dtype=object, copy=False)
+
+
+def _columns_of_records(records: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Field columns (absent → None) and, for fields some records lack, where they are present."""
+    counts: dict[str, int] = {}
+    for r in records:
+        for k in r:
+            counts[k] = counts.get(k, 0) + 1
+    counts.pop(B.IDX, None)
+    counts.pop(B.REV, None)
+    n = len(records)
+    columns = {k: [r.get(k) for r in records] for k in counts}
+    present = {
+        k: np.fromiter((k in r for r in records), dtype=bool, count=n) for k, c in counts.items() if c < n
+    }
+    return columns, present
+
+
+def _rev_of(records: Sequence[Mapping[str, Any]]) -> Any:
+    if not any(B.REV in r for r in records):
+        return 0
+    return [int(r.get(B.REV, 0) or 0) for r in records]
+
+
+# --- FromList ------------------------------------------------------------------------------------------
+
+
+class FromList(SourceOp):
+    """Entries from a Python list: dicts (their ``idx``/``rev`` keys are kept), or any values with ``output_key``.
+
+    Without an ``idx`` key the idx is a content hash, so identical records are an error naming
+    both list positions.  ``{"idx": ..., "data": {...}}`` dicts and seed ``Entry`` objects work too.
+    """
+
+    def __init__(self, input_list: Sequence[Any], output_key: str | None = None, *, fire_once: bool = True) -> None:
+        self.set_input(input_list)
+        self.output_key = output_key
+        # the list's content enters the fingerprint through extra_fingerprint (hashed once per run)
+        self._fp = combine("bfnb.op.sources.FromList", fingerprint({"output_key": output_key}))
+
+    def set_input(self, input_list: Sequence[Any]) -> None:
+        """Replace the list (seed API)."""
+        if isinstance(input_list, (str, bytes, Mapping)) or not hasattr(input_list, "__len__"):
+            raise TypeError(f"FromList takes a list, got {type(input_list).__name__}")
+        self.input_list = input_list
+        self._args = ((input_list,), dict(self._args[1]))
+        self._prepared: tuple[int, int, Any] | None = None
+
+    def _prepare(self) -> Any:
+        """(idx, rev, columns, hashes) for the current list contents."""
+        items = self.input_list if isinstance(self.input_list, list) else list(self.input_list)
+        n = len(items)
+        where = _Where(n, lambda i: f"list position {i}")
+        if self.output_key is not None:
+            values = _objects(items)
+            hashes = hash_records({self.output_key: values})
+            return hex_ids(hashes), 0, {self.output_key: obj_column(values)}, hashes, where, hashes
+        records = [_as_record(x, i, self) for i, x in enumerate(items)]
+        columns, present = _columns_of_records(records)
+        explicit = [r.get(B.IDX) for r in records]
+        hashes = hash_records(columns, present) if columns else np.zeros(n, np.uint64)
+        ids = hex_ids(hashes)
+        n_explicit = sum(e is not None for e in explicit)
+        if n_explicit:
+            ids = [str(e) if e is not None else h for e, h in zip(explicit, ids, strict=True)]
+        keys = ids if n_explicit else hashes
+        return ids, _rev_of(records), {k: _typed(v) for k, v in columns.items()}, hashes, where, keys
+
+    def extra_fingerprint(self) -> str:
+        prepared = self._prepare()
+        self._prepared = (id(self.input_list), len(self.input_list), prepared)
+        ids, rev, _, hashes, _, _ = prepared
+        revs = np.asarray(rev, dtype=np.int64).tobytes()
+        return hash_bytes(b"fromlist:" + hashes.tobytes() + "\x1f".join(ids).encode() + revs)
+
+    def read(self, ctx: RunContext) -> pd.DataFrame:
+        cached, self._prepared = self._prepared, None  # used at most once after the fingerprint
+        if cached is not None and cached[0] == id(self.input_list) and cached[1] == len(self.input_list):
+            prepared = cached[2]
+        else:
+            prepared = self._prepare()
+        ids, rev, columns, _, where, keys = prepared
+        if not ids:
+            return B.empty([self.output_key] if self.output_key else [])
+        check_unique(keys, where, self, ids, "are identical records; give them distinct content or an 'idx' key")
+        return B.from_columns(ids, columns, rev, op=self, check_unique=False)
+
+
+def _as_record(x: Any, i: int, op: Any) -> Mapping[str, Any]:
+    if isinstance(x, Mapping):
+        if B.IDX in x and isinstance(x.get("data"), Mapping) and set(x) <= {"idx", "rev", "data", "meta"}:
+            return {**x["data"], B.IDX: x[B.IDX], B.REV: x.get(B.REV, 0)}
+        return x
+    data = getattr(x, "data", None)
+    if hasattr(x, "idx") and isinstance(data, Mapping):  # a seed Entry
+        return {**data, B.IDX: x.idx, B.REV: getattr(x, "rev", 0)}
+    raise SourceError(
+        f"list position {i} is a {type(x).__name__}, not a dict; give FromList an output_key to store "
+        "plain values under",
+        op=op,
+    )
+
+
+# --- JSONL and Parquet ------------------------------------------------------------------------------
+
+
+def _idx_from_key(vals: Sequence[Any], idx_key: str, where: Sequence[str], op: Any) -> list[str]:
+    out = []
+    for i, v in enumerate(vals):
+        if v is None or v == "" or isinstance(v, (list, dict, bytes, float)):
+            what = "has no" if v is None else f"has an unusable ({v!r})"
+            raise SourceError(f"{where[i]} {what} {idx_key!r} field to use as idx", op=op, field=idx_key)
+        out.append(v if type(v) is str else str(v))
+    return out
+
+
+class ReadJsonl(FileSource):
+    """Records of ``.jsonl`` files (and ``.json`` arrays or objects).
+
+    idx: the ``idx_key`` field; else a hash of the ``hash_keys`` fields; else the record's own
+    ``idx`` (files written by WriteJsonl, whose ``rev`` is kept too); else a hash of the whole
+    record.  ``keys`` projects each record to those fields (a field a record lacks is None).
+    """
+
+    def __init__(
+        self,
+        glob_str: Any,
+        keys: str | Sequence[str] | None = None,
+        *,
+        idx_key: str | None = None,
+        hash_keys: str | Sequence[str] | None = None,
+        shuffle: bool = False,
+        seed: Any = 42,
+        offset: int = 0,
+        max_count: int | None = None,
+        fire_once: bool = True,
+    ) -> None:
+        if idx_key is not None and hash_keys is not None:
+            raise ValueError("give idx_key or hash_keys, not both")
+        self.glob_str, self.keys = glob_str, key_list(keys) if keys is not None else None
+        self.idx_key, self.hash_keys = idx_key, key_list(hash_keys) if hash_keys is not None else None
+        self._reader_options(shuffle, seed, offset, max_count)
+
+    def read(self, ctx: RunContext) -> pd.DataFrame:
+        files = self.files()
+        records: list[dict[str, Any]] = []
+        file_no: list[int] = []
+        line_no: list[int] = []
+        for fi, path in enumerate(files):
+            try:
+                for lineno, rec in read_jsonl(path):
+                    records.append(rec)
+                    line_no.append(lineno)
+                    file_no.append(fi)
+            except SourceError as e:
+                raise SourceError(e.message, op=self) from e
+        n = len(records)
+        where = _Where(n, lambda i: f"{files[file_no[i]]}:{line_no[i]}")
+        ids = self._ids(records, where)
+        rev = _rev_of(records)
+        if self.keys is not None:
+            records = [{k: r.get(k) for k in self.keys} for r in records]
+        columns, _ = _columns_of_records(records)
+        check_unique(ids, where, self, ids)
+        if not n:
+            return B.empty(self.keys or [])
+        df = B.from_columns(ids, {k: _typed(v) for k, v in columns.items()}, rev, op=self, check_unique=False)
+        return self.finish(df)
+
+    def _ids(self, records: list[dict[str, Any]], where: Sequence[str]) -> list[str]:
+        if self.idx_key is not None:
+            return _idx_from_key([r.get(self.idx_key) for r in records], self.idx_key, where, self)
+        if self.hash_keys is not None:
+            cols = {k: [r.get(k) for r in records] for k in self.hash_keys}
+            present = {k: np.fromiter((k in r for r in records), bool, len(records)) for k in self.hash_keys}
+            return hex_ids(hash_records(cols, present)) if records else []
+        own = [r.get(B.IDX) for r in records]
+        missing = [i for i, v in enumerate(own) if type(v) is not str or not v]
+        if not missing:
+            return own  # type: ignore[return-value]
+        sub = [records[i] for i in missing]
+        columns, present = _columns_of_records(sub)
+        for i, h in zip(missing, hex_ids(hash_records(columns, present)), strict=True):
+            own[i] = h
+        return own  # type: ignore[return-value]
+
+
+class ReadParquet(FileSource):
+    """Rows of Parquet files, read as whole tables (files written by WriteParquet restore exact values).
+
+    idx as in :class:`ReadJsonl`: ``idx_key``, a hash of ``hash_keys``, the file's own ``idx``
+    column, or a hash of the whole row.
+    """
+
+    def __init__(
+        self,
+        glob_str: Any,
+        keys: str | Sequence[str] | None = None,
+        *,
+        idx_key: str | None = None,
+        hash_keys: str | Sequence[str] | None = None,
+        shuffle: bool = False,
+        seed: Any = 42,
+        offset: int = 0,
+        max_count: int | None = None,
+        fire_once: bool = True,
+    ) -> None:
+        if idx_key is not None and hash_keys is not None:
+            raise ValueError("give idx_key or hash_keys, not both")
+        self.glob_str, self.keys = glob_str, key_list(keys) if keys is not None else None
+        self.idx_key, self.hash_keys = idx_key, key_list(hash_keys) if hash_keys is not None else None
+        self._reader_options(shuffle, seed, offset, max_count)
+
+    def read(self, ctx: RunContext) -> pd.DataFrame:
+        files = self.files()
+        parts = [self._read_one(p) for p in files]
+        sizes = np.cumsum([0] + [len(p) for p in parts])
+
+        def describe(i: int) -> str:
+            f = int(np.searchsorted(sizes, i, side="right")) - 1
+            return f"{files[f]} row {i - sizes[f] + 1}"
+
+        nonempty = [p for p in parts if len(p)] or parts[:1]
+        df = nonempty[0] if len(nonempty) == 1 else pd.concat(nonempty, axis=0, sort=False)
+        ids = df.index.tolist()
+        check_unique(ids, _Where(len(df), describe), self, ids)
+        return self.finish(df)
+
+    def _read_one(self, path: Path) -> pd.DataFrame:
+        try:
+            table = pq.read_table(path)
+        except (OSError, pa.ArrowException) as e:
+            raise SourceError(f"cannot read Parquet file {str(path)!r}: {e}", op=self) from e
+        names = table.column_names
+        wanted = self.keys
+        if wanted is not None:
+            for k in wanted:
+                if k not in names:
+                    raise SourceError(f"{str(path)!r} has no column {k!r} (columns: {names})", op=self, field=k)
+            keep = [c for c in (B.IDX, B.REV) if c in names] + [k for k in wanted if k not in (B.IDX, B.REV)]
+            for k in [self.idx_key, *(self.hash_keys or [])]:
+                if k is not None and k in names and k not in keep:
+                    keep.append(k)
+            table = table.select(keep)
+        own_idx = B.IDX in table.column_names and self.idx_key is None and self.hash_keys is None
+        if not own_idx:
+            if B.IDX in table.column_names:
+                table = table.drop_columns([B.IDX])
+            table = table.append_column(B.IDX, pa.array([str(i) for i in range(table.num_rows)], pa.string()))
+        try:
+            df = batch_from_arrow(table)
+        except ValueError as e:
+            raise SourceError(f"{str(path)!r}: {e}", op=self) from e
+        if not own_idx and len(df):
+            where = _Where(len(df), lambda i: f"{path} row {i + 1}")
+            if self.idx_key is not None:
+                if self.idx_key not in df.columns:
+                    raise SourceError(f"{str(path)!r} has no column {self.idx_key!r}", op=self, field=self.idx_key)
+                ids = _idx_from_key(df[self.idx_key].tolist(), self.idx_key, where, self)
+            else:
+                fields = self.hash_keys if self.hash_keys is not None else B.data_fields(df)
+                for k in fields:
+                    if k not in df.columns:
+                        raise SourceError(f"{str(path)!r} has no column {k!r}", op=self, field=k)
+                ids = hex_ids(hash_records({k: df[k].to_numpy() for k in fields}))
+            df = df.set_axis(pd.Index(ids, dtype=object, name=B.IDX), axis=0)
+        if wanted is not None:
+            df = df[[B.REV, *[k for k in wanted if k != B.REV]]]
+        return df
