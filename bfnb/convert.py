@@ -330,7 +330,7 @@ def batch_from_arrow(table: pa.Table) -> pd.DataFrame:
     df = _frame(idx, columns, rev)
     if extra:
         df = df.assign(**{k: v.set_axis(df.index) for k, v in extra.items()})
-        df = df[[c for c in table.column_names if c != B.IDX]]
+        df = df[[B.REV] + [c for c in table.column_names if c not in (B.IDX, B.REV)]]
     return df
 
 

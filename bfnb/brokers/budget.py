@@ -60,7 +60,8 @@ class BudgetTracker:
     def commit(self, reserved: float, actual: float | None) -> None:
         """Replace a reservation with the real cost (``None``: keep the reservation as the cost)."""
         with self._lock:
-            self._reserved = max(0.0, self._reserved - reserved)
+            left = self._reserved - reserved
+            self._reserved = left if left > 1e-12 else 0.0  # no float dust left behind
             self._spent += reserved if actual is None else actual
 
     def release(self, reserved: float) -> None:

@@ -153,7 +153,7 @@ def iter_markdown_entries(
     ``skip_empty=False`` (root text is yielded only when it is not blank).
 
     >>> list(iter_markdown_entries("# A\\none\\n\\ntwo\\n## B\\n```\\n# code\\n```\\n"))
-    [(['A'], 'one\\n\\ntwo', 1), (['A', 'B'], '```\\n# code\\n```', 4)]
+    [(['A'], 'one\\n\\ntwo', 1), (['A', 'B'], '```\\n# code\\n```', 5)]
     """
     headings: list[str] = []
     body: list[str] = []

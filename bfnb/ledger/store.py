@@ -20,6 +20,7 @@ import dataclasses
 import errno
 import fcntl
 import gc
+import mmap
 import os
 import threading
 from contextlib import contextmanager
@@ -54,6 +55,7 @@ class AppendLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._map: mmap.mmap | None = None
         self._open()
 
     def _open(self) -> None:
@@ -80,6 +82,7 @@ class AppendLog:
         return self._fd
 
     def close(self) -> None:
+        self._map = None
         if self._fd >= 0:
             if self._pid == os.getpid():
                 os.close(self._fd)
@@ -128,8 +131,31 @@ class AppendLog:
             os.fsync(fd)
         return size
 
+    def lookup_lines(self, offs: Sequence[int], lns: Sequence[int], end: int) -> Iterator[bytes]:
+        """The lines at ``offs`` (all before ``end``), read through a memory map.
+
+        A map saves a system call per line (~1 us here, a third of a lookup).  It covers the file
+        up to an indexed end, never a torn tail that may be cut off; lines appended since it was
+        made are read with ``pread`` until there are enough of them to be worth a new map.
+        """
+        mm = self._map
+        if mm is None or end - len(mm) > max(1 << 26, len(mm) // 4):
+            # The old map is not closed: a reader in another thread may still hold it.
+            mm = self._map = mmap.mmap(self.fd, end, prot=mmap.PROT_READ) if end else None
+        size = len(mm) if mm is not None else 0
+        fd = self.fd
+        for o, n in zip(offs, lns, strict=True):
+            yield mm[o : o + n] if o + n <= size else os.pread(fd, n, o)  # type: ignore[index]
+
+    def lookup_line(self, off: int, n: int, end: int) -> bytes:
+        """One line, as :meth:`lookup_lines` reads it."""
+        mm = self._map
+        if mm is not None and off + n <= len(mm):
+            return mm[off : off + n]
+        return next(self.lookup_lines((off,), (n,), end))
+
     def read_lines(self, offs: Sequence[int], lns: Sequence[int]) -> Iterator[bytes]:
-        """The lines at ``offs`` (ascending), reading nearby lines together."""
+        """The lines at ``offs`` (ascending), reading nearby lines together (for bulk reads)."""
         fd, i, n = self.fd, 0, len(offs)
         while i < n:
             start, end, j = offs[i], offs[i] + lns[i], i + 1
@@ -305,8 +331,13 @@ class Ledger:
         slot = self._slot(key)
         if slot is None:
             return None
-        d = decode(os.pread(self._log.fd, slot[1], slot[0]))
-        return None if d is None else CallRecord.from_dict(d)
+        d = decode(self._log.lookup_line(slot[0], slot[1], self._end))
+        if d is None:
+            return None
+        try:
+            return CallRecord(**d)
+        except TypeError:  # a field this version does not know (a newer bfnb wrote it)
+            return CallRecord.from_dict(d)
 
     def get_many(self, keys: Sequence[str]) -> list[dict[str, Any] | None]:
         """The records of ``keys`` as plain dicts (None where missing), in the order asked."""
@@ -317,7 +348,7 @@ class Ledger:
         out: list[dict[str, Any] | None] = [None] * len(keys)
         found = np.flatnonzero(off >= 0)
         order = found[np.argsort(off[found], kind="stable")]
-        lines = self._log.read_lines(off[order].tolist(), ln[order].tolist())
+        lines = self._log.lookup_lines(off[order].tolist(), ln[order].tolist(), self._end)
         with _gc_paused():
             for i, line in zip(order.tolist(), lines, strict=True):
                 out[i] = decode(line)

@@ -188,3 +188,102 @@ class PrintField(SinkOp):
         for ix, v in zip(head.index, head[self.field], strict=True):
             print(f"--- {ix} ---")
             print(v if isinstance(v, str) else repr(v))
+
+
+class _MarkdownWriter(SinkOp):
+    """Shared by the markdown writers: grouping into files, sorting, atomic writes."""
+
+    path_or_folder: Any
+    headings_key: str
+    text_key: str
+    filename_key: str | None
+    sort: bool
+
+    def _render(self, records: list[tuple[list[str], str]]) -> str:
+        raise NotImplementedError
+
+    def _check(self, ix: Any, headings: Any, text: Any) -> list[str]:
+        if headings is None:
+            headings = []
+        if not isinstance(headings, (list, tuple)) or not all(isinstance(h, str) for h in headings):
+            raise OpError(f"headings must be a list of str, got {headings!r}", op=self, idx=ix, field=self.headings_key)
+        if not isinstance(text, str):
+            raise OpError(f"expected a str, got {type(text).__name__}", op=self, idx=ix, field=self.text_key)
+        return list(headings)
+
+    def write(self, batch: pd.DataFrame, ctx: RunContext) -> None:
+        from ..formats.markdown import build_sort_key_from_headings
+
+        keys = [self.headings_key, self.text_key] + ([self.filename_key] if self.filename_key else [])
+        _require(batch, keys, self)
+        groups: dict[str, list[tuple[Any, list[str], str]]] = {}
+        names = batch[self.filename_key].tolist() if self.filename_key else [None] * len(batch)
+        for ix, h, t, name in zip(batch.index, batch[self.headings_key], batch[self.text_key], names, strict=True):
+            if self.filename_key:
+                rel = str(safe_relative(name, self, ix, self.filename_key))
+                rel = rel if rel.endswith(".md") else rel + ".md"
+            else:
+                rel = ""
+            groups.setdefault(rel, []).append((ix, self._check(ix, h, t), t))
+        outputs = []
+        for rel, rows in groups.items():
+            if self.sort:
+                rows = sorted(rows, key=lambda r: build_sort_key_from_headings(r[1]))  # stable
+            try:
+                text = self._render([(h, t) for _, h, t in rows])
+            except (TypeError, ValueError) as e:
+                raise OpError(f"cannot write markdown: {e}", op=self, field=self.text_key) from e
+            outputs.append((Path(self.path_or_folder) / rel if rel else Path(self.path_or_folder), text))
+        for path, text in outputs:
+            try:
+                atomic_write(path, text)
+            except OSError as e:
+                raise _write_error(self, path, e) from e
+
+
+class WriteMarkdownLines(_MarkdownWriter):
+    """Write keywords as markdown lines under their headings; with ``filename_key``, one ``.md`` per value under the folder."""
+
+    def __init__(
+        self,
+        path_or_folder: str | os.PathLike[str],
+        *,
+        keyword_key: str = "keyword",
+        headings_key: str = "headings",
+        filename_key: str | None = None,
+        sort: bool = False,
+    ) -> None:
+        self.path_or_folder, self.text_key, self.headings_key = path_or_folder, keyword_key, headings_key
+        self.filename_key, self.sort = filename_key, sort
+
+    def _check(self, ix: Any, headings: Any, text: Any) -> list[str]:
+        hs = super()._check(ix, headings, text)
+        if not text.strip() or "\n" in text.strip() or "\r" in text:
+            raise OpError(f"a markdown line must be one non-blank line, got {text!r}", op=self, idx=ix, field=self.text_key)
+        return hs
+
+    def _render(self, records: list[tuple[list[str], str]]) -> str:
+        from ..formats.markdown import write_markdown_lines
+
+        return write_markdown_lines(records)
+
+
+class WriteMarkdownEntries(_MarkdownWriter):
+    """Write texts as markdown sections under their headings; with ``filename_key``, one ``.md`` per value under the folder."""
+
+    def __init__(
+        self,
+        path_or_folder: str | os.PathLike[str],
+        *,
+        output_key: str = "text",
+        headings_key: str = "headings",
+        filename_key: str | None = None,
+        sort: bool = False,
+    ) -> None:
+        self.path_or_folder, self.text_key, self.headings_key = path_or_folder, output_key, headings_key
+        self.filename_key, self.sort = filename_key, sort
+
+    def _render(self, records: list[tuple[list[str], str]]) -> str:
+        from ..formats.markdown import write_markdown_entries
+
+        return write_markdown_entries(records)

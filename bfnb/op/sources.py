@@ -542,3 +542,168 @@ class ReadParquet(FileSource):
         if wanted is not None:
             df = df[[B.REV, *[k for k in wanted if k != B.REV]]]
         return df
+
+
+# --- markdown and text files --------------------------------------------------------------------------
+
+
+def _display_name(path: Path, remove_extension: bool) -> str:
+    return path.stem if remove_extension else path.name
+
+
+def _path_ids(parts: list[list[Any]], tag: str) -> list[str]:
+    """idx from a list of [rel path, headings..., text] per record (one JSON text each)."""
+    texts = _objects([orjson.dumps(p).decode() for p in parts])
+    return hex_ids(mix(hash_values(texts), _tag(f"bfnb.{tag}")))
+
+
+class _MarkdownSource(FileSource):
+    def _init(self, glob_str: Any, headings_key: str, filename_key: str | None, remove_extension: bool, opts: tuple) -> None:
+        self.glob_str, self.headings_key, self.filename_key = glob_str, headings_key, filename_key
+        self.remove_extension_in_filename = remove_extension
+        self._reader_options(*opts)
+
+    def _scan(self, iterate: Callable[[Path], Any]) -> tuple[list[Any], list[str], list[Any]]:
+        """(records (path_index, headings, text, line), rel names, files) over every file."""
+        files = self.files()
+        base = glob_base(self.glob_str)
+        rows = []
+        for fi, path in enumerate(files):
+            try:
+                rows.extend((fi, h, t, ln) for h, t, ln in iterate(path))
+            except SourceError as e:
+                raise SourceError(e.message, op=self) from e
+        return rows, [rel_name(p, base) for p in files], files
+
+    def _batch(self, rows: list[Any], files: list[Path], ids: list[str], text_key: str, why: str) -> pd.DataFrame:
+        where = _Where(len(rows), lambda i: f"{files[rows[i][0]]}:{rows[i][3]}")
+        check_unique(ids, where, self, ids, why)
+        if not rows:
+            return B.empty([text_key, self.headings_key] + ([self.filename_key] if self.filename_key else []))
+        columns: dict[str, Any] = {
+            text_key: obj_column(_objects([r[2] for r in rows])),
+            self.headings_key: obj_column(_objects([r[1] for r in rows])),
+        }
+        if self.filename_key:
+            names = [_display_name(p, self.remove_extension_in_filename) for p in files]
+            columns[self.filename_key] = obj_column(_objects([names[r[0]] for r in rows]))
+        return self.finish(B.from_columns(ids, columns, op=self, check_unique=False))
+
+
+class ReadMarkdownLines(_MarkdownSource):
+    """One entry per non-blank, non-heading line: ``{keyword, headings, filename}``.
+
+    The idx hashes the file (relative to the glob), the headings and the line itself, not its line
+    number, so inserting a line elsewhere changes no other idx.  The same line twice under the
+    same headings is an error naming both line numbers.
+    """
+
+    def __init__(
+        self,
+        glob_str: Any,
+        *,
+        keyword_key: str = "keyword",
+        headings_key: str = "headings",
+        filename_key: str | None = "filename",
+        remove_extension_in_filename: bool = True,
+        shuffle: bool = False,
+        seed: Any = 42,
+        offset: int = 0,
+        max_count: int | None = None,
+        fire_once: bool = True,
+    ) -> None:
+        self.keyword_key = keyword_key
+        self._init(glob_str, headings_key, filename_key, remove_extension_in_filename, (shuffle, seed, offset, max_count))
+
+    def read(self, ctx: RunContext) -> pd.DataFrame:
+        from ..formats.markdown import iter_markdown_lines
+
+        rows, rels, files = self._scan(lambda p: iter_markdown_lines(p))
+        ids = _path_ids([[rels[r[0]], r[1], r[2]] for r in rows], "mdline")
+        return self._batch(rows, files, ids, self.keyword_key, "are the same line under the same headings")
+
+
+class ReadMarkdownEntries(_MarkdownSource):
+    """One entry per heading section with non-blank text: ``{text, headings, filename}``.
+
+    The idx hashes the file and the heading path (and the text with ``include_text_in_idx_hash``);
+    two sections with the same heading path are an error naming both lines.
+    """
+
+    def __init__(
+        self,
+        glob_str: Any,
+        *,
+        output_key: str = "text",
+        headings_key: str = "headings",
+        filename_key: str | None = "filename",
+        remove_extension_in_filename: bool = True,
+        include_text_in_idx_hash: bool = False,
+        shuffle: bool = False,
+        seed: Any = 42,
+        offset: int = 0,
+        max_count: int | None = None,
+        fire_once: bool = True,
+    ) -> None:
+        self.output_key, self.include_text_in_idx_hash = output_key, include_text_in_idx_hash
+        self._init(glob_str, headings_key, filename_key, remove_extension_in_filename, (shuffle, seed, offset, max_count))
+
+    def read(self, ctx: RunContext) -> pd.DataFrame:
+        from ..formats.markdown import iter_markdown_entries
+
+        rows, rels, files = self._scan(lambda p: iter_markdown_entries(p))
+        text = self.include_text_in_idx_hash
+        ids = _path_ids([[rels[r[0]], r[1]] + ([r[2]] if text else []) for r in rows], "mdentry")
+        why = "are sections with the same headings" + (" and text" if text else "")
+        return self._batch(rows, files, ids, self.output_key, why)
+
+
+class ReadTxtFolder(FileSource):
+    """One entry per text file: ``{text, filename}``; ``glob_str`` is a glob, one file or a folder (its ``*.txt``).
+
+    ``filename`` is the path relative to the folder (or the glob's fixed part), ``/``-separated,
+    without its extension unless ``remove_extension_in_filename=False``; the idx hashes it.
+    """
+
+    def __init__(
+        self,
+        glob_str: Any,
+        text_key: str = "text",
+        *,
+        filename_key: str = "filename",
+        remove_extension_in_filename: bool = True,
+        shuffle: bool = False,
+        seed: Any = 42,
+        offset: int = 0,
+        max_count: int | None = None,
+        fire_once: bool = True,
+    ) -> None:
+        self.glob_str, self.text_key, self.filename_key = glob_str, text_key, filename_key
+        self.remove_extension_in_filename = remove_extension_in_filename
+        self._reader_options(shuffle, seed, offset, max_count)
+
+    def files(self) -> list[Path]:
+        if os.path.isdir(os.fspath(self.glob_str)):
+            found = sorted(p for p in Path(self.glob_str).rglob("*.txt") if p.is_file())
+            if not found:
+                raise SourceError(f"no .txt file in the folder {os.fspath(self.glob_str)!r}", op=self)
+            return found
+        return resolve_files(self.glob_str, self)
+
+    def read(self, ctx: RunContext) -> pd.DataFrame:
+        from ..formats.txt import iter_txt_folder
+
+        self.files()  # the same "missing" error as the fingerprint gives
+        try:
+            rows = list(iter_txt_folder(self.glob_str))
+        except SourceError as e:
+            raise SourceError(e.message, op=self) from e
+        names = [name if self.remove_extension_in_filename else name + path.suffix for path, name, _ in rows]
+        ids = _path_ids([[name + path.suffix] for (path, name, _) in rows], "txtfile")
+        where = _Where(len(rows), lambda i: str(rows[i][0]))
+        check_unique(ids, where, self, ids)
+        columns = {
+            self.text_key: obj_column(_objects([r[2] for r in rows])),
+            self.filename_key: obj_column(_objects(names)),
+        }
+        return self.finish(B.from_columns(ids, columns, op=self, check_unique=False))

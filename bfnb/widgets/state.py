@@ -44,7 +44,7 @@ _ERROR_CHARS = 300
 _SECRETS = [
     (re.compile(r"sk-[A-Za-z0-9_\-]{6,}"), "sk-***"),
     (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=\-]+"), "Bearer ***"),
-    (re.compile(r"(?i)\b(api[_-]?key|authorization|x-api-key|access[_-]?token)(['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+"),
+    (re.compile(r"(?i)\b(api[_-]?key|authorization|x-api-key|access[_-]?token)(['\"]?\s*[:=]\s*['\"]?)(?!Bearer\b)[^\s'\",}]+"),
      r"\1\2***"),  # fmt: skip
 ]
 

@@ -111,7 +111,7 @@ def stored_problems(path: Path) -> list[str]:
             if view and view.get("model_id") not in state:
                 problems.append(f"{where}: widget view {view.get('model_id')} has no saved widget state "
                                 "(execute with nbclient store_widget_state=True, or save widget state)")
-    problems += [f"secret-looking string in the file: {m.group(0)[:12]}..." for m in SECRET.finditer(raw)]
+    problems += [f"secret-looking string in the file at offset {m.start()}: {m.group(0)[:4]}..." for m in SECRET.finditer(raw)]
     return problems
 
 
