@@ -5,10 +5,16 @@
 
     g = bf.Graph() | ReadMarkdownLines("demo_data/greek_mythology_stories.md")
     g |= Shuffle(seed=42) | TakeFirstN(5)
-    g |= AskLLM("Write a poem about {keyword}.", model="gpt-4o-mini@openai")
+    g |= AskLLM("Write a poem about {keyword}.", model=bf.default_model())
+
+The names below are the public face; heavier ones (brokers, ledger, displays) load on first use,
+so ``import bfnb`` stays quick and never imports ipywidgets, IPython or the openai client.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from ._version import __version__
 from .errors import (
@@ -28,24 +34,68 @@ from .errors import (
     UserFunctionError,
 )
 from .graph import Graph
+from .options import default_embedding_model, default_model, options
 from .project import ProjectFolder
 
-__all__ = [
-    "BfnbError",
-    "BrokerError",
-    "BudgetExceeded",
-    "DuplicateIdxError",
-    "Graph",
-    "GraphError",
-    "LedgerError",
-    "LoopLimitError",
-    "MissingAPIKeyError",
-    "MissingFieldError",
-    "OpError",
-    "ProjectFolder",
-    "ProviderError",
-    "RateLimited",
-    "SourceError",
-    "UserFunctionError",
-    "__version__",
-]
+_LAZY = {
+    "BasicPromptMaker": "bfnb.op.prompts",
+    "BatchTable": "bfnb.display",
+    "Budget": "bfnb.brokers.config",
+    "CompareView": "bfnb.display",
+    "Ledger": "bfnb.ledger",
+    "PromptMaker": "bfnb.op.prompts",
+    "RateLimits": "bfnb.brokers.config",
+    "Retry": "bfnb.brokers.config",
+    "all_brokers": "bfnb.brokers.registry",
+    "compare": "bfnb.compare",
+    "get_broker": "bfnb.brokers.registry",
+    "register_price": "bfnb.brokers.pricing",
+    "register_provider": "bfnb.brokers.providers",
+}
+_LAZY_MODULES = {"markdown": "bfnb.formats.markdown", "testing": "bfnb.testing"}
+
+__all__ = sorted(
+    [
+        "BfnbError",
+        "BrokerError",
+        "BudgetExceeded",
+        "DuplicateIdxError",
+        "Graph",
+        "GraphError",
+        "LedgerError",
+        "LoopLimitError",
+        "MissingAPIKeyError",
+        "MissingFieldError",
+        "OpError",
+        "ProjectFolder",
+        "ProviderError",
+        "RateLimited",
+        "SourceError",
+        "UserFunctionError",
+        "__version__",
+        "default_embedding_model",
+        "default_model",
+        "options",
+        *_LAZY,
+    ]
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    elif name in _LAZY_MODULES:
+        value = importlib.import_module(_LAZY_MODULES[name])
+    else:
+        raise AttributeError(f"module 'bfnb' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__) | set(_LAZY_MODULES))
+
+
+from ._ipython import install as _install_ipython  # noqa: E402
+
+_install_ipython()

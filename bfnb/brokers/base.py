@@ -322,8 +322,13 @@ class Broker:
         except (TransientError, FatalError) as err:
             self._in_flight -= n
             self.limiter.settle(reserved, reserved)
+            retry_after = getattr(err, "retry_after", None)
+            if isinstance(err, RateLimitError) and retry_after:
+                self.limiter.pause(retry_after)
+            # one delay for the whole request, so a packed request comes back packed
+            delay = backoff_delay(group[0].attempts, self.retry, retry_after, self._rng)
             for entry in group:
-                self._failed_attempt(entry, err)
+                self._failed_attempt(entry, err, delay)
             return
         except asyncio.CancelledError:
             self._in_flight -= n
@@ -381,7 +386,7 @@ class Broker:
             bus.emit(CallDone(self.name, job.key, tin, tout, cost, t_done - entry.t_sent))
         self._deliver(entry, record)
 
-    def _failed_attempt(self, entry: _Entry, err: TransientError | FatalError) -> None:
+    def _failed_attempt(self, entry: _Entry, err: TransientError | FatalError, delay: float) -> None:
         message = str(err)
         if isinstance(err, FatalError) or entry.attempts >= self.retry.max_attempts:
             self._fail(entry, message)
@@ -389,10 +394,6 @@ class Broker:
         if all(r.done.done() or r.results.stopped for r in entry.runs):
             self._detach(entry)  # cancelled while in flight: leave it unsent rather than retry
             return
-        retry_after = getattr(err, "retry_after", None)
-        if isinstance(err, RateLimitError) and retry_after:
-            self.limiter.pause(retry_after)
-        delay = backoff_delay(entry.attempts, self.retry, retry_after, self._rng)
         entry.state = _BACKOFF
         entry.handle = self._loop.call_later(delay, self._requeue, entry)
         self._retrying += 1

@@ -16,6 +16,7 @@ translated.  The API key goes only into the ``Authorization`` header; error text
 from __future__ import annotations
 
 import asyncio
+import atexit
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -65,6 +66,21 @@ async def aclose() -> None:
     session = _sessions.pop(asyncio.get_running_loop(), None)
     if session is not None and not session.closed:
         await session.close()
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    """Close sessions of loops still alive (bfnb's loop thread) so no "Unclosed" warning is printed."""
+    for loop, session in list(_sessions.items()):
+        if session.closed or loop.is_closed():
+            continue
+        try:
+            if loop.is_running():
+                asyncio.run_coroutine_threadsafe(session.close(), loop).result(timeout=2)
+            else:
+                loop.run_until_complete(session.close())
+        except Exception:  # shutting down: never fail the exit
+            pass
 
 
 def _timeout(seconds: float | None) -> aiohttp.ClientTimeout:

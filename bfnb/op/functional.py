@@ -50,7 +50,7 @@ __all__ = [
 
 
 def lines(text: str, *, non_empty: bool = True, strip: bool = False) -> list[str]:
-    """Split text into lines; drop blank ones (``non_empty``) and strip each (``strip``).
+    r"""Split text into lines; drop blank ones (``non_empty``) and strip each (``strip``).
 
     >>> lines("a\n  \n b \n")
     ['a', ' b ']
@@ -66,7 +66,7 @@ def lines(text: str, *, non_empty: bool = True, strip: bool = False) -> list[str
 
 
 def label_texts(texts: Sequence[str], *, offset: int = 1) -> list[str]:
-    """Number each text: ``"1: first"``, ``"2: second"``, ...
+    r"""Number each text: ``"1: first"``, ``"2: second"``, ...
 
     >>> label_texts(["a", "b"])
     ['1: a', '2: b']
@@ -75,7 +75,7 @@ def label_texts(texts: Sequence[str], *, offset: int = 1) -> list[str]:
 
 
 def label_multiline_texts(texts: Sequence[str], *, offset: int = 1) -> list[str]:
-    """Number each multi-line text on a line of its own: ``"1:\\nfirst paragraph"``.
+    r"""Number each multi-line text on a line of its own: ``"1:\nfirst paragraph"``.
 
     >>> label_multiline_texts(["a\nb", "c"])
     ['1:\na\nb', '2:\nc']
@@ -86,7 +86,7 @@ def label_multiline_texts(texts: Sequence[str], *, offset: int = 1) -> list[str]
 def group_texts_by_length(
     texts: Sequence[str], *, chunk_length: int, separator: str = "\n"
 ) -> list[list[str]]:
-    """Group consecutive texts greedily so that each group, joined, fits in ``chunk_length``.
+    r"""Group consecutive texts greedily so that each group, joined, fits in ``chunk_length``.
 
     A text longer than ``chunk_length`` is a group of its own; no group is ever empty.
 
@@ -110,7 +110,7 @@ def group_texts_by_length(
 def partition_list_by_labels(
     lst: Sequence[Any], labels: Iterable[int], *, offset: int = 1
 ) -> list[list[Any]]:
-    """Split ``lst`` into groups, starting a new group at each labelled position.
+    r"""Split ``lst`` into groups, starting a new group at each labelled position.
 
     Labels count from ``offset`` (1: the first item is label 1). The first item always opens
     the first group; labels out of range are ignored.
@@ -130,7 +130,7 @@ def partition_list_by_labels(
 def create_parent_map_by_labels(
     labels: Iterable[int], total_num: int, *, offset: int = 1
 ) -> dict[int, int]:
-    """Map each item's label to the label of its group (as :func:`partition_list_by_labels`).
+    r"""Map each item's label to the label of its group (as :func:`partition_list_by_labels`).
 
     >>> create_parent_map_by_labels([3], 4)
     {1: 1, 2: 1, 3: 2, 4: 2}
@@ -146,7 +146,7 @@ def create_parent_map_by_labels(
 
 
 def create_children_map(parent_map: dict[int, int]) -> dict[int, list[int]]:
-    """Invert a parent map: each parent's children, in order.
+    r"""Invert a parent map: each parent's children, in order.
 
     >>> create_children_map({1: 1, 2: 1, 3: 2})
     {1: [1, 2], 2: [3]}
@@ -158,7 +158,7 @@ def create_children_map(parent_map: dict[int, int]) -> dict[int, list[int]]:
 
 
 def join_texts(texts: Iterable[str], *, separator: str = "\n") -> str:
-    """Join texts with ``separator``.
+    r"""Join texts with ``separator``.
 
     >>> join_texts(["a", "b"], separator=" | ")
     'a | b'
@@ -167,7 +167,7 @@ def join_texts(texts: Iterable[str], *, separator: str = "\n") -> str:
 
 
 def flatten_list(lst: Iterable[Any]) -> list[Any]:
-    """Flatten one level: list and tuple items are expanded, other items kept as they are.
+    r"""Flatten one level: list and tuple items are expanded, other items kept as they are.
 
     >>> flatten_list([[1, 2], [], (3,), 4, "ab"])
     [1, 2, 3, 4, 'ab']
@@ -180,7 +180,7 @@ def flatten_list(lst: Iterable[Any]) -> list[Any]:
 def label_and_chunk_texts(
     texts: Sequence[str], chunk_length: int, multiline: bool = False
 ) -> list[str]:
-    """Number the texts, then pack them into chunks of about ``chunk_length`` characters.
+    r"""Number the texts, then pack them into chunks of about ``chunk_length`` characters.
 
     Multiline texts are numbered on their own line and separated by a blank line.
 
@@ -198,7 +198,7 @@ def label_and_chunk_texts(
 def postprocess_labels(
     labels: Iterable[Any], texts: Sequence[str]
 ) -> tuple[list[str], dict[int, int]]:
-    """Regroup ``texts`` at the labelled starts; returns ``(new_texts, parent_map)``.
+    r"""Regroup ``texts`` at the labelled starts; returns ``(new_texts, parent_map)``.
 
     ``labels`` is what an LLM returned per chunk (a list of lists of 1-based positions, or one
     flat list). Each new text joins its group's texts with a blank line.
@@ -217,7 +217,7 @@ _HEADER_MARK = re.compile(r"^ {0,3}#+(?:[ \t]+|$)", re.MULTILINE)
 
 
 def remove_markup_header(text: str) -> str:
-    """Remove markdown heading markers (``# ``), keeping the heading text and the line breaks.
+    r"""Remove markdown heading markers (``# ``), keeping the heading text and the line breaks.
 
     >>> remove_markup_header("## Title\n\n#hashtag stays")
     'Title\n\n#hashtag stays'
@@ -239,7 +239,7 @@ def _regex(regex: str | re.Pattern[str]) -> re.Pattern[str]:
 
 # Words that end in ":" at the start of a line without naming a speaker.
 _NOT_SPEAKERS = frozenset(
-    """note notes nb ps p.s tip hint warning caution important update edit summary answer
+    r"""note notes nb ps p.s tip hint warning caution important update edit summary answer
     question example examples output input result results response reply step title source
     sources reference references translation context task solution explanation reason reasoning
     conclusion disclaimer tl;dr tldr q a time date location setting scene name
@@ -253,7 +253,7 @@ _SPEAKER = re.compile(
 
 
 def remove_speaker_tag(line: str) -> str:
-    """Strip a leading speaker tag: ``Name:``, ``**Name**:``, ``**Name:**`` or ``名字：``.
+    r"""Strip a leading speaker tag: ``Name:``, ``**Name**:``, ``**Name:**`` or ``名字：``.
 
     A tag is only stripped when the name is 1-3 capitalised words (any word before a
     full-width ``：``) and is not a common label such as ``Note``, ``Answer`` or ``Step``.
@@ -273,7 +273,7 @@ def remove_speaker_tag(line: str) -> str:
 
 
 def split_cot(text: str) -> tuple[str, str]:
-    """Split a reasoning model's answer into ``(text, cot)`` at ``</think>``.
+    r"""Split a reasoning model's answer into ``(text, cot)`` at ``</think>``.
 
     An unclosed ``<think>`` (the answer was cut off while thinking) is all thought.
 
@@ -295,7 +295,7 @@ def split_cot(text: str) -> tuple[str, str]:
 
 
 def remove_cot(text: str) -> str:
-    """The answer without its chain of thought.
+    r"""The answer without its chain of thought.
 
     >>> remove_cot("<think>hmm</think>Yes.")
     'Yes.'
@@ -307,7 +307,7 @@ _INTEGER = re.compile(r"(?<!\w)-?\d+|\d+")
 
 
 def text_to_integer_list(text: str) -> list[int]:
-    """Every integer in the text, in order; ``[]`` when there is none.
+    r"""Every integer in the text, in order; ``[]`` when there is none.
 
     A minus sign counts only when it does not follow a word (``1-3`` is 1 and 3).
 
@@ -320,7 +320,7 @@ def text_to_integer_list(text: str) -> list[int]:
 
 
 def discard_after(text: str, regex: str | re.Pattern[str]) -> str:
-    """The text before the first match of ``regex`` (all of it when there is no match).
+    r"""The text before the first match of ``regex`` (all of it when there is no match).
 
     >>> discard_after("answer\n---\nnotes", r"\n-{3,}")
     'answer'
@@ -330,7 +330,7 @@ def discard_after(text: str, regex: str | re.Pattern[str]) -> str:
 
 
 def get_first_regex_match(text: str, regex: str | re.Pattern[str], default: Any = "") -> Any:
-    """The first match of ``regex`` in the text, or ``default``.
+    r"""The first match of ``regex`` in the text, or ``default``.
 
     >>> get_first_regex_match("score: 7/10", r"\d+")
     '7'

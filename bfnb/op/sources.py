@@ -136,8 +136,22 @@ def hash_values(values: Any) -> np.ndarray:
         elif code == 5:
             out[where] = _T["none"]
         else:
-            out[where] = mix(_hash_text(_objects([_canon(v) for v in sub])), _T["json"])
+            texts = []
+            for j, v in enumerate(sub):
+                try:
+                    texts.append(_canon(v))
+                except TypeError as e:
+                    raise HashError(str(e), int(np.flatnonzero(where)[j])) from e
+            out[where] = mix(_hash_text(_objects(texts)), _T["json"])
     return out
+
+
+class HashError(TypeError):
+    """A value that cannot be hashed into an idx; ``position`` is its row, ``field`` its field."""
+
+    def __init__(self, message: str, position: int, field: str | None = None) -> None:
+        super().__init__(message)
+        self.position, self.field = position, field
 
 
 def hash_records(columns: Mapping[str, Any], present: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
@@ -148,7 +162,11 @@ def hash_records(columns: Mapping[str, Any], present: Mapping[str, np.ndarray] |
     """
     total: np.ndarray | None = None
     for name, vals in columns.items():
-        h = mix(hash_values(vals), _tag(f"bfnb.key:{name}"))
+        try:
+            h = mix(hash_values(vals), _tag(f"bfnb.key:{name}"))
+        except HashError as e:
+            e.field = name
+            raise
         if present is not None and name in present:
             h[~present[name]] = 0
         total = h if total is None else total + h
@@ -247,11 +265,16 @@ class FileSource(SourceOp):
         return resolve_files(self.glob_str, self)
 
     def extra_fingerprint(self) -> str:
+        """Each file's relative path, size and mtime.  A missing file is reported by ``read``
+        (a graph's repr or plan must not raise); its marker is never memoised."""
         base = glob_base(self.glob_str)
         parts = []
-        for p in self.files():
-            st = p.stat()
-            parts.append(f"{rel_name(p, base)}|{st.st_size}|{st.st_mtime_ns}")
+        try:
+            for p in self.files():
+                st = p.stat()
+                parts.append(f"{rel_name(p, base)}|{st.st_size}|{st.st_mtime_ns}")
+        except (SourceError, OSError) as e:
+            return combine("unreadable", str(e))
         return combine("files", *parts)
 
     def finish(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -342,7 +365,10 @@ class FromList(SourceOp):
         return ids, _rev_of(records), {k: _typed(v) for k, v in columns.items()}, hashes, where, keys
 
     def extra_fingerprint(self) -> str:
-        prepared = self._prepare()
+        try:
+            prepared = self._prepare()
+        except HashError as e:  # read() reports it; a graph's repr or plan must not raise
+            return combine("unhashable", str(e))
         self._prepared = (id(self.input_list), len(self.input_list), prepared)
         ids, rev, _, hashes, _, _ = prepared
         revs = np.asarray(rev, dtype=np.int64).tobytes()
@@ -353,7 +379,10 @@ class FromList(SourceOp):
         if cached is not None and cached[0] == id(self.input_list) and cached[1] == len(self.input_list):
             prepared = cached[2]
         else:
-            prepared = self._prepare()
+            try:
+                prepared = self._prepare()
+            except HashError as e:
+                raise SourceError(f"list position {e.position}: {e}", op=self, field=e.field) from e
         ids, rev, columns, _, where, keys = prepared
         if not ids:
             return B.empty([self.output_key] if self.output_key else [])

@@ -115,7 +115,6 @@ class LabelWidget:
             p["text"] = w.Text(placeholder="your answer")
             submit = w.Button(description="submit", icon="check", layout=w.Layout(width="auto"))
             submit.on_click(lambda _b: self._submit_text())
-            p["text"].on_submit(lambda _t: self._submit_text())  # Enter key
             kids.append(w.HBox([p["text"], submit]))
         p["error"] = w.HTML()
         kids.append(p["error"])

@@ -22,8 +22,19 @@ def chat_line(i: int, url: str = "/v1/chat/completions", **body) -> dict:
     return {"custom_id": f"req-{i}", "method": "POST", "url": url, "body": body}
 
 
+_clients: list[openai.OpenAI] = []
+
+
 def client_for(srv) -> openai.OpenAI:
-    return openai.OpenAI(base_url=srv.url, api_key="sk-test", max_retries=0)
+    _clients.append(openai.OpenAI(base_url=srv.url, api_key="sk-test", max_retries=0))
+    return _clients[-1]
+
+
+@pytest.fixture(autouse=True)
+def _close_clients():
+    yield
+    while _clients:
+        _clients.pop().close()
 
 
 def wait_until(client, batch_id: str, statuses: set[str], polls: int = 500):

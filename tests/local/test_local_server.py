@@ -69,8 +69,9 @@ def test_missing_bearer_key_is_401_and_bad_json_is_400(server):
     assert server.stats()["by_status"] == {401: 1, 400: 2}
 
 
-def test_official_openai_client_chat_embeddings_models(server):
+def test_official_openai_client_chat_embeddings_models(server, request):
     client = openai.OpenAI(base_url=server.url, api_key="sk-test", max_retries=0)
+    request.addfinalizer(client.close)
     resp = client.chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "Write a poem about Ariadne"}], max_tokens=200, seed=3
     )
@@ -156,10 +157,9 @@ def test_tpm_counts_prompt_plus_max_tokens_at_admission():
 
 def test_openai_client_sees_rate_limit_and_connection_errors():
     with local_server(burst_429=1, drop_rate=1.0) as srv:
-        client = openai.OpenAI(base_url=srv.url, api_key="sk-test", max_retries=0)
-        with pytest.raises(openai.RateLimitError):
+        with openai.OpenAI(base_url=srv.url, api_key="sk-test", max_retries=0) as client, pytest.raises(openai.RateLimitError):
             client.chat.completions.create(**body())
-        with pytest.raises(openai.APIConnectionError):
+        with openai.OpenAI(base_url=srv.url, api_key="sk-test", max_retries=0) as client, pytest.raises(openai.APIConnectionError):
             client.chat.completions.create(**body())
         assert srv.stats()["dropped"] == 1 and srv.stats()["by_status"] == {429: 1}
 

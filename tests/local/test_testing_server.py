@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import openai
+import pytest
 
 from bfnb.testing.server import LocalServer, local_server, server, server_fixture  # noqa: F401
 
@@ -11,21 +12,18 @@ limited_server = server_fixture(rpm=2)
 
 def test_default_fixture_is_a_running_server(server):
     assert isinstance(server, LocalServer)
-    client = openai.OpenAI(base_url=server.url, api_key="sk-test", max_retries=0)
-    client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi there"}])
+    with openai.OpenAI(base_url=server.url, api_key="sk-test", max_retries=0) as client:
+        client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi there"}])
     assert server.stats()["answered"] == 1
 
 
 def test_fixture_factory_passes_settings(limited_server):
-    client = openai.OpenAI(base_url=limited_server.url, api_key="sk-test", max_retries=0)
-    for i in range(2):
-        client.chat.completions.create(model="m", messages=[{"role": "user", "content": f"poem {i}"}])
-    try:
-        client.chat.completions.create(model="m", messages=[{"role": "user", "content": "poem 3"}])
-    except openai.RateLimitError as exc:
-        assert exc.response.headers["x-ratelimit-limit-requests"] == "2"
-    else:
-        raise AssertionError("the third request within a minute should be rate limited")
+    with openai.OpenAI(base_url=limited_server.url, api_key="sk-test", max_retries=0) as client:
+        for i in range(2):
+            client.chat.completions.create(model="m", messages=[{"role": "user", "content": f"poem {i}"}])
+        with pytest.raises(openai.RateLimitError) as err:
+            client.chat.completions.create(model="m", messages=[{"role": "user", "content": "poem 3"}])
+    assert err.value.response.headers["x-ratelimit-limit-requests"] == "2"
 
 
 def test_local_server_stops_on_exit():
@@ -33,10 +31,5 @@ def test_local_server_stops_on_exit():
         url = srv.url
         assert "running" in repr(srv)
     assert "stopped" in repr(srv)
-    client = openai.OpenAI(base_url=url, api_key="sk-test", max_retries=0, timeout=5)
-    try:
+    with openai.OpenAI(base_url=url, api_key="sk-test", max_retries=0, timeout=5) as client, pytest.raises(openai.APIConnectionError):
         client.models.list()
-    except openai.APIConnectionError:
-        pass
-    else:
-        raise AssertionError("the server should be gone after the with block")

@@ -88,7 +88,7 @@ def test_fromlist_empty_list_gives_an_empty_batch():
 
 def test_fromlist_sees_changes_to_its_list_between_runs():
     data = ["a", "b"]
-    g = FromList(data, "t") | MapField(str.upper, "t")
+    g = FromList(data, "t") | MapField(lambda t: t.upper(), "t")
     assert g.run()["t"].tolist() == ["A", "B"]
     data[1] = "c"  # same length, changed content: the memo must not serve the old result
     assert g.run()["t"].tolist() == ["A", "C"]

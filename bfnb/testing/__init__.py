@@ -1,0 +1,42 @@
+"""Test helpers for users' tests and bfnb's own: batch equality and the local server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["LocalServer", "assert_batch_equal", "local_server"]
+
+
+def assert_batch_equal(left: pd.DataFrame, right: pd.DataFrame, *, check_order: bool = True) -> None:
+    """Equal idx, rev and fields (any column order; arrays compared by value and dtype)."""
+    assert list(left.index) == list(right.index) if check_order else set(left.index) == set(right.index), (
+        f"idx differ: {list(left.index)[:5]} vs {list(right.index)[:5]}"
+    )
+    assert set(left.columns) == set(right.columns), f"fields differ: {sorted(left.columns)} vs {sorted(right.columns)}"
+    r = right.loc[left.index]
+    for col in left.columns:
+        for ix, x, y in zip(left.index, left[col].tolist(), r[col].tolist(), strict=True):
+            assert _same(x, y), f"field {col!r} of idx {ix!r}: {x!r} != {y!r}"
+
+
+def _same(x: Any, y: Any) -> bool:
+    if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+        return isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and x.dtype == y.dtype and np.array_equal(x, y)
+    if isinstance(x, dict) and isinstance(y, dict):
+        return x.keys() == y.keys() and all(_same(x[k], y[k]) for k in x)
+    if isinstance(x, (list, tuple)) and isinstance(y, (list, tuple)):
+        return len(x) == len(y) and all(_same(a, b) for a, b in zip(x, y, strict=True))
+    if isinstance(x, float) and isinstance(y, float) and np.isnan(x) and np.isnan(y):
+        return True
+    return bool(x == y) and type(x) is type(y) or (isinstance(x, (int, float)) and isinstance(y, (int, float)) and x == y)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("LocalServer", "local_server"):
+        from . import server
+
+        return getattr(server, name) if name == "local_server" else server.LocalServer
+    raise AttributeError(name)
