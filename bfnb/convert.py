@@ -4,13 +4,16 @@ A batch's values (text, None, numbers, lists, dicts, numpy arrays, bytes) must s
 format. JSONL goes through :func:`bfnb.formats.jsonl.encode_value`. Arrow and Parquet keep
 number, bool, text and bytes columns typed (readable by any tool) and store every other object
 column as a column of JSON text, named in the schema metadata under ``b"bfnb.encoded"`` so that
-reading restores the exact values. ``None`` stays ``None`` and ``NaN`` stays ``NaN``.
+reading restores the exact values. ``None`` stays ``None`` and ``NaN`` stays ``NaN``. JSON has no
+column types, so from JSONL a float32 column comes back as float64 and a datetime or complex
+column as objects (numpy scalars, values exact); Arrow and Parquet keep those types.
 
 Writing JSONL is on the hot path (sinks, checkpoints), so it never loops over rows in Python for
 plain columns: each str or number column is encoded by one ``orjson.dumps`` of the whole column,
-cut into per-row fragments with C-level ``bytes.replace``/``split`` (an encoded JSON string never
-contains ``","``, and numbers never contain ``,``), and all fragments are joined once. Only
-object columns holding containers, arrays or bytes fall back to one ``encode_value`` per value.
+whose value boundaries numpy finds (the commas between values); the keys, the punctuation and
+the values become the elements of one Arrow array, and one ``take`` gathers them line by line
+into the output buffer. Only object columns holding containers, arrays or bytes fall back to one
+``encode_value`` per value.
 """
 
 from __future__ import annotations
@@ -58,41 +61,67 @@ def batch_to_jsonl_bytes(df: pd.DataFrame, fields: Sequence[str] | None = None) 
     fields = B.data_fields(df) if fields is None else list(fields)
     B.require_fields(df, fields)
     n = len(df)
-    if n == 0:
-        return b""
-    rev = df[B.REV] if B.REV in df.columns else np.zeros(n, dtype="int64")
-    columns = [(B.IDX, df.index), (B.REV, rev)] + [(f, df[f]) for f in fields]
-    # Every piece of every line is one element of one Arrow array: the keys and punctuation
-    # (constants, shared by all lines) and each column's values (cut out of one orjson body).
-    # A single `take` then gathers the pieces line by line into one contiguous buffer.
-    consts = [b'{"idx":'] + [b"," + orjson.dumps(name) + b":" for name, _ in columns[1:]]
-    consts += [b"}\n", b"null"]
-    arrays = [pa.array(consts, type=pa.large_binary())]
-    null_at = len(consts) - 1
-    m = 2 * len(columns) + 1
-    order = np.empty((n, m), dtype=np.int64)
+    rev = df[B.REV] if B.REV in df.columns else pd.Series(np.zeros(n, "int64"), index=df.index)
+    arrays = [_as_numpy(df.index), _as_numpy(rev)] + [_as_numpy(df[f]) for f in fields]
+    # An object column of str (and None) is encoded like a number column: whole, by orjson.
+    columns = [
+        (name, a, _str_mask(a) if a.dtype == object else None)
+        for name, a in zip([B.IDX, B.REV, *fields], arrays, strict=True)
+    ]
+    consts = pa.array(
+        [b'{"idx":'] + [b"," + orjson.dumps(c[0]) + b":" for c in columns[1:]] + [b"}\n", b"null"],
+        type=pa.large_binary(),
+    )
+    # Chunks of rows keep every intermediate buffer small and warm in memory; only the result
+    # is allocated at full size, once.
+    parts = [
+        _jsonl_chunk(columns, consts, df.index, i, min(i + _CHUNK_ROWS, n))
+        for i in range(0, n, _CHUNK_ROWS)
+    ]
+    return b"".join(parts)
+
+
+_CHUNK_ROWS = 1 << 14
+
+
+def _jsonl_chunk(
+    columns: list[tuple[str, np.ndarray, np.ndarray | None]],
+    consts: pa.Array,
+    index: pd.Index,
+    lo: int,
+    hi: int,
+) -> memoryview:
+    """JSONL of rows ``lo:hi``. Every piece of every line (a key with its punctuation, or one
+    value cut out of a whole-column orjson body) is an element of one Arrow array, and one
+    ``take`` gathers the pieces line by line into a contiguous buffer."""
+    n, m = hi - lo, 2 * len(columns) + 1
+    order = np.empty((n, m), dtype=np.int32)
     order[:, 0 : m - 1 : 2] = np.arange(len(columns))
     order[:, m - 1] = len(consts) - 2
-    base = len(consts)
-    for j, (name, values) in enumerate(columns):
-        arr, pos = _column(values, name)
-        order[:, 2 * j + 1] = np.where(pos >= 0, pos + base, null_at)
+    null_at = len(consts) - 1
+    arrays, base = [consts], len(consts)
+    for j, (name, values, strs) in enumerate(columns):
+        arr, pos = _column(values[lo:hi], name, index[lo:hi], None if strs is None else strs[lo:hi])
+        order[:, 2 * j + 1] = (
+            pos + base if pos.min() >= 0 else np.where(pos >= 0, pos + base, null_at)
+        )
         arrays.append(arr)
         base += len(arr)
-    pieces = pa.concat_arrays(arrays)
-    lines = pc.take(pieces, pa.array(order.ravel().astype(np.int32 if base < 2**31 else np.int64)))
+    lines = pc.take(pa.concat_arrays(arrays), pa.array(order.reshape(-1)))
     _, offsets, data = lines.buffers()
     start, stop = np.frombuffer(offsets, np.int64)[[lines.offset, lines.offset + len(lines)]]
-    return data[int(start) : int(stop)].to_pybytes()
+    return memoryview(data)[int(start) : int(stop)]
 
 
-def _column(values: Any, name: str) -> tuple[pa.Array, np.ndarray]:
+def _column(
+    arr: np.ndarray, name: str, index: pd.Index, strs: np.ndarray | None
+) -> tuple[pa.Array, np.ndarray]:
     """The JSON of each value of a column: an array of pieces and each row's position in it.
 
-    A position of -1 means JSON ``null``. Plain str and number columns are encoded by one
-    ``orjson.dumps`` of the whole column; other object columns value by value.
+    A position of -1 means JSON ``null``. Number columns, and object columns of str where
+    ``strs`` marks the str (the rest being None), are encoded by one ``orjson.dumps`` of the
+    whole column; other object columns value by value.
     """
-    arr = _as_numpy(values)
     kind = arr.dtype.kind
     if kind in "iub" or (kind == "f" and np.isfinite(arr).all()):
         try:
@@ -101,23 +130,21 @@ def _column(values: Any, name: str) -> tuple[pa.Array, np.ndarray]:
             pass
         else:
             return _from_body(body, len(arr), None), np.arange(0, 2 * len(arr), 2)
-    elif kind == "O":
-        strs = _str_mask(arr)
-        if strs is not None:
-            sub = arr if strs.all() else arr[strs]
-            pos = np.full(len(arr), -1, dtype=np.int64)
-            pos[strs] = np.arange(0, 2 * len(sub), 2)
-            return _strings(sub, name, values), pos
-    pieces = pa.array(_encode_each(arr, name, values), type=pa.large_binary())
+    elif strs is not None:
+        sub = arr if strs.all() else arr[strs]
+        pos = np.full(len(arr), -1, dtype=np.int64)
+        pos[strs] = np.arange(0, 2 * len(sub), 2)
+        return _strings(sub, name, index[strs]), pos
+    pieces = pa.array(_encode_each(arr, name, index), type=pa.large_binary())
     return pieces, np.arange(len(arr))
 
 
-def _strings(arr: np.ndarray, name: str, values: Any) -> pa.Array:
+def _strings(arr: np.ndarray, name: str, index: pd.Index) -> pa.Array:
     lst = arr.tolist()
     try:
         body = orjson.dumps(lst)
     except orjson.JSONEncodeError:  # e.g. a lone surrogate: let the per-value path name the row
-        _encode_each(arr, name, values)
+        _encode_each(arr, name, index)
         raise
     return _from_body(body, len(lst), lst)
 
@@ -177,23 +204,18 @@ def _none_mask(arr: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _encode_each(arr: np.ndarray, name: str, values: Any) -> list[bytes]:
+def _encode_each(arr: np.ndarray, name: str, index: pd.Index) -> list[bytes]:
     """One ``orjson.dumps(encode_value(v))`` per value; errors name the idx and field."""
     dumps = orjson.dumps
     out = []
-    for i, v in enumerate(arr.tolist() if arr.dtype.kind != "O" else arr):
+    # Python numbers for numeric columns; numpy scalars (datetime64, complex) keep their type.
+    for i, v in enumerate(arr.tolist() if arr.dtype.kind in "iufbUS" else arr):
         try:
             out.append(dumps(encode_value(v)))
         except (TypeError, orjson.JSONEncodeError) as e:
-            where = _label(values, i)
+            where = f"the value at idx {index[i]!r}"
             raise TypeError(f"cannot encode {where} of field {name!r} as JSON: {e}") from e
     return out
-
-
-def _label(values: Any, i: int) -> str:
-    if isinstance(values, pd.Series):
-        return f"the value at idx {values.index[i]!r}"
-    return f"value {i}"
 
 
 def batch_from_jsonl_records(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
@@ -267,7 +289,7 @@ def batch_to_arrow(df: pd.DataFrame) -> pa.Table:
             if typ is not None:
                 arrays.append(pa.array(vals, type=typ, from_pandas=False))
             else:
-                arrays.append(pa.array(_encode_each(vals, f, s), type=pa.string()))
+                arrays.append(pa.array(_encode_each(vals, f, df.index), type=pa.string()))
                 encoded.append(f)
         else:  # datetimes, categoricals, ...: Arrow has a type for them
             arrays.append(pa.Array.from_pandas(s))
@@ -343,7 +365,9 @@ def _objects(vals: list[Any]) -> np.ndarray:
 # --------------------------------------------------------------------------------------- Parquet
 
 
-def write_parquet(df: pd.DataFrame, path: str | os.PathLike[str], *, compression: str = "zstd") -> None:
+def write_parquet(
+    df: pd.DataFrame, path: str | os.PathLike[str], *, compression: str = "zstd"
+) -> None:
     """Write the batch to a Parquet file atomically (temp file + rename)."""
     table = batch_to_arrow(df)
     with atomic_open(path, "wb") as f:

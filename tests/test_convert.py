@@ -83,7 +83,9 @@ def test_jsonl_roundtrip_is_exact():
 
 def test_jsonl_line_layout_idx_rev_first_and_valid_json():
     df = sample()
-    for line, ix, rv in zip(batch_to_jsonl_bytes(df).splitlines(), df.index, df["rev"], strict=True):
+    for line, ix, rv in zip(
+        batch_to_jsonl_bytes(df).splitlines(), df.index, df["rev"], strict=True
+    ):
         rec = orjson.loads(line)
         assert list(rec)[:2] == ["idx", "rev"] and rec["idx"] == ix and rec["rev"] == rv
         assert list(rec)[2:] == B.data_fields(df)
@@ -128,13 +130,18 @@ def test_jsonl_large_batch_and_typed_columns():
     df = B.from_columns(
         [f"k{i}" for i in range(n)],
         {
-            "text": [f"row {i}, \"quoted\"\nline" for i in range(n)],
+            "text": [f'row {i}, "quoted"\nline' for i in range(n)],
             "n": np.arange(n, dtype=np.int32),
             "u": np.arange(n, dtype=np.uint64) * np.uint64(2**40),
             "f": np.linspace(0, 1, n),
             "f32": np.linspace(0, 1, n).astype(np.float32),
         },
     )
+    from bfnb.formats.jsonl import dumps_line
+
+    fields = ["text", "n", "u", "f"]  # (orjson writes float32 in its own shortest form)
+    per_row = b"".join(dumps_line(r) for r in B.to_records(df[["rev", *fields]]))
+    assert batch_to_jsonl_bytes(df, fields=fields) == per_row  # several chunks, same bytes
     out = from_jsonl(batch_to_jsonl_bytes(df))
     assert out["text"].tolist() == df["text"].tolist()
     assert out["n"].tolist() == df["n"].tolist() and out["u"].tolist() == df["u"].tolist()
@@ -202,7 +209,7 @@ def test_parquet_write_is_atomic(tmp_path):
 
 
 def test_read_parquet_errors(tmp_path):
-    with pytest.raises(SourceError, match="nope.parquet"):
+    with pytest.raises(SourceError, match=r"nope\.parquet"):
         read_parquet(tmp_path / "nope.parquet")
     p = tmp_path / "noidx.parquet"
     pq.write_table(pa.table({"a": [1]}), p)
@@ -241,3 +248,12 @@ def test_string_dtype_column_is_written_as_text_with_none():
     out = from_jsonl(batch_to_jsonl_bytes(df))
     assert out["s"].tolist() == ["x", None]
     assert batch_from_arrow(batch_to_arrow(df))["s"].tolist() == ["x", None]
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import bfnb.convert as module
+
+    result = doctest.testmod(module)
+    assert result.failed == 0 and result.attempted > 0

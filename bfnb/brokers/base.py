@@ -36,6 +36,7 @@ __all__ = ["Broker", "BrokerSnapshot", "Job", "OnRecord", "RunResult", "usage_to
 
 OnRecord = Callable[[CallRecord], None]
 _QUEUED, _TAKEN, _SENDING, _BACKOFF, _DROPPED = range(5)
+_UNPRICED = object()
 
 
 @dataclass(slots=True)
@@ -85,11 +86,13 @@ class RunResult(dict[str, CallRecord]):
 
 
 class _Entry:
-    __slots__ = ("attempts", "handle", "job", "reserved_usd", "runs", "state", "t_sent")
+    __slots__ = ("attempts", "budget", "handle", "job", "reserved_usd", "runs", "state", "t_sent")
 
     def __init__(self, job: Job) -> None:
         self.job, self.runs, self.state = job, [], _QUEUED
-        self.attempts, self.reserved_usd, self.t_sent, self.handle = 0, None, 0.0, None
+        self.attempts, self.t_sent, self.handle = 0, 0.0, None
+        self.reserved_usd: float | None = None  # None: not yet checked against a budget
+        self.budget: BudgetTracker | None = None  # the budget holding its reservation
 
 
 class _Run:
@@ -127,6 +130,7 @@ class Broker:
         self.limiter = limiter or Limiter(self.limits)
         self.name = name or f"{kind} {model}@{provider}"
         self.prices = prices  # (input, output) dollars per million tokens; overrides the price table
+        self._price: Any = _UNPRICED
         self._rng = random.Random()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: int | None = None
@@ -162,11 +166,12 @@ class Broker:
         if self.prices is not None:
             usd = (input_tokens * self.prices[0] + output_tokens * self.prices[1]) / 1e6
             return usd / 2 if self.batch else usd
-        try:
-            from .pricing import cost_usd
-        except ImportError:  # pragma: no cover - pricing ships with the package
-            return None
-        return cost_usd(self.model, self.provider, input_tokens, output_tokens, batch=self.batch)
+        price = self._price
+        if price is _UNPRICED:  # looked up once per run: register_price() applies from the next run
+            from .pricing import lookup_price
+
+            price = self._price = lookup_price(self.model, self.provider)
+        return None if price is None else price.cost(input_tokens, output_tokens, batch=self.batch)
 
     def _budget_cost(self, input_tokens: int, output_tokens: int) -> float:
         usd = self.cost(input_tokens, output_tokens)
@@ -187,6 +192,7 @@ class Broker:
         the result were never sent (``result.unsent``): the run was cancelled or hit its budget.
         """
         self._bind(asyncio.get_running_loop())
+        self._price = _UNPRICED
         if isinstance(budget, Budget):
             budget = BudgetTracker(budget.usd) if budget.usd is not None else None
         run = _Run(on_record, budget, self._loop.create_future())
@@ -264,11 +270,8 @@ class Broker:
         """The caller was cancelled and no other run needs the workers: stop everything now."""
         await self._stop_workers()
         for entry in list(self._entries.values()):
-            if entry.state == _SENDING and entry.reserved_usd:
-                budget = next((r.budget for r in entry.runs if r.budget is not None), None)
-                if budget is not None:  # a call cut off in flight may still be billed
-                    budget.commit(entry.reserved_usd, None)
-                entry.reserved_usd = None
+            if entry.state == _SENDING:
+                self._settle_budget(entry, None)  # a call cut off in flight may still be billed
             self._drop(entry)
         self._queue = asyncio.Queue()
         self._pending = self._in_flight = self._retrying = 0
@@ -353,7 +356,7 @@ class Broker:
         job = entry.job
         worst = self._budget_cost(job.est_input_tokens, job.max_output_tokens)
         if budget.try_reserve(worst):
-            entry.reserved_usd = worst
+            entry.reserved_usd, entry.budget = worst, budget
             return True
         for run in list(entry.runs):
             if run.budget is budget:
@@ -366,10 +369,8 @@ class Broker:
     def _complete(self, entry: _Entry, response: dict[str, Any], tin: int, tout: int) -> None:
         job, t_done = entry.job, time.time()
         cost = self.cost(tin, tout)
-        if entry.reserved_usd:
-            budget = next((r.budget for r in entry.runs if r.budget is not None), None)
-            if budget is not None:
-                budget.commit(entry.reserved_usd, cost if cost is not None else fallback_cost(tin, tout, batch=self.batch))
+        if entry.budget is not None:  # an unknown price is charged at the fallback rate (budget.py)
+            self._settle_budget(entry, cost if cost is not None else fallback_cost(tin, tout, batch=self.batch))
         record = CallRecord(
             job.key, Status.DONE, job.kind, self.provider, self.model, _public(job.request), response,
             tin, tout, cost, entry.attempts, None, entry.t_sent, t_done, self.batch, job.origin,
@@ -410,10 +411,7 @@ class Broker:
 
     def _fail(self, entry: _Entry, message: str) -> None:
         job = entry.job
-        if entry.reserved_usd:
-            budget = next((r.budget for r in entry.runs if r.budget is not None), None)
-            if budget is not None:
-                budget.release(entry.reserved_usd)
+        self._settle_budget(entry, 0.0)
         record = CallRecord(
             job.key, Status.FAILED, job.kind, self.provider, self.model, _public(job.request), None,
             0, 0, None, entry.attempts, message, entry.t_sent, time.time(), self.batch, job.origin,
@@ -448,6 +446,7 @@ class Broker:
                 run.done.set_result(None)
 
     def _detach(self, entry: _Entry) -> None:
+        self._settle_budget(entry, 0.0)
         for run in entry.runs:
             run.waiting.discard(entry.job.key)
             run.results.unsent.append(entry.job.key)
@@ -462,12 +461,17 @@ class Broker:
             self._retrying -= 1
         elif entry.state in (_QUEUED, _TAKEN):
             self._pending -= 1
-            if entry.reserved_usd:
-                budget = next((r.budget for r in entry.runs if r.budget is not None), None)
-                if budget is not None:
-                    budget.release(entry.reserved_usd)
+        if entry.state != _SENDING:
+            self._settle_budget(entry, 0.0)
         entry.state = _DROPPED
         self._entries.pop(entry.job.key, None)
+
+    @staticmethod
+    def _settle_budget(entry: _Entry, actual: float | None) -> None:
+        """Replace the entry's reservation by ``actual`` dollars (None: by the reservation itself)."""
+        if entry.budget is not None:
+            entry.budget.commit(entry.reserved_usd or 0.0, actual)
+            entry.budget = None
 
     def _stop_run(self, run: _Run, reason: str) -> None:
         """Stop dispatching ``run``: its unsent jobs leave the queue, calls in flight finish."""

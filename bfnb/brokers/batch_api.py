@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from ..ledger.records import CallRecord, Status
-from .base import Broker, Job, OnRecord, RunResult, _public, usage_tokens
+from .base import _UNPRICED, Broker, Job, OnRecord, RunResult, _public, usage_tokens
 from .budget import BudgetTracker
 from .config import Budget, RateLimits, Retry
 from .retry import FatalError, TransientError, backoff_delay, error_for_exception, error_for_status, redact
@@ -81,6 +81,12 @@ class BatchAPIBroker(Broker):
         self._secret = resolved.api_key
         self._wake: asyncio.Event | None = None
         self._stop: str | None = None
+
+    def _client(self) -> Any:
+        import openai
+
+        return openai.AsyncOpenAI(base_url=self._base_url, api_key=self._secret or "sk-none", max_retries=0,
+                                  timeout=self.retry.timeout_s)  # fmt: skip
 
     # --- state file ----------------------------------------------------------------------------
 
@@ -142,10 +148,9 @@ class BatchAPIBroker(Broker):
         self, jobs: Any, *, on_record: OnRecord, budget: BudgetTracker | Budget | None = None
     ) -> RunResult:
         """Submit the jobs not already in a live batch, wait for every batch, return records by key."""
-        import openai
-
         if isinstance(budget, Budget):
             budget = BudgetTracker(budget.usd) if budget.usd is not None else None
+        self._price = _UNPRICED
         wanted: dict[str, Job] = {}
         for job in jobs:
             wanted.setdefault(job.key, job)
@@ -160,15 +165,16 @@ class BatchAPIBroker(Broker):
         self._session_open = True
         self._last_batch_run = (list(wanted.values()), on_record, budget)
         self._set_state("paused" if self._paused else "running")
-        client = openai.AsyncOpenAI(base_url=self._base_url, api_key=self._secret or "sk-none", max_retries=0,
-                                    timeout=self.retry.timeout_s)  # fmt: skip
+        # importing openai takes seconds on a slow machine: do it off the loop other brokers share
+        client = await asyncio.to_thread(self._client)
         try:
             live = await self._attach(client, wanted)
-            fresh = [j for k, j in wanted.items() if not any(k in b["keys"] for b in live.values())]
+            attached = {k for b in live.values() for k in b["keys"]}
+            fresh = [j for k, j in wanted.items() if k not in attached]
             if budget is not None:
                 fresh = self._within_budget(fresh, budget, result)
             self._pending = len(fresh)
-            self._in_flight = sum(len(set(b["keys"]) & wanted.keys()) for b in live.values())
+            self._in_flight = len(attached)
             for start in range(0, len(fresh), self.max_batch_requests):
                 if self._stop:
                     result.unsent.extend(j.key for j in fresh[start:])

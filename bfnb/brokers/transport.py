@@ -53,7 +53,6 @@ def get_session() -> aiohttp.ClientSession:
         )
         session = aiohttp.ClientSession(
             connector=connector,
-            json_serialize=lambda o: orjson.dumps(o).decode(),
             skip_auto_headers=("User-Agent",),
             headers={"User-Agent": "bfnb"},
         )

@@ -2,17 +2,35 @@
 
 Every display object renders with pure functions and gets ``_repr_mimebundle_`` from one mixin;
 HTML is built only in :mod:`bfnb.display.html`, which escapes every value.  Nothing here imports
-IPython or ipywidgets.
+IPython or ipywidgets.  Names are loaded on first use, so ``python -m bfnb.display.table`` (and the
+other module demos) run their module once, cleanly.
 """
 
 from __future__ import annotations
 
-from .compare import CompareView, compare_frame
-from .graph import GraphView, render_graph_html, render_graph_text
-from .spend import SpendSummary
-from .table import BatchTable, render_table_html, render_table_text
-from .text import TextProgress, format_cost
+import importlib
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from .compare import CompareView, compare_frame
+    from .graph import GraphView, render_graph_html, render_graph_text
+    from .spend import SpendSummary
+    from .table import BatchTable, render_table_html, render_table_text
+    from .text import TextProgress, format_cost
+
+_WHERE = {
+    "BatchTable": "table",
+    "CompareView": "compare",
+    "GraphView": "graph",
+    "SpendSummary": "spend",
+    "TextProgress": "text",
+    "compare_frame": "compare",
+    "format_cost": "text",
+    "render_graph_html": "graph",
+    "render_graph_text": "graph",
+    "render_table_html": "table",
+    "render_table_text": "table",
+}
 __all__ = [
     "BatchTable",
     "CompareView",
@@ -26,3 +44,15 @@ __all__ = [
     "render_table_html",
     "render_table_text",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -85,8 +85,9 @@ def compare_frame(
     diff[in_a & ~in_b] = f"only {labels[0]}"
     diff[~in_a & in_b] = f"only {labels[1]}"
     data = {"a": va, "b": vb, "len_a": _lengths(va, in_a), "len_b": _lengths(vb, in_b), "diff": diff}
-    out = pd.DataFrame({k: pd.Series(v, index=index, dtype=float if k.startswith("len") else object)
-                        for k, v in data.items()})  # fmt: skip
+    out = pd.DataFrame(
+        {k: pd.Series(v, index=index, dtype=float if k.startswith("len") else object) for k, v in data.items()}
+    )
     out.index.name = "idx"
     return out
 
@@ -128,8 +129,9 @@ class CompareView(DisplayMixin):
     def _sides(self) -> list[str]:
         out = []
         given = self.cost_a is not None or self.cost_b is not None
-        for lab, fld, col, cost in zip(self.labels, self.field, ("len_a", "len_b"), (self.cost_a, self.cost_b),
-                                       strict=True):  # fmt: skip
+        for lab, fld, col, cost in zip(
+            self.labels, self.field, ("len_a", "len_b"), (self.cost_a, self.cost_b), strict=True
+        ):
             text = f"{lab} ({fld}): {int(np.nansum(self.frame[col].to_numpy())):,} chars"
             out.append(text + (f", cost {format_cost(cost)}" if given else ""))
         return out
@@ -146,16 +148,28 @@ class CompareView(DisplayMixin):
         f = self._shown()
         la, lb = self.labels
         fa, fb = self.field
-        heads = [el("th", "idx"), el("th", la, el("span", fa, cls="bfnb-kind")), el("th", "chars", cls="bfnb-num"),
-                 el("th", lb, el("span", fb, cls="bfnb-kind")), el("th", "chars", cls="bfnb-num"), el("th", "diff")]  # fmt: skip
+        heads = [
+            el("th", "idx"),
+            el("th", la, el("span", fa, cls="bfnb-kind")),
+            el("th", "chars", cls="bfnb-num"),
+            el("th", lb, el("span", fb, cls="bfnb-kind")),
+            el("th", "chars", cls="bfnb-num"),
+            el("th", "diff"),
+        ]
         rows = []
         cols = [f[c].tolist() for c in ("a", "len_a", "b", "len_b", "diff")]
         for ix, a, na, b, nb, d in zip(f.index.tolist(), *cols, strict=True):
-            cells = [el("td", str(ix)), self._cell(a, na), _num(na), self._cell(b, nb), _num(nb),
-                     el("td", d, cls="bfnb-diff" if d else None)]  # fmt: skip
+            cells = [
+                el("td", str(ix)),
+                self._cell(a, na),
+                _num(na),
+                self._cell(b, nb),
+                _num(nb),
+                el("td", d, cls="bfnb-diff" if d else None),
+            ]
             rows.append(el("tr", *cells))
         head = el("div", self._head(), *(el("div", s) for s in self._sides()), cls="bfnb-head")
-        table = el("table", el("thead", el("tr", *heads)), el("tbody", *rows))
+        table = el("table", el("thead", el("tr", *heads)), el("tbody", *rows), cls="bfnb-grid")
         return style() + el("div", head, table, cls="bfnb bfnb-compare")
 
     def _cell(self, v: Any, n: float) -> str:
@@ -163,17 +177,28 @@ class CompareView(DisplayMixin):
             return el("td", el("span", "—", cls="bfnb-none"))
         if _is_missing(v):
             return el("td", el("span", "None", cls="bfnb-none"))
-        return el("td", text_block(v if isinstance(v, str) else _text_value(v), max_chars=self.max_chars))
+        text = v if isinstance(v, str) else _text_value(v)
+        cls = "bfnb-long" if len(text) > self.max_chars else None
+        return el("td", text_block(text, max_chars=self.max_chars), cls=cls)
 
     def _render_text(self) -> str:
         f = self._shown()
         la, lb = self.labels
         heads = ["idx", f"{la}: {self.field[0]}", "chars", f"{lb}: {self.field[1]}", "chars", "diff"]
         body = []
-        for ix, a, na, b, nb, d in zip(f.index.tolist(), *(f[c].tolist() for c in ("a", "len_a", "b", "len_b", "diff")),
-                                       strict=True):  # fmt: skip
-            body.append([str(ix), "—" if na != na else _text_value(a), _len(na),
-                         "—" if nb != nb else _text_value(b), _len(nb), d])  # fmt: skip
+        for ix, a, na, b, nb, d in zip(
+            f.index.tolist(), *(f[c].tolist() for c in ("a", "len_a", "b", "len_b", "diff")), strict=True
+        ):
+            body.append(
+                [
+                    str(ix),
+                    "—" if na != na else _text_value(a),
+                    _len(na),
+                    "—" if nb != nb else _text_value(b),
+                    _len(nb),
+                    d,
+                ]
+            )
         table = grid(heads, body, right=[False, False, True, False, True, False])
         return "\n".join([self._head(), *self._sides(), table])
 
@@ -184,3 +209,11 @@ def _len(n: float) -> str:
 
 def _num(n: float) -> str:
     return el("td", _len(n), cls="bfnb-num")
+
+
+if __name__ == "__main__":
+    from .table import _sample
+
+    a = _sample()
+    b = a.iloc[1:].assign(story=a["story"].iloc[1:].map(lambda s: s.upper() if s else s))
+    print(CompareView(a, b, "story", labels=("prompt v1", "prompt v2"), cost_a=0.0123, cost_b=None))

@@ -45,8 +45,9 @@ class GraphView(DisplayMixin):
         self.title = title
 
     def _render_html(self) -> str:
-        return render_graph_html(self.ops, self.result, max_rows=self.max_rows, max_chars=self.max_chars,
-                                 title=self.title)  # fmt: skip
+        return render_graph_html(
+            self.ops, self.result, max_rows=self.max_rows, max_chars=self.max_chars, title=self.title
+        )
 
     def _render_text(self) -> str:
         return render_graph_text(self.ops, self.result, max_rows=self.max_rows, title=self.title)
@@ -122,16 +123,23 @@ def render_graph_html(
         kind = op.get("kind")
         name: list[Any] = [_op_name(op)] + ([el("span", kind, cls="bfnb-kind")] if kind else [])
         vals: list[Any] = [str(i), name, _rows(op), _cache(op), _calls(op), _cost(op), time(op.get("seconds"))]
-        cells = [el("td", *(v if isinstance(v, list) else [v]), cls="bfnb-num" if j in num else None)
-                 for j, v in enumerate(vals)]  # fmt: skip
+        cells = [
+            el("td", *(v if isinstance(v, list) else [v]), cls="bfnb-num" if j in num else None)
+            for j, v in enumerate(vals)
+        ]
         rows.append(el("tr", *cells))
     calls, cost, seconds = _totals(ops)
     total = ["", "total", "", "", calls, cost, time(seconds)]
-    rows.append(el("tr", *(el("td", v, cls="bfnb-num" if j in num else None) for j, v in enumerate(total)),
-                   cls="bfnb-total"))  # fmt: skip
+    rows.append(
+        el("tr", *(el("td", v, cls="bfnb-num" if j in num else None) for j, v in enumerate(total)), cls="bfnb-total")
+    )
     thead = el("thead", el("tr", *(el("th", h, cls="bfnb-num" if j in num else None) for j, h in enumerate(heads))))
-    chain = el("div", el("div", _head(ops, title), cls="bfnb-head"), el("table", thead, el("tbody", *rows)),
-               cls="bfnb bfnb-graph")  # fmt: skip
+    chain = el(
+        "div",
+        el("div", _head(ops, title), cls="bfnb-head"),
+        el("table", thead, el("tbody", *rows), cls="bfnb-grid"),
+        cls="bfnb bfnb-graph",
+    )
     if result is None:
         return style() + chain
     return style() + chain + Markup(render_table_html(result, max_rows=max_rows, max_chars=max_chars, css=False))
@@ -153,3 +161,29 @@ def render_graph_text(
     if result is not None:
         text += "\n\n" + render_table_text(result, max_rows=max_rows)
     return text
+
+
+if __name__ == "__main__":
+    from .table import _sample
+
+    print(
+        render_graph_text(
+            [
+                dict(label="ReadMarkdownEntries", kind="source", rows_out=5, cached="memo", seconds=0.01),
+                dict(
+                    label="AskLLM",
+                    kind="broker",
+                    rows_in=5,
+                    rows_out=5,
+                    calls_sent=3,
+                    calls_cached=2,
+                    cost_usd=0.0123,
+                    seconds=1.5,
+                    tag="poems",
+                ),
+                dict(label="EmbedText", kind="broker", rows_in=5, rows_out=5, calls_sent=5, cost_usd=None),
+            ],
+            _sample(),
+            max_rows=3,
+        )
+    )

@@ -27,9 +27,8 @@ __all__ = [
     "text_block",
 ]
 
-_TAGS = frozenset(
-    "table thead tbody tfoot tr th td div span details summary style b i code small pre".split()
-)
+# no script, no style (the one style block is built by style()), nothing that loads a URL
+_TAGS = frozenset(["table", "thead", "tbody", "tr", "th", "td", "div", "span", "details", "summary", "b", "i", "code"])
 _ATTR_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 
 
@@ -115,24 +114,32 @@ def style() -> Markup:
 # fallbacks are translucent so they also work in VS Code, Colab and classic Notebook.
 CSS = """
 .bfnb{font-size:var(--jp-code-font-size,12px);color:var(--jp-ui-font-color1,inherit);margin:2px 0}
-.bfnb .bfnb-head{margin:2px 0 4px;color:var(--jp-ui-font-color2,inherit);opacity:.9}
+.bfnb .bfnb-head{margin:2px 0 4px;color:var(--jp-ui-font-color2,inherit)}
 .bfnb .bfnb-head b{color:var(--jp-ui-font-color1,inherit)}
-.bfnb table{border-collapse:collapse;border:none;margin:0;table-layout:auto}
-.bfnb th,.bfnb td{border:none;border-bottom:1px solid var(--jp-border-color2,rgba(127,127,127,.25));
- padding:3px 8px;text-align:left;vertical-align:top;white-space:pre-wrap;word-break:break-word;
- max-width:40em;font-family:var(--jp-code-font-family,monospace)}
-.bfnb thead th{border-bottom:1px solid var(--jp-border-color1,rgba(127,127,127,.5));font-weight:600}
-.bfnb tbody tr:nth-child(even){background:var(--jp-layout-color2,rgba(127,127,127,.06))}
-.bfnb tbody tr:hover{background:var(--jp-rendermime-table-row-hover-background,rgba(66,165,245,.12))}
-.bfnb .bfnb-kind{display:block;font-weight:400;font-size:90%;color:var(--jp-ui-font-color2,inherit);opacity:.75}
-.bfnb td.bfnb-num,.bfnb th.bfnb-num{text-align:right;font-variant-numeric:tabular-nums}
+.bfnb table.bfnb-grid{border-collapse:collapse;border:none;margin:0 0 6px;table-layout:auto}
+.bfnb .bfnb-grid th,.bfnb .bfnb-grid td{border:none;padding:3px 8px;text-align:left;vertical-align:top;
+ border-bottom:1px solid var(--jp-border-color2,rgba(127,127,127,.25));line-height:1.35;
+ font-family:var(--jp-code-font-family,monospace);font-size:var(--jp-code-font-size,12px)}
+.bfnb .bfnb-grid td{white-space:pre-wrap;overflow-wrap:break-word;max-width:40em}
+.bfnb .bfnb-grid td.bfnb-long{min-width:20em}
+.bfnb .bfnb-grid td.bfnb-idx{white-space:nowrap}
+.bfnb .bfnb-grid th{white-space:nowrap;font-weight:600;
+ border-bottom:1px solid var(--jp-border-color1,rgba(127,127,127,.5))}
+.bfnb .bfnb-grid tbody tr{background:transparent}
+.bfnb .bfnb-grid tbody tr:nth-child(even){background:var(--jp-layout-color2,rgba(127,127,127,.06))}
+.bfnb .bfnb-grid tbody tr:hover{background:var(--jp-rendermime-table-row-hover-background,rgba(66,165,245,.12))}
+.bfnb .bfnb-kind{display:block;font-weight:400;font-size:90%;color:var(--jp-ui-font-color2,inherit);opacity:.8}
+.bfnb .bfnb-grid .bfnb-num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .bfnb .bfnb-none{color:var(--jp-ui-font-color3,rgba(127,127,127,.9));font-style:italic}
-.bfnb .bfnb-note{color:var(--jp-ui-font-color2,inherit);opacity:.7}
-.bfnb details>summary{cursor:pointer;list-style-position:inside}
+.bfnb .bfnb-note{color:var(--jp-ui-font-color2,inherit);opacity:.75}
+.bfnb details>summary{cursor:pointer}
 .bfnb details[open]>summary .bfnb-prev{display:none}
-.bfnb tr.bfnb-failed>td:first-child{border-left:3px solid var(--jp-error-color1,#d32f2f)}
-.bfnb .bfnb-err{display:block;color:var(--jp-error-color1,#d32f2f);font-size:90%}
-.bfnb tr.bfnb-pending>td{opacity:.55}
+.bfnb .bfnb-grid tr.bfnb-failed>td:first-child,.bfnb .bfnb-grid tr.bfnb-errrow>td{
+ border-left:3px solid var(--jp-error-color1,#d32f2f)}
+.bfnb .bfnb-grid tbody tr.bfnb-failed,.bfnb .bfnb-grid tbody tr.bfnb-errrow{background:rgba(211,47,47,.08)}
+.bfnb .bfnb-grid tr.bfnb-failed>td{border-bottom:none}
+.bfnb .bfnb-grid tr.bfnb-errrow>td{color:var(--jp-error-color1,#d32f2f);padding-top:0}
+.bfnb .bfnb-grid tr.bfnb-pending>td{opacity:.55}
 .bfnb .bfnb-diff{color:var(--jp-warn-color1,#e65100);font-weight:600}
-.bfnb tr.bfnb-total>td{font-weight:600;border-top:1px solid var(--jp-border-color1,rgba(127,127,127,.5))}
+.bfnb .bfnb-grid tr.bfnb-total>td{font-weight:600;border-top:1px solid var(--jp-border-color1,rgba(127,127,127,.5))}
 """

@@ -46,8 +46,7 @@ class SpendSummary(DisplayMixin):
         body = []
         for r in self.rows:
             name = r.get("op") or r.get("broker") or r.get("name") or "?"
-            body.append([str(name), *(format_int(int(r.get(k) or 0)) for k in _KEYS),
-                         format_cost(r.get("cost_usd"))])  # fmt: skip
+            body.append([str(name), *(format_int(int(r.get(k) or 0)) for k in _KEYS), format_cost(r.get("cost_usd"))])
         totals = [format_int(sum(int(r.get(k) or 0) for r in self.rows)) for k in _KEYS]
         body.append(["total", *totals, total_cost(r.get("cost_usd") for r in self.rows) if self.rows else "$0"])
         return heads, body
@@ -65,9 +64,23 @@ class SpendSummary(DisplayMixin):
         heads, body = self._table()
         thead = el("thead", el("tr", *(el("th", h, cls="bfnb-num" if j else None) for j, h in enumerate(heads))))
         rows = [
-            el("tr", *(el("td", v, cls="bfnb-num" if j else None) for j, v in enumerate(r)),
-               cls="bfnb-total" if i == len(body) - 1 else None)  # fmt: skip
+            el(
+                "tr",
+                *(el("td", v, cls="bfnb-num" if j else None) for j, v in enumerate(r)),
+                cls="bfnb-total" if i == len(body) - 1 else None,
+            )
             for i, r in enumerate(body)
         ]
-        table = el("table", thead, el("tbody", *rows))
+        table = el("table", thead, el("tbody", *rows), cls="bfnb-grid")
         return style() + el("div", el("div", self._head(), cls="bfnb-head"), table, cls="bfnb bfnb-spend")
+
+
+if __name__ == "__main__":
+    print(
+        SpendSummary(
+            [
+                dict(op="AskLLM", calls_sent=3, calls_cached=2, input_tokens=1200, output_tokens=300, cost_usd=0.0123),
+                dict(op="EmbedText", calls_sent=5, calls_cached=0, input_tokens=5000, output_tokens=0, cost_usd=None),
+            ]
+        )
+    )

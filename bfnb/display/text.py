@@ -24,8 +24,8 @@ __all__ = [
     "format_int",
     "format_seconds",
     "grid",
-    "summary_line",
     "safe_repr",
+    "summary_line",
     "total_cost",
     "width",
 ]
@@ -204,9 +204,15 @@ class TextProgress:
             bar = self._bars.get(st.name)
             if bar is None:
                 bar = tqdm(
-                    total=st.total, desc=st.name, unit="call", file=self.file,
-                    disable=self._disable, dynamic_ncols=True, leave=True, mininterval=0.2,
-                )  # fmt: skip
+                    total=st.total,
+                    desc=st.name,
+                    unit="call",
+                    file=self.file,
+                    disable=self._disable,
+                    dynamic_ncols=True,
+                    leave=True,
+                    mininterval=0.2,
+                )
                 self._bars[st.name] = bar
             if st.finished < bar.n:  # a new burst of work: start the bar again
                 bar.reset()

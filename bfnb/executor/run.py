@@ -207,6 +207,8 @@ def run_graph(
                 op.kind in _ALWAYS_MEMO or (not nested and (nid in keep or rep.seconds >= _SLOW_S))
             ):
                 default_memo.put(fp, outs)
+            if getattr(op, "persist_result", False) and not inc and use_memo:
+                op.save_checkpoint(fp, ctx.project, outs[0])  # a new process resumes from here
             if parent is not None:
                 for k, v in ctx.stats.items():
                     parent.add_stat(k, v) if v is not None else parent.stats.__setitem__(k, None)

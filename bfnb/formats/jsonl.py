@@ -60,7 +60,7 @@ def encode_value(v: Any) -> Any:
     if t is float:
         return v if math.isfinite(v) else {"$float": repr(v)}
     if t is list or t is tuple:
-        return [encode_value(x) for x in v]
+        return v if t is list and _all_plain(v) else [encode_value(x) for x in v]
     if t is dict:
         return _encode_dict(v)
     if isinstance(v, np.ndarray):
@@ -86,9 +86,26 @@ def encode_value(v: Any) -> Any:
     )
 
 
+def _all_plain(items: Iterable[Any]) -> bool:
+    """True when every item is already its own JSON form (the common list of str or numbers)."""
+    for x in items:
+        t = type(x)
+        if t is str or t is bool or x is None:
+            continue
+        if t is int:
+            if _I64_MIN <= x <= _U64_MAX:
+                continue
+        elif t is float and math.isfinite(x):
+            continue
+        return False
+    return True
+
+
 def _encode_dict(d: dict[Any, Any]) -> dict[str, Any]:
     if not all(type(k) is str for k in d):
         return {"$dict": [[encode_value(k), encode_value(x)] for k, x in d.items()]}
+    if len(d) != 1 and _all_plain(d.values()):
+        return d
     out = {k: encode_value(x) for k, x in d.items()}
     if len(out) == 1 and next(iter(out)).startswith("$"):
         return {"$esc": out}
@@ -173,7 +190,7 @@ def _descr(d: Any) -> Any:
     for f in d:  # (name or [title, name], descr[, shape])
         name = tuple(f[0]) if isinstance(f[0], list) else f[0]
         field = (name, _descr(f[1]))
-        fields.append(field + (tuple(f[2]),) if len(f) > 2 else field)
+        fields.append((*field, tuple(f[2])) if len(f) > 2 else field)
     return fields
 
 
@@ -266,7 +283,7 @@ def _line_error(p: Path, lineno: int, start: int, line: bytes, e: Exception) -> 
     except UnicodeDecodeError as u:
         return SourceError(
             f"{str(p)!r} line {lineno}: invalid UTF-8 at byte offset {start + u.start} "
-            f"(byte {line[u.start:u.start + 1]!r})"
+            f"(byte {line[u.start : u.start + 1]!r})"
         )
     snippet = line[:80].decode("utf-8", "replace").rstrip("\r\n")
     return SourceError(f"{str(p)!r} line {lineno}: malformed JSON ({e}): {snippet!r}")

@@ -60,7 +60,7 @@ def read_markdown_text(path: str | os.PathLike[str]) -> str:
         line = data.count(b"\n", 0, e.start) + 1
         raise SourceError(
             f"{str(p)!r} line {line}: invalid UTF-8 at byte offset {e.start} "
-            f"(byte {data[e.start:e.start + 1]!r})"
+            f"(byte {data[e.start : e.start + 1]!r})"
         ) from None
 
 
@@ -87,7 +87,9 @@ def _split_lines(text: str) -> list[str]:
 
 def _is_closer(line: str, fence: str) -> bool:
     m = _FENCE.match(line)
-    return bool(m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not m.group(2).strip())
+    return bool(
+        m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not m.group(2).strip()
+    )
 
 
 def _opener(line: str) -> str | None:
@@ -219,8 +221,10 @@ def unescape_markdown_headings(text: str) -> str:
     '## x\n\\# y'
     """
     lines = _split_lines(text)
-    out = [line if in_fence or heading is not None else _unescape_line(line)
-           for _, line, heading, in_fence in _scan(lines)]
+    out = [
+        line if in_fence or heading is not None else _unescape_line(line)
+        for _, line, heading, in_fence in _scan(lines)
+    ]
     return "\n".join(out) + ("\n" if text.endswith("\n") else "")
 
 
@@ -249,7 +253,9 @@ def _heading_lines(headings: list[str], prev: list[str] | None, repeat_same: boo
         k += 1
     if k == len(headings) and (repeat_same or len(headings) < len(prev)):
         k -= 1  # same path (or a parent of the last one): repeat the last heading
-    return [("#" * (lvl + 1) + (" " + h if h else "")) for lvl, h in enumerate(headings) if lvl >= k]
+    return [
+        ("#" * (lvl + 1) + (" " + h if h else "")) for lvl, h in enumerate(headings) if lvl >= k
+    ]
 
 
 def write_markdown_entries(records: Iterable[tuple[Sequence[str], str]]) -> str:

@@ -20,11 +20,11 @@ __all__ = ["cost_frame", "explain_frame"]
 def explain_frame(g: Graph, tag: str | None = None) -> pd.DataFrame:
     """One row per entry of each broker op (or of the op tagged ``tag``) in the last run.
 
-    ``served`` is "ledger" (answered earlier, nothing sent), "sent" (called in this run), "failed"
-    or "pending"; for a sent call whose entry had an earlier answer from the same op, ``changed``
-    says which part of the request differs (prompt text, model, a parameter, ...).
+    ``served`` is "ledger" (answered earlier, nothing sent), "sent" (called in this run), "failed",
+    "pending", or "memo"/"checkpoint" when the whole op's result was reused without a lookup; for a
+    sent call whose entry had an earlier answer from the same op, ``changed`` says which part of
+    the request differs (prompt text, model, a parameter, ...).
     """
-    from ..ledger import diff_requests
     from ..op._dispatch import DISPATCH_LOG
 
     rep = g.last_run
@@ -32,30 +32,46 @@ def explain_frame(g: Graph, tag: str | None = None) -> pd.DataFrame:
         g.run()
         rep = g.last_run
     assert rep is not None
-    label = g.node_by_tag(tag).label() if tag else None
+    wanted = {g.node_by_tag(tag).id} if tag else {n.node_id for n in rep.nodes if n.kind == "broker"}
+    log = DISPATCH_LOG.get(rep.run_id, [])
     rows: list[dict[str, Any]] = []
-    for entry in DISPATCH_LOG.get(rep.run_id, []):
-        if label is not None and entry["op"] != label:
+    for node in rep.nodes:
+        if node.node_id not in wanted:
             continue
-        ledger = entry["ledger"]
-        keys, idxs, sent = entry["keys"], entry["idxs"], entry["sent"]
-        records = ledger.get_many(keys)
-        prev = ledger.origins.previous_keys(entry["op"], idxs, before_run=rep.run_id)
-        for ix, key, rec in zip(idxs, keys, records, strict=True):
-            status = None if rec is None else rec.get("status")
-            served = "pending" if rec is None else ("failed" if status != "done" else ("sent" if key in sent else "ledger"))
-            changed: list[str] = []
-            old_key = prev.get(ix)
-            if served == "sent" and old_key and old_key != key:
-                old = ledger.get(old_key)
-                if old is not None and rec is not None:
-                    changed = diff_requests(old.request, rec.get("request") or {})
-            rows.append({
-                "op": entry["op"], "idx": ix, "served": served, "changed": ", ".join(changed) or None,
-                "key": key, "cost_usd": None if rec is None else rec.get("cost_usd"),
-                "error": None if rec is None else rec.get("error"),
-            })
+        if node.cached:
+            result = rep.results.get(node.node_id)
+            idxs = list(result[0].index) if result else []
+            rows += [{"op": node.label, "idx": ix, "served": node.cached} for ix in idxs]
+            continue
+        for entry in log:
+            if entry["op"] == node.label:
+                rows += _explain_dispatch(entry, rep.run_id)
     return pd.DataFrame(rows, columns=["op", "idx", "served", "changed", "key", "cost_usd", "error"])
+
+
+def _explain_dispatch(entry: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
+    from ..ledger import diff_requests
+
+    ledger = entry["ledger"]
+    keys, idxs, sent = entry["keys"], entry["idxs"], entry["sent"]
+    records = ledger.get_many(keys)
+    prev = ledger.origins.previous_keys(entry["op"], idxs, before_run=run_id)
+    rows = []
+    for ix, key, rec in zip(idxs, keys, records, strict=True):
+        status = None if rec is None else rec.get("status")
+        served = "pending" if rec is None else ("failed" if status != "done" else ("sent" if key in sent else "ledger"))
+        changed: list[str] = []
+        old_key = prev.get(ix)
+        if served == "sent" and old_key and old_key != key:
+            old = ledger.get(old_key)
+            if old is not None and rec is not None:
+                changed = diff_requests(old.request, rec.get("request") or {})
+        rows.append({
+            "op": entry["op"], "idx": ix, "served": served, "changed": ", ".join(changed) or None,
+            "key": key, "cost_usd": None if rec is None else rec.get("cost_usd"),
+            "error": None if rec is None else rec.get("error"),
+        })
+    return rows
 
 
 def cost_frame(g: Graph) -> pd.DataFrame:

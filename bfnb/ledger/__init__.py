@@ -23,7 +23,7 @@ from .origins import Origins, diff_requests
 from .records import CallRecord, Status
 from .store import CALLS_FILE, Ledger
 
-__all__ = ["CALLS_FILE", "CallRecord", "Ledger", "Origins", "Status", "diff_requests", "records_frame"]
+__all__ = ["CALLS_FILE", "CallRecord", "Ledger", "Origins", "Status", "diff_requests", "records_frame", "summarize"]
 
 _INT = ("input_tokens", "output_tokens", "attempts")
 COLUMNS = (
@@ -73,3 +73,30 @@ def records_frame(chunks: Iterable[list[dict[str, Any]]]) -> Any:
             data[c] = obj(v)
     data["total_tokens"] = data["input_tokens"] + data["output_tokens"]
     return pd.DataFrame({c: pd.Series(data[c], dtype=data[c].dtype, copy=False) for c in COLUMNS})
+
+
+def summarize(chunks: Iterable[list[dict[str, Any]]]) -> dict[str, Any]:
+    """Lists of record dicts -> counts by status, tokens, and cost where known (``Ledger.stats``)."""
+    n = {Status.DONE: 0, Status.FAILED: 0}
+    tin = tout = unknown = 0
+    cost = 0.0
+    for chunk in chunks:
+        for d in chunk:
+            n[d["status"]] += 1
+            tin += d.get("input_tokens") or 0
+            tout += d.get("output_tokens") or 0
+            c = d.get("cost_usd")
+            if c is None:
+                unknown += d["status"] == Status.DONE
+            else:
+                cost += c
+    return {
+        "calls": n[Status.DONE] + n[Status.FAILED],
+        "done": n[Status.DONE],
+        "failed": n[Status.FAILED],
+        "input_tokens": tin,
+        "output_tokens": tout,
+        "total_tokens": tin + tout,
+        "cost_usd": cost,
+        "cost_unknown": unknown,  # done calls whose price is not known
+    }

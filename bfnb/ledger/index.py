@@ -6,7 +6,7 @@ Every line of ``calls.jsonl`` starts with its key and status at fixed byte posit
 
 so the index is built by reading the file in 4 MB blocks, finding newlines with numpy, gathering
 the 48-byte head of every line at once and checking it against that template.  The 32 hex digits
-become two ``uint64`` words (a SWAR hex decode), so a million keys cost 29 bytes each (hi, lo,
+become two ``uint64`` words (a SWAR hex decode), so a million keys cost 33 bytes each (hi, lo,
 offset, length, status) instead of ~150 bytes as Python objects, and sort in a tenth of a second.
 A line without its newline is not a record yet (a torn tail, or a write still in progress); a
 complete line whose head does not match is skipped.  No whole record is ever kept in memory.
@@ -19,14 +19,32 @@ key that appears on several lines is applied the same way in both: later lines w
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import os
 import re
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
+import orjson
 
-__all__ = ["HEAD_SIZE", "Entries", "KeyIndex", "is_key", "join_key", "key_words", "scan", "split_key"]
+from ..errors import LedgerError
+from ..keys import SECRET_FIELDS, _default
+from .records import CallRecord, Status
+
+__all__ = [
+    "HEAD_SIZE",
+    "Entries",
+    "KeyIndex",
+    "decode",
+    "encode",
+    "is_key",
+    "join_key",
+    "key_words",
+    "scan",
+    "split_key",
+]
 
 HEAD_SIZE = 48  # len('{"k":"' + 32 hex + '","s":"d",')
 _KEY_AT, _STATUS_AT = 6, 45
@@ -37,6 +55,47 @@ _W0 = int.from_bytes(b'{"k":"\0\0', "little") & _M6  # bytes 0-5 of a head
 _W4 = int.from_bytes(b'\0\0\0\0\0\0",', "little") & _M2  # bytes 38-39
 _W5 = int.from_bytes(b'"s":"\0",', "little") & ~(0xFF << 40)  # bytes 40-47 but the status
 is_key = re.compile(r"[0-9a-f]{32}\Z").match
+_DUMP_OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+_STATUS_CODE = {Status.DONE: b"d", Status.FAILED: b"f"}
+
+
+# --- the line format ---------------------------------------------------------------------
+
+
+def encode(record: CallRecord) -> tuple[bytes, str, bool]:
+    """One record -> (its line, key, done).  The line starts with ``{"k":"<key>","s":"d",``."""
+    code = _STATUS_CODE.get(record.status)
+    if code is None:
+        raise LedgerError(f"a call record's status must be 'done' or 'failed', not {record.status!r}")
+    key = record.key
+    if type(key) is not str or not is_key(key):
+        raise LedgerError(f"a call record's key must be 32 lowercase hex digits, not {key!r}")
+    if isinstance(record.request, dict) and not SECRET_FIELDS.isdisjoint(record.request):
+        clean = {k: v for k, v in record.request.items() if k not in SECRET_FIELDS}
+        record = dataclasses.replace(record, request=clean)
+    try:
+        body = orjson.dumps(record, default=_default, option=_DUMP_OPTS)
+    except TypeError as e:
+        raise LedgerError(f"cannot store the call record {key}: {e}") from e
+    # orjson writes a dataclass's fields in order: '{"key":"<32>","status":"<status>",' comes first.
+    cut = 22 + 32 + len(record.status)
+    if body[cut - 2 : cut] != b'",' or not body.startswith(b'{"key":"'):
+        raise LedgerError("CallRecord must start with its key and status fields")
+    return b'{"k":"' + key.encode() + b'","s":"' + code + b'",' + body[cut:] + b"\n", key, code == b"d"
+
+
+def decode(line: bytes | memoryview) -> dict[str, Any] | None:
+    """A line -> the record as a plain dict with CallRecord's field names (None if unreadable)."""
+    try:
+        d = orjson.loads(line)
+        d["key"] = d.pop("k")
+        d["status"] = Status.DONE if d.pop("s") == "d" else Status.FAILED
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return None
+    return d
+
+
+# --- the index -------------------------------------------------------------------------------
 
 
 class Entries(NamedTuple):
@@ -208,21 +267,23 @@ class KeyIndex:
         # Readers take both tiers in one read of this tuple, so a merge in another thread never
         # shows them a half-updated index.
         self._state: tuple[Entries, dict[str, Slot]] = (Entries.empty(), {})
+        self._counted: tuple[dict[str, Slot] | None, int, int] = (None, 0, 0)  # delta, seen, new keys
 
     def __len__(self) -> int:
+        """Distinct keys.  Only keys added to the dict since the last call are looked up."""
         main, delta = self._state
-        if not delta:
-            return len(main.hi)
-        return len(main.hi) + int((~self._in_main(main, list(delta))).sum())
+        seen_delta, seen, new = self._counted
+        if seen_delta is not delta:
+            seen = new = 0
+        if len(delta) > seen:  # a dict only grows (keys keep their place) until a merge replaces it
+            fresh = list(itertools.islice(delta, seen, None))
+            new += int((~self._in_main(main, fresh)).sum())
+            self._counted = (delta, len(delta), new)
+        return len(main.hi) + new
 
     # --- adding ---------------------------------------------------------------------------
     def add(self, key: str, off: int, ln: int, done: bool) -> None:
-        main, delta = self._state
-        old = delta.get(key)
-        if old is None or done or not old[2]:
-            delta[key] = (off, ln, done)
-        if len(delta) > max(1 << 17, len(main.hi) // 4):
-            self.merge()
+        self.add_many((key,), (off,), (ln,), (done,))
 
     def add_many(self, keys: Sequence[str], offs: Sequence[int], lns: Sequence[int], done: Sequence[bool]) -> None:
         main, delta = self._state
@@ -235,7 +296,8 @@ class KeyIndex:
             self.merge()
 
     def add_entries(self, e: Entries) -> None:
-        if len(e.hi) <= 4096:
+        """Add scanned lines: through the dict when few, by re-sorting when many (a first load)."""
+        if len(e.hi) <= max(4096, len(self._state[0].hi) // 8):
             keys = [join_key(h, lo) for h, lo in zip(e.hi.tolist(), e.lo.tolist(), strict=True)]
             self.add_many(keys, e.off.tolist(), e.ln.tolist(), e.done.tolist())
         else:
@@ -305,13 +367,6 @@ class KeyIndex:
         sel = main if done is None else main.take(main.done == done)
         return [join_key(h, lo) for h, lo in zip(sel.hi.tolist(), sel.lo.tolist(), strict=True)]
 
-    def counts(self) -> tuple[int, int]:
-        """(done, failed) over distinct keys."""
-        self.merge()
-        main = self._state[0]
-        n_done = int(main.done.sum())
-        return n_done, len(main.done) - n_done
-
 
 def _find(main: Entries, key: str) -> Slot | None:
     """One key in the sorted arrays (~2 us: this is the path of a single ``get``)."""
@@ -332,5 +387,5 @@ def _delta_entries(delta: dict[str, Slot]) -> Entries:
     if not delta:
         return Entries.empty()
     hi, lo, _ = key_words(list(delta))
-    off, ln, done = zip(*delta.values(), strict=True)
-    return Entries(hi, lo, np.array(off, np.int64), np.array(ln, np.int64), np.array(done, bool))
+    slots = np.array(list(delta.values()), dtype=np.int64)  # (n, 3): offset, length, done
+    return Entries(hi, lo, slots[:, 0].copy(), slots[:, 1].copy(), slots[:, 2].astype(bool))

@@ -141,7 +141,8 @@ def _same(a: Any, b: Any) -> bool:
         return bool(a == b)
     except (ValueError, TypeError):  # numpy arrays and the like: compare their JSON
         try:
-            return orjson.dumps(a, option=orjson.OPT_SERIALIZE_NUMPY) == orjson.dumps(b, option=orjson.OPT_SERIALIZE_NUMPY)
+            opt = orjson.OPT_SERIALIZE_NUMPY
+            return orjson.dumps(a, option=opt) == orjson.dumps(b, option=opt)
         except TypeError:
             return False
 
@@ -167,10 +168,14 @@ def _message_changes(old: Any, new: Any) -> set[str]:
         for a, b in zip(old_rest, new_rest, strict=True):
             if not _same(_content(a), _content(b)):
                 out.add("prompt text" if _role(a) == "user" else "conversation history")
-    details = lambda m: {k: v for k, v in m.items() if k not in ("role", "content")} if isinstance(m, dict) else m  # noqa: E731
-    if len(old) == len(new) and not all(_same(details(a), details(b)) for a, b in zip(old, new, strict=True)):
+    if len(old) == len(new) and not all(_same(_details(a), _details(b)) for a, b in zip(old, new, strict=True)):
         out.add("message details")
     return out
+
+
+def _details(m: Any) -> Any:
+    """A message's fields other than role and content (name, tool calls, ...)."""
+    return {k: v for k, v in m.items() if k not in ("role", "content")} if isinstance(m, dict) else None
 
 
 def _role(m: Any) -> Any:

@@ -16,31 +16,26 @@ miss (one ``fstat`` when nothing changed).
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import fcntl
 import gc
 import mmap
 import os
 import threading
-from contextlib import contextmanager
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 
 from ..errors import LedgerError
-from ..keys import SECRET_FIELDS, _default
-from .index import Entries, KeyIndex, is_key, scan
+from .index import KeyIndex, decode, encode, scan
 from .records import CallRecord, Status
 
 __all__ = ["CALLS_FILE", "AppendLog", "Ledger"]
 
 CALLS_FILE = "calls.jsonl"
-_DUMP_OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-_STATUS_CODE = {Status.DONE: b"d", Status.FAILED: b"f"}
 _SPAN = 1 << 20  # coalesce reads of nearby lines up to this many bytes
 _GAP = 4096  # ... when the bytes between them are fewer than this
 
@@ -87,6 +82,10 @@ class AppendLog:
             if self._pid == os.getpid():
                 os.close(self._fd)
             self._fd = -1
+
+    def __del__(self) -> None:  # bf.Ledger(path).to_pandas() must not leak a descriptor
+        if getattr(self, "_fd", -1) >= 0:
+            self.close()
 
     def size(self) -> int:
         return os.fstat(self.fd).st_size
@@ -183,26 +182,6 @@ def _last_newline_end(fd: int, start: int, size: int) -> int:
     return start
 
 
-def encode(record: CallRecord) -> tuple[bytes, str, bool]:
-    """One record -> (its line, key, done).  The line starts with ``{"k":"<key>","s":"d",``."""
-    code = _STATUS_CODE.get(record.status)
-    if code is None:
-        raise LedgerError(f"a call record's status must be 'done' or 'failed', not {record.status!r}")
-    key = record.key
-    if type(key) is not str or not is_key(key):
-        raise LedgerError(f"a call record's key must be 32 lowercase hex digits, not {key!r}")
-    if isinstance(record.request, dict) and not SECRET_FIELDS.isdisjoint(record.request):
-        clean = {k: v for k, v in record.request.items() if k not in SECRET_FIELDS}
-        record = dataclasses.replace(record, request=clean)
-    try:
-        body = orjson.dumps(record, default=_default, option=_DUMP_OPTS)
-    except TypeError as e:
-        raise LedgerError(f"cannot store the call record {key}: {e}") from e
-    # orjson writes a dataclass's fields in order: '{"key":"<32>","status":"<status>",' comes first.
-    cut = 22 + 32 + len(record.status)
-    return b'{"k":"' + key.encode() + b'","s":"' + code + b'",' + body[cut:] + b"\n", key, code == b"d"
-
-
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """Pause the cyclic GC while parsing many records.
@@ -218,17 +197,6 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
-
-
-def decode(line: bytes | memoryview) -> dict[str, Any] | None:
-    """A line -> the record as a plain dict with CallRecord's field names (None if unreadable)."""
-    try:
-        d = orjson.loads(line)
-        d["key"] = d.pop("k")
-        d["status"] = Status.DONE if d.pop("s") == "d" else Status.FAILED
-    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
-        return None
-    return d
 
 
 class Ledger:
@@ -384,11 +352,11 @@ class Ledger:
         with self._lock:
             return self._index.keys()
 
-    def records(self, chunk: int = 65536) -> Iterator[list[dict[str, Any]]]:
+    def record_chunks(self, chunk: int = 65536) -> Iterator[list[dict[str, Any]]]:
         """Every key's record as a dict, in file order, in lists of up to ``chunk``."""
         self.refresh()
         with self._lock:
-            w: Entries = self._index.winners()
+            w = self._index.winners()
         for start in range(0, len(w.off), chunk):
             offs, lns = w.off[start : start + chunk].tolist(), w.ln[start : start + chunk].tolist()
             with _gc_paused():
@@ -398,40 +366,18 @@ class Ledger:
     def stats(self) -> dict[str, Any]:
         """Counts by status, tokens and known cost over distinct keys (reads every record once)."""
         self.refresh()
-        if self._stats is not None and self._stats[0] == self._end:
-            return dict(self._stats[1])
-        end = self._end
-        n = {Status.DONE: 0, Status.FAILED: 0}
-        tin = tout = unknown = 0
-        cost = 0.0
-        for chunk in self.records():
-            for d in chunk:
-                n[d["status"]] += 1
-                tin += d.get("input_tokens") or 0
-                tout += d.get("output_tokens") or 0
-                c = d.get("cost_usd")
-                if c is None:
-                    unknown += d["status"] == Status.DONE
-                else:
-                    cost += c
-        out = {
-            "calls": n[Status.DONE] + n[Status.FAILED],
-            "done": n[Status.DONE],
-            "failed": n[Status.FAILED],
-            "input_tokens": tin,
-            "output_tokens": tout,
-            "total_tokens": tin + tout,
-            "cost_usd": cost,
-            "cost_unknown": unknown,  # done calls whose price is not known
-        }
-        self._stats = (end, out)
-        return dict(out)
+        if self._stats is None or self._stats[0] != self._end:
+            from . import summarize
+
+            end = self._end
+            self._stats = (end, summarize(self.record_chunks()))
+        return dict(self._stats[1])
 
     def to_pandas(self) -> Any:
         """A DataFrame with one row per key (its winning record), in the order calls finished."""
         from . import records_frame
 
-        return records_frame(self.records())
+        return records_frame(self.record_chunks())
 
     # --- lifecycle ----------------------------------------------------------------------------
     @property

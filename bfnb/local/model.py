@@ -35,6 +35,7 @@ __all__ = [
     "chat_completion",
     "embedding",
     "estimate_prompt_tokens",
+    "estimate_request_tokens",
     "estimate_tokens",
     "message_text",
 ]
@@ -87,9 +88,17 @@ _LINES = (  # each line uses {A}, so the prompt's words appear in turn
     "{A} {verb} what the {noun} forgot;",
     "still the {adj} {noun} {verb} {A}.",
 )
-_ASKS_NUMBERS = re.compile(
-    r"\b(line numbers?|numbers? of the lines?|which lines?|indices|integers?|numbers?)\b", re.I
+# Asks for numbers as the answer ("give the line numbers where ...", "answer with an integer"),
+# not merely mentions one ("the myth number 17", "a poem about the numbers 3 and 7").
+_LINE_NUMBERS = re.compile(r"\b(line numbers?|numbers? of the lines?|which lines?|indices|indexes)\b", re.I)
+_ANSWER_NUMBERS = re.compile(
+    r"\b(answer|respond|reply|return|output|give|list)\b[^.?!\n]{0,25}\b(numbers|integers|an? (number|integer))\b",
+    re.I,
 )
+_CREATIVE = re.compile(r"\b(poem|poetry|story|stories|essay|haiku|song|verse|tale)s?\b", re.I)
+_HOW_MANY = re.compile(r"\bhow many\b", re.I)
+_COMMAS = re.compile(r"\bcomma", re.I)
+_PER_LINE = re.compile(r"one per line|newline", re.I)
 
 
 def estimate_tokens(text: str) -> int:
@@ -115,6 +124,36 @@ def estimate_prompt_tokens(messages: list[dict[str, Any]]) -> int:
     return sum(estimate_tokens(message_text(m.get("content"))) + 4 for m in messages)
 
 
+def _int_param(body: dict[str, Any], *names: str) -> int | None:
+    """The first of ``names`` set in ``body``, checked to be a non-negative integer."""
+    for name in names:
+        value = body.get(name)
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise LocalModelError(f"{name!r} must be a non-negative integer, got {value!r}")
+            return value
+    return None
+
+
+def estimate_request_tokens(body: dict[str, Any], kind: str = "chat") -> int:
+    """Tokens a request counts against a TPM limit at admission, as OpenAI counts them.
+
+    Chat: estimated prompt tokens + ``max_tokens`` (or ``max_completion_tokens``) × ``n``;
+    embeddings: estimated input tokens.  Malformed fields count as 0, never raise.
+    """
+    if kind == "chat":
+        messages = body.get("messages")
+        messages = [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
+        try:
+            out = (_int_param(body, "max_completion_tokens", "max_tokens") or 0) * (_int_param(body, "n") or 1)
+        except LocalModelError:
+            out = 0
+        return estimate_prompt_tokens(messages) + out
+    raw = body.get("input")
+    texts = [raw] if isinstance(raw, str) else (raw if isinstance(raw, list) else [])
+    return sum(estimate_tokens(t) for t in texts if isinstance(t, str))
+
+
 def _hash(*parts: Any) -> int:
     data = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS, default=str)
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
@@ -128,14 +167,15 @@ def _mix(h: int, i: int) -> int:
     return z ^ (z >> 31)
 
 
-def _salient(text: str) -> list[str]:
+@lru_cache(maxsize=4096)
+def _salient(text: str) -> tuple[str, ...]:
     """Content words of a text, in order of first appearance, without stop words or duplicates."""
     seen: dict[str, None] = {}
     for w in _WORD.findall(text.replace(MARKER, " ")):
         lw = w.lower().strip("'’-")
         if len(lw) > 2 and lw not in _STOP and lw not in _VERBS:
             seen.setdefault(w.strip("'’-"), None)
-    return list(seen)
+    return tuple(seen)
 
 
 # ------------------------------------------------------------------ chat
@@ -143,22 +183,33 @@ def _salient(text: str) -> list[str]:
 
 def _prompt(messages: list[dict[str, Any]]) -> tuple[str, str, str]:
     """(last user message, other user and system turns, assistant turns) of a conversation."""
-    last = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
-    ask = message_text(messages[last].get("content")) if last >= 0 else ""
-    others = [m for i, m in enumerate(messages) if i != last]
-    told = "\n".join(message_text(m.get("content")) for m in others if m.get("role") != "assistant")
-    said = "\n".join(message_text(m.get("content")) for m in others if m.get("role") == "assistant")
-    return ask, told, said
+    last = -1
+    for i, m in enumerate(messages):
+        if m.get("role") == "user":
+            last = i
+    ask, told, said = "", [], []
+    for i, m in enumerate(messages):
+        if i == last:
+            ask = message_text(m.get("content"))
+        else:
+            (said if m.get("role") == "assistant" else told).append(message_text(m.get("content")))
+    return ask, "\n".join(told), "\n".join(said)
+
+
+_NUMBER_HINTS = ("number", "integer", "line", "indices", "indexes", "how many")
 
 
 def _numbers_answer(ask: str, context: str, h: int) -> str | None:
     """A few plausible integers drawn from the prompt, if the prompt asks for numbers."""
-    if not _ASKS_NUMBERS.search(ask):
+    low = ask.lower()
+    if not any(hint in low for hint in _NUMBER_HINTS):  # cheap test before the regexes
+        return None
+    creative = _CREATIVE.search(ask)
+    how_many = not creative and _HOW_MANY.search(ask)
+    if not (how_many or _LINE_NUMBERS.search(ask) or (not creative and _ANSWER_NUMBERS.search(ask))):
         return None
     found = sorted({int(x) for x in _INT.findall(ask + "\n" + context)})
-    if not found:
-        if not re.search(r"\bhow many\b", ask, re.I):
-            return None
+    if how_many or not found:
         return str(1 + h % 9)
     k = min(len(found), 2 + h % 3 + len(found) // 40)
     rest = found[1:]
@@ -166,32 +217,31 @@ def _numbers_answer(ask: str, context: str, h: int) -> str | None:
     for step in range(k - 1):
         if rest:
             picks.add(rest[_mix(h, step) % len(rest)])
-    sep = ", " if re.search(r"comma", ask, re.I) else ("\n" if re.search(r"one per line|newline", ask, re.I) else " ")
+    sep = ", " if _COMMAS.search(ask) else ("\n" if _PER_LINE.search(ask) else " ")
     return sep.join(str(x) for x in sorted(picks))
 
 
-def _free_text(words: list[str], h: int) -> str:
+def _free_text(words: tuple[str, ...], h: int) -> str:
     """A short poem-like text of 3-5 lines built from prompt words and a small vocabulary."""
-    n_lines = 3 + h % 3
+    n = len(words)
     lines = []
-    for i in range(n_lines):
+    for i in range(3 + h % 3):
         g = _mix(h, i)
-
-        def pick(seq: list[str] | tuple[str, ...], shift: int) -> str:
-            return seq[(g >> shift) % len(seq)]
-
         # Walk the prompt's words in turn so that each of the first few appears at least once.
-        a = words[(i + h) % len(words)] if words else pick(_NOUNS, 40)
-        b = words[(i + 1 + h) % len(words)] if words else pick(_NOUNS, 44)
-        line = pick(_LINES, 0).format(
-            A=a, B=b, noun=pick(_NOUNS, 8), adj=pick(_ADJS, 16), verb=pick(_VERBS, 24)
-        )
-        lines.append(line[0].upper() + line[1:] if i == 0 else line)
+        a = words[(i + h) % n] if n else _NOUNS[(g >> 40) % len(_NOUNS)]
+        b = words[(i + 1 + h) % n] if n else _NOUNS[(g >> 44) % len(_NOUNS)]
+        lines.append(
+            _LINES[g % len(_LINES)].format(
+                A=a, B=b, noun=_NOUNS[(g >> 8) % len(_NOUNS)], adj=_ADJS[(g >> 16) % len(_ADJS)],
+                verb=_VERBS[(g >> 24) % len(_VERBS)],
+            )
+        )  # fmt: skip
+    lines[0] = lines[0][0].upper() + lines[0][1:]
     lines[-1] = lines[-1].rstrip(",;") + ("" if lines[-1].endswith(".") else ".")
     return "\n".join(lines) + "\n" + MARKER
 
 
-def _schema_value(schema: Any, root: dict[str, Any], words: list[str], h: int, depth: int = 0) -> Any:
+def _schema_value(schema: Any, root: dict[str, Any], words: tuple[str, ...], h: int, depth: int = 0) -> Any:
     """A value that validates against ``schema`` (the subset structured outputs use)."""
     if not isinstance(schema, dict) or depth > 12:
         return None
@@ -247,10 +297,9 @@ def _schema_value(schema: Any, root: dict[str, Any], words: list[str], h: int, d
     return text[: int(hi)] if hi is not None else text
 
 
-def _answer(body: dict[str, Any], messages: list[dict[str, Any]], index: int) -> str:
+def _answer(body: dict[str, Any], messages: list[dict[str, Any]], h: int) -> str:
     ask, told, said = _prompt(messages)
     context = told + "\n" + said
-    h = _hash(body.get("model"), messages, body.get("temperature"), body.get("seed"), index)
     words = _salient(ask) or _salient(told) or _salient(said)
     fmt = body.get("response_format") or {}
     fmt_type = fmt.get("type") if isinstance(fmt, dict) else None
@@ -269,15 +318,16 @@ def chat_completion(body: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
         raise LocalModelError("'messages' must be a non-empty list of {'role': ..., 'content': ...} objects")
     model = body.get("model") or LOCAL_CHAT_MODEL
-    n = int(body.get("n") or 1)
-    if not 1 <= n <= 128:
+    n = _int_param(body, "n") or 1
+    if n > 128:
         raise LocalModelError(f"'n' must be between 1 and 128, got {n}")
-    limit = body.get("max_completion_tokens") or body.get("max_tokens")
+    limit = _int_param(body, "max_completion_tokens", "max_tokens")
     choices, completion_tokens = [], 0
+    h0 = _hash(model, messages, body.get("temperature"), body.get("seed"), n)
     for i in range(n):
-        text, finish = _answer(body, messages, i), "stop"
-        if limit is not None and estimate_tokens(text) > int(limit):
-            text, finish = text[: max(0, int(limit)) * 4], "length"
+        text, finish = _answer(body, messages, _mix(h0, i)), "stop"
+        if limit is not None and estimate_tokens(text) > limit:
+            text, finish = text[: limit * 4], "length"
         completion_tokens += estimate_tokens(text)
         choices.append(
             {
@@ -289,7 +339,7 @@ def chat_completion(body: dict[str, Any]) -> dict[str, Any]:
         )
     prompt_tokens = estimate_prompt_tokens(messages)
     return {
-        "id": f"chatcmpl-local-{_hash(body.get('model'), messages, body.get('seed'), n):016x}",
+        "id": f"chatcmpl-local-{h0:016x}",
         "object": "chat.completion",
         "created": 0,
         "model": model,

@@ -21,7 +21,6 @@ import hashlib
 import random
 import threading
 import time
-import uuid
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -30,12 +29,12 @@ import orjson
 from aiohttp import web
 
 from bfnb.local import model
+from bfnb.local.batches import BatchStore
 
 __all__ = ["LocalServer", "ServerConfig"]
 
 _JSON = "application/json"
-_MODEL_PATHS = {"/v1/chat/completions": "chat", "/v1/embeddings": "embed"}
-_BATCH_ENDPOINTS = {"/v1/chat/completions": model.chat_completion, "/v1/embeddings": model.embedding}
+_MODEL_PATHS = {"/v1/chat/completions": "chat", "/v1/embeddings": "embedding"}
 
 
 @dataclass
@@ -99,17 +98,16 @@ class LocalServer:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, state_dir: str | Path | None = None, **config: Any) -> None:
         self.host, self.port = host, port
         self.config = ServerConfig()
-        self.state_dir = Path(state_dir) if state_dir is not None else None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
-        self._files: dict[str, dict[str, Any]] = {}
-        self._contents: dict[str, bytes] = {}
-        self._batches: dict[str, dict[str, Any]] = {}
-        self._cancel: dict[str, asyncio.Event] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._rpm: _Bucket | None = None
+        self._tpm: _Bucket | None = None
+        self._rng = random.Random(0)
+        self._burst = 0
+        self.batches = BatchStore(state_dir, lambda: self.config.batch_delay_s, self._count_batch)
         self.reset_stats()
-        self.configure(**config)
+        self.configure(**asdict(self.config) | config)
 
     # ------------------------------------------------------------------ control
 
@@ -126,14 +124,14 @@ class LocalServer:
             raise TypeError(f"unknown server setting(s) {sorted(unknown)}; known: {sorted(names)}")
         for name, value in changes.items():
             setattr(self.config, name, value)
-        if {"rpm", "tpm"} & set(changes) or not hasattr(self, "_rpm"):
+        # New limits start full; a new seed restarts the fault sequence; burst_429 arms N answers.
+        if "rpm" in changes:
             self._rpm = _Bucket(self.config.rpm) if self.config.rpm else None
+        if "tpm" in changes:
             self._tpm = _Bucket(self.config.tpm) if self.config.tpm else None
-        if "seed" in changes or not hasattr(self, "_rng"):
+        if "seed" in changes:
             self._rng = random.Random(self.config.seed)
         if "burst_429" in changes:
-            self._burst = int(self.config.burst_429)
-        elif not hasattr(self, "_burst"):
             self._burst = int(self.config.burst_429)
         return self
 
@@ -218,15 +216,7 @@ class LocalServer:
             web.post("/v1/embeddings", self._model_call),
             web.get("/v1/models", self._models),
             web.get("/v1/models/{id}", self._models),
-            web.post("/v1/files", self._file_upload),
-            web.get("/v1/files", self._file_list),
-            web.get("/v1/files/{id}", self._file_get),
-            web.delete("/v1/files/{id}", self._file_delete),
-            web.get("/v1/files/{id}/content", self._file_content),
-            web.post("/v1/batches", self._batch_create),
-            web.get("/v1/batches", self._batch_list),
-            web.get("/v1/batches/{id}", self._batch_get),
-            web.post("/v1/batches/{id}/cancel", self._batch_cancel),
+            *self.batches.routes(),
             web.get("/stats", self._stats_http),
             web.post("/configure", self._configure_http),
             web.post("/reset_stats", self._reset_http),
@@ -236,13 +226,10 @@ class LocalServer:
         site = web.TCPSite(self._runner, self.host, self.port, backlog=4096, reuse_address=True)
         await site.start()
         self.port = self._runner.addresses[0][1]
-        self._load_state()
+        self.batches.load()
 
     async def _astop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.batches.aclose()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -303,6 +290,11 @@ class LocalServer:
             answer = model.chat_completion(body) if kind == "chat" else model.embedding(body)
         except model.LocalModelError as exc:
             return self._reply(400, _error(400, str(exc), "invalid_request_error"))
+        if request.transport is None or request.transport.is_closing():
+            # the client went away (killed, cancelled) while we "thought": it never gets this answer,
+            # so it is not counted as answered, and a re-send of the body is not a duplicate
+            self._stat["abandoned"] = self._stat.get("abandoned", 0) + 1
+            return web.Response(status=499)
         self._count_answer(raw, answer)
         headers = self._limit_headers()
         headers["x-request-id"] = f"req_{self._stat['requests']:x}"
@@ -311,15 +303,7 @@ class LocalServer:
     def _admit(self, body: dict[str, Any], kind: str) -> web.Response | None:
         """Take one request and its tokens from the buckets, or answer 429."""
         now = time.monotonic()
-        if kind == "chat":
-            messages = body.get("messages") if isinstance(body.get("messages"), list) else []
-            limit = body.get("max_completion_tokens") or body.get("max_tokens") or 0
-            tokens = model.estimate_prompt_tokens([m for m in messages if isinstance(m, dict)])
-            tokens += int(limit) * int(body.get("n") or 1)
-        else:
-            raw = body.get("input")
-            texts = [raw] if isinstance(raw, str) else (raw if isinstance(raw, list) else [])
-            tokens = sum(model.estimate_tokens(t) for t in texts if isinstance(t, str))
+        tokens = model.estimate_request_tokens(body, kind)
         waits = []
         for bucket, amount, what in ((self._rpm, 1, "requests"), (self._tpm, tokens, "tokens")):
             if bucket is None:
@@ -342,6 +326,10 @@ class LocalServer:
         if self._tpm is not None:
             self._tpm.level -= tokens
         return None
+
+    def _count_batch(self, lines: int, tokens: int) -> None:
+        self._stat["batch_lines"] += lines
+        self._stat["tokens"] += tokens
 
     def _count_answer(self, raw: bytes, answer: dict[str, Any]) -> None:
         st = self._stat
@@ -378,217 +366,3 @@ class LocalServer:
     async def _reset_http(self, request: web.Request) -> web.Response:
         self.reset_stats()
         return _json({"ok": True})
-
-    # ------------------------------------------------------------------ files
-
-    def _new_file(self, content: bytes, filename: str, purpose: str) -> dict[str, Any]:
-        meta = {"id": f"file-{uuid.uuid4().hex[:24]}", "object": "file", "bytes": len(content),
-                "created_at": int(time.time()), "filename": filename, "purpose": purpose,
-                "status": "processed", "status_details": None}  # fmt: skip
-        self._files[meta["id"]], self._contents[meta["id"]] = meta, content
-        self._save("files", meta, content)
-        return meta
-
-    async def _file_upload(self, request: web.Request) -> web.Response:
-        form = await request.post()
-        upload, purpose = form.get("file"), str(form.get("purpose") or "")
-        if not isinstance(upload, web.FileField):
-            return _error(400, "Expected a multipart upload with a 'file' part.", "invalid_request_error")
-        if purpose not in ("batch", "batch_output", "fine-tune", "assistants", "user_data", "evals"):
-            return _error(400, f"Invalid purpose {purpose!r}.", "invalid_request_error")
-        return _json(self._new_file(upload.file.read(), upload.filename or "upload.jsonl", purpose))
-
-    def _file_or_404(self, request: web.Request) -> tuple[str, web.Response | None]:
-        fid = request.match_info["id"]
-        if fid not in self._files:
-            return fid, _error(404, f"No such File object: {fid}", "invalid_request_error")
-        return fid, None
-
-    async def _file_list(self, request: web.Request) -> web.Response:
-        return _json({"object": "list", "data": list(self._files.values()), "has_more": False})
-
-    async def _file_get(self, request: web.Request) -> web.Response:
-        fid, missing = self._file_or_404(request)
-        return missing or _json(self._files[fid])
-
-    async def _file_content(self, request: web.Request) -> web.Response:
-        fid, missing = self._file_or_404(request)
-        return missing or web.Response(body=self._contents[fid], content_type="application/octet-stream")
-
-    async def _file_delete(self, request: web.Request) -> web.Response:
-        fid, missing = self._file_or_404(request)
-        if missing:
-            return missing
-        del self._files[fid], self._contents[fid]
-        if self.state_dir is not None:
-            for suffix in (".json", ".bin"):
-                (self.state_dir / "files" / f"{fid}{suffix}").unlink(missing_ok=True)
-        return _json({"id": fid, "object": "file", "deleted": True})
-
-    # ------------------------------------------------------------------ batches
-
-    async def _batch_create(self, request: web.Request) -> web.Response:
-        try:
-            body = orjson.loads(await request.read())
-        except ValueError as exc:
-            return _error(400, f"Invalid JSON body: {exc}", "invalid_request_error")
-        endpoint, fid = body.get("endpoint"), body.get("input_file_id")
-        if endpoint not in _BATCH_ENDPOINTS:
-            return _error(400, f"Unsupported endpoint {endpoint!r}; use one of {sorted(_BATCH_ENDPOINTS)}.", "invalid_request_error")
-        if fid not in self._files:
-            return _error(400, f"No such File object: {fid}", "invalid_request_error")
-        now = int(time.time())
-        batch: dict[str, Any] = {
-            "id": f"batch_{uuid.uuid4().hex[:24]}", "object": "batch", "endpoint": endpoint, "errors": None,
-            "input_file_id": fid, "completion_window": body.get("completion_window", "24h"),
-            "status": "validating", "output_file_id": None, "error_file_id": None, "created_at": now,
-            "in_progress_at": None, "expires_at": now + 86400, "finalizing_at": None, "completed_at": None,
-            "failed_at": None, "expired_at": None, "cancelling_at": None, "cancelled_at": None,
-            "request_counts": {"total": 0, "completed": 0, "failed": 0}, "metadata": body.get("metadata"),
-        }  # fmt: skip
-        self._batches[batch["id"]] = batch
-        self._save("batches", batch)
-        self._spawn(batch)
-        return _json(batch)
-
-    def _spawn(self, batch: dict[str, Any]) -> None:
-        self._cancel[batch["id"]] = asyncio.Event()
-        task = asyncio.get_running_loop().create_task(self._run_batch(batch))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _run_batch(self, batch: dict[str, Any]) -> None:
-        """validating → in_progress → (after batch_delay_s) finalizing → completed, or failed/cancelled."""
-        bid, cancel = batch["id"], self._cancel[batch["id"]]
-        lines, errors = _parse_batch_file(self._contents.get(batch["input_file_id"], b""), batch["endpoint"])
-        if errors:
-            batch.update(status="failed", failed_at=int(time.time()), errors={"object": "list", "data": errors})
-            return self._save("batches", batch)
-        batch.update(status="in_progress", in_progress_at=batch["in_progress_at"] or int(time.time()))
-        batch["request_counts"]["total"] = len(lines)
-        self._save("batches", batch)
-        try:
-            await asyncio.wait_for(cancel.wait(), timeout=self.config.batch_delay_s)
-        except TimeoutError:
-            pass
-        if batch["status"] == "cancelling":
-            batch.update(status="cancelled", cancelled_at=int(time.time()))
-            return self._save("batches", batch)
-        batch.update(status="finalizing", finalizing_at=int(time.time()))
-        out, err, usage = await asyncio.to_thread(_run_lines, lines, _BATCH_ENDPOINTS[batch["endpoint"]], bid)
-        self._stat["batch_lines"] += len(lines)
-        self._stat["tokens"] += usage["total_tokens"]
-        if out:
-            batch["output_file_id"] = self._new_file(b"".join(out), f"{bid}_output.jsonl", "batch_output")["id"]
-        if err:
-            batch["error_file_id"] = self._new_file(b"".join(err), f"{bid}_error.jsonl", "batch_output")["id"]
-        batch["request_counts"].update(completed=len(out), failed=len(err))
-        batch.update(status="completed", completed_at=int(time.time()), usage=usage)
-        self._save("batches", batch)
-
-    async def _batch_get(self, request: web.Request) -> web.Response:
-        batch = self._batches.get(request.match_info["id"])
-        if batch is None:
-            return _error(404, f"No such Batch object: {request.match_info['id']}", "invalid_request_error")
-        return _json(batch)
-
-    async def _batch_cancel(self, request: web.Request) -> web.Response:
-        batch = self._batches.get(request.match_info["id"])
-        if batch is None:
-            return _error(404, f"No such Batch object: {request.match_info['id']}", "invalid_request_error")
-        if batch["status"] not in ("validating", "in_progress"):
-            return _error(400, f"Cannot cancel a batch with status {batch['status']!r}.", "invalid_request_error")
-        batch.update(status="cancelling", cancelling_at=int(time.time()))
-        self._cancel[batch["id"]].set()
-        self._save("batches", batch)
-        return _json(batch)
-
-    async def _batch_list(self, request: web.Request) -> web.Response:
-        items = sorted(self._batches.values(), key=lambda b: (b["created_at"], b["id"]), reverse=True)
-        after = request.query.get("after")
-        if after:
-            ids = [b["id"] for b in items]
-            items = items[ids.index(after) + 1 :] if after in ids else []
-        limit = int(request.query.get("limit", 20))
-        page = items[:limit]
-        return _json({"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
-                      "last_id": page[-1]["id"] if page else None, "has_more": len(items) > limit})  # fmt: skip
-
-    # ------------------------------------------------------------------ persistence
-
-    def _save(self, kind: str, meta: dict[str, Any], content: bytes | None = None) -> None:
-        if self.state_dir is None:
-            return
-        folder = self.state_dir / kind
-        folder.mkdir(parents=True, exist_ok=True)
-        if content is not None:
-            (folder / f"{meta['id']}.bin").write_bytes(content)
-        tmp = folder / f"{meta['id']}.json.tmp"
-        tmp.write_bytes(orjson.dumps(meta))
-        tmp.replace(folder / f"{meta['id']}.json")
-
-    def _load_state(self) -> None:
-        """Reload files and batches from ``state_dir``; resume batches that had not finished."""
-        if self.state_dir is None:
-            return
-        for path in sorted((self.state_dir / "files").glob("*.json")):
-            meta = orjson.loads(path.read_bytes())
-            self._files[meta["id"]] = meta
-            self._contents[meta["id"]] = path.with_suffix(".bin").read_bytes()
-        for path in sorted((self.state_dir / "batches").glob("*.json")):
-            batch = orjson.loads(path.read_bytes())
-            self._batches[batch["id"]] = batch
-            if batch["status"] in ("validating", "in_progress", "finalizing", "cancelling"):
-                if batch["status"] == "cancelling":
-                    batch.update(status="cancelled", cancelled_at=int(time.time()))
-                    self._save("batches", batch)
-                    continue
-                self._spawn(batch)
-
-
-def _parse_batch_file(content: bytes, endpoint: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The request lines of a batch input file, or the validation errors that fail the batch."""
-    lines: list[dict[str, Any]] = []
-    errors: list[dict[str, Any]] = []
-    ids: set[str] = set()
-    for n, raw in enumerate(content.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            line = orjson.loads(raw)
-            cid, url, body = line["custom_id"], line.get("url"), line["body"]
-        except (ValueError, KeyError, TypeError):
-            errors.append({"code": "invalid_json_line", "message": "Line is not a JSON object with custom_id, method, url and body.", "param": None, "line": n})
-            continue
-        if url != endpoint:
-            errors.append({"code": "mismatched_endpoint", "message": f"url {url!r} differs from the batch endpoint {endpoint!r}.", "param": "url", "line": n})
-        if cid in ids:
-            errors.append({"code": "duplicate_custom_id", "message": f"custom_id {cid!r} is used more than once.", "param": "custom_id", "line": n})
-        ids.add(cid)
-        lines.append({"custom_id": cid, "body": body})
-    if not lines and not errors:
-        errors.append({"code": "empty_file", "message": "The input file holds no requests.", "param": None, "line": None})
-    return lines, errors
-
-
-def _run_lines(lines: list[dict[str, Any]], fn: Any, bid: str) -> tuple[list[bytes], list[bytes], dict[str, Any]]:
-    """Answer every line of a batch: (output lines, error lines, usage)."""
-    out: list[bytes] = []
-    err: list[bytes] = []
-    tin = tout = 0
-    for i, line in enumerate(lines):
-        rid = f"{bid}-{i}"
-        try:
-            body = fn(line["body"]) if isinstance(line["body"], dict) else fn({})
-            usage = body["usage"]
-            tin += usage["prompt_tokens"]
-            tout += usage.get("completion_tokens", 0)
-            response = {"status_code": 200, "request_id": f"req_{rid}", "body": body}
-            out.append(orjson.dumps({"id": f"batch_req_{rid}", "custom_id": line["custom_id"], "response": response, "error": None}) + b"\n")
-        except model.LocalModelError as exc:
-            response = {"status_code": 400, "request_id": f"req_{rid}",
-                        "body": {"error": {"message": str(exc), "type": "invalid_request_error", "param": None, "code": None}}}  # fmt: skip
-            err.append(orjson.dumps({"id": f"batch_req_{rid}", "custom_id": line["custom_id"], "response": response, "error": None}) + b"\n")
-    usage = {"input_tokens": tin, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": tout,
-             "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": tin + tout}  # fmt: skip
-    return out, err, usage

@@ -18,6 +18,7 @@ from ..errors import MissingFieldError, OpError
 from ..project import current_project
 from . import functional as F
 from ._dispatch import dispatch, estimate_tokens, resolve_model
+from .checkpoint import Persisted
 from .base import MapOp, Op, RunContext
 from .llm import DEFAULT_OUTPUT_ESTIMATE, active_mask, chat_body, merge_rows, response_text, status_fields
 from .prompts import PromptMaker, render_prompts
@@ -47,7 +48,7 @@ def character_messages(
     return out
 
 
-class CharacterTurn(Op):
+class CharacterTurn(Persisted, Op):
     """One turn of an :class:`AICharacter`: it reads the history, speaks, and appends its line."""
 
     kind = "broker"

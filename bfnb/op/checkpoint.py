@@ -1,8 +1,12 @@
-"""CheckPoint: persist a node's result so that a new process resumes from it.
+"""Checkpoints: persist a node's result so that a new process resumes from it.
 
 The file is named by the node's fingerprint (op, arguments, inputs), never by construction order,
-so reordering a script or adding ops elsewhere never serves one node's data to another.  When the
-checkpoint exists, nothing upstream of it runs.
+so reordering a script or adding ops elsewhere never serves one node's data to another.  When a
+node's checkpoint exists, nothing upstream of it runs.
+
+``CheckPoint`` is the explicit op.  Broker ops (AskLLM, EmbedText, ...) persist their result the
+same way once it is complete (no pending or failed entry), so re-running a finished pipeline in a
+new kernel reads one Parquet file instead of looking up every call in the ledger.
 """
 
 from __future__ import annotations
@@ -14,10 +18,43 @@ import pandas as pd
 
 from .base import Op, RunContext
 
-__all__ = ["CheckPoint"]
+__all__ = ["CheckPoint", "Persisted"]
 
 
-class CheckPoint(Op):
+class Persisted:
+    """Mixin: the node's complete result is saved under the project, keyed by its fingerprint."""
+
+    persist_result = True
+    cache_path: str | None = None
+    _project: Any = None
+
+    def _checkpoint_dir(self, project: Any) -> Path:
+        if self.cache_path is not None:
+            base = Path(self.cache_path)
+            return base if not base.suffix else base.parent
+        from ..project import default_project
+
+        proj = project or self._project or default_project()
+        return proj.checkpoint_dir
+
+    def checkpoint_file(self, fp: str, project: Any) -> Path:
+        return self._checkpoint_dir(project) / f"{fp}.parquet"
+
+    def load_checkpoint(self, fp: str, project: Any) -> pd.DataFrame | None:
+        path = self.checkpoint_file(fp, project)
+        if not path.exists():
+            return None
+        from ..convert import read_parquet
+
+        return read_parquet(path)
+
+    def save_checkpoint(self, fp: str, project: Any, batch: pd.DataFrame) -> None:
+        from ..convert import write_parquet
+
+        write_parquet(batch, self.checkpoint_file(fp, project))
+
+
+class CheckPoint(Persisted, Op):
     """A pass-through that saves its input (Parquet, lossless) under the project folder."""
 
     kind = "checkpoint"
@@ -28,30 +65,5 @@ class CheckPoint(Op):
 
         self._project = current_project()
 
-    def _dir(self, project: Any) -> Path:
-        if self.cache_path is not None:
-            base = Path(self.cache_path)
-            return base if not base.suffix else base.parent
-        from ..project import default_project
-
-        proj = project or self._project or default_project()
-        return proj.checkpoint_dir
-
-    def _file(self, fp: str, project: Any) -> Path:
-        return self._dir(project) / f"{fp}.parquet"
-
-    def load_checkpoint(self, fp: str, project: Any) -> pd.DataFrame | None:
-        path = self._file(fp, project)
-        if not path.exists():
-            return None
-        from ..convert import read_parquet
-
-        return read_parquet(path)
-
     def run(self, inputs: list[pd.DataFrame], ctx: RunContext) -> list[pd.DataFrame]:
-        b = inputs[0]
-        if not ctx.inputs_incomplete:  # never persist a result that still has pending entries
-            from ..convert import write_parquet
-
-            write_parquet(b, self._file(ctx.fingerprint, ctx.project))
-        return [b]
+        return [inputs[0]]

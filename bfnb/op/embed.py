@@ -18,6 +18,7 @@ from .. import batch as B
 from ..errors import OpError
 from ..project import current_project
 from ._dispatch import dispatch, estimate_tokens, resolve_model
+from .checkpoint import Persisted
 from .base import MapOp, Op, RunContext
 from .llm import active_mask, merge_rows, status_fields
 
@@ -81,7 +82,7 @@ def embedding_body(model_name: str, text: str, dimensions: int | None) -> dict[s
     return body
 
 
-class EmbedText(Op):
+class EmbedText(Persisted, Op):
     """The embedding of ``input_key`` (converted to str) into ``output_key``."""
 
     kind = "broker"
@@ -145,7 +146,7 @@ class GenerateLLMEmbeddingRequest(MapOp):
         return B.with_fields(b, {self.output_key: reqs})
 
 
-class CallLLMEmbedding(Op):
+class CallLLMEmbedding(Persisted, Op):
     """Sends the embedding requests in ``input_key``; responses into ``output_key``."""
 
     kind = "broker"

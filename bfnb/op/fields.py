@@ -23,6 +23,7 @@ from .. import batch as B
 from ..errors import MissingFieldError, UserFunctionError
 from ..fingerprint import describe_function
 from .base import MapOp, RunContext, call_rowwise, io_keys, key_list
+from .rows import dict_function_error
 
 __all__ = ["Apply", "MapField", "RemoveField", "RenameField", "SetField", "constant_column"]
 
@@ -101,9 +102,7 @@ class Apply(MapOp):
             try:
                 r = fn(data)
             except Exception as e:
-                raise UserFunctionError(
-                    f"{describe_function(fn)} raised {type(e).__name__}: {e}", op=self, idx=idx[i]
-                ) from e
+                raise dict_function_error(fn, e, self, idx[i], batch) from e
             if r is not None and not isinstance(r, Mapping):
                 raise UserFunctionError(
                     f"{describe_function(fn)} must change the dict in place or return a dict, "

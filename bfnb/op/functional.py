@@ -239,15 +239,16 @@ def _regex(regex: str | re.Pattern[str]) -> re.Pattern[str]:
 
 # Words that end in ":" at the start of a line without naming a speaker.
 _NOT_SPEAKERS = frozenset(
-    r"""note notes nb ps p.s tip hint warning caution important update edit summary answer
+    """note notes nb ps p.s tip hint warning caution important update edit summary answer
     question example examples output input result results response reply step title source
     sources reference references translation context task solution explanation reason reasoning
     conclusion disclaimer tl;dr tldr q a time date location setting scene name
-    注意 注 备注 提示 答案 答 问题 问 总结 说明 警告 例如 翻译 结果""".split()
+    注意 注 备注 提示 答案 答 问题 问 总结 说明 警告 例如 翻译 结果""".split()  # noqa: SIM905
 )
 _NAME = r"[A-Z][\w'.\-]*(?:[ ][A-Z][\w'.\-]*){0,2}"
 _SPEAKER = re.compile(
-    rf"^\s*(?:\*\*|__)?(?P<a>{_NAME})(?::(?:\*\*|__)|(?:\*\*|__)?:)(?!//)\s*"  # Name:  **Name**:  **Name:**
+    # Name:  **Name**:  **Name:**  (not a URL scheme)
+    rf"^\s*(?:\*\*|__)?(?P<a>{_NAME})(?::(?:\*\*|__)|(?:\*\*|__)?:)(?!//)\s*"
     r"|^\s*(?:\*\*|__)?(?P<b>[^\s:：*_]{1,20}(?:[ ][^\s:：*_]{1,20}){0,2})(?:\*\*|__)?：\s*"
 )
 

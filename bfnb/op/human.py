@@ -22,6 +22,7 @@ import pandas as pd
 from ..keys import request_key
 from ..ledger.records import CallRecord, Status
 from ..project import current_project, default_project
+from .checkpoint import Persisted
 from .base import Op, RunContext
 from .llm import active_mask, merge_rows, status_fields
 from .prompts import PromptMaker, render_prompts
@@ -37,7 +38,7 @@ def _human_record(key: str, request: dict[str, Any], answer: str, origin: dict[s
                       request=request, response={"label": answer}, t_sent=now, t_done=now, origin=origin)
 
 
-class AskHuman(Op):
+class AskHuman(Persisted, Op):
     """Ask a person to label each entry: ``AskHuman("Is this poem about {keyword}?", ["yes", "no"])``."""
 
     kind = "broker"

@@ -22,6 +22,7 @@ from ..errors import MissingFieldError, OpError
 from ..project import current_project
 from . import functional as F
 from ._dispatch import dispatch, estimate_tokens, resolve_model
+from .checkpoint import Persisted
 from .base import MapOp, Op, RunContext, key_list
 from .prompts import BasicPromptMaker, PromptMaker, render_prompts
 
@@ -124,7 +125,7 @@ def status_fields(records: Sequence[dict[str, Any] | None]) -> tuple[list[str], 
     return status, errors
 
 
-class AskLLM(Op):
+class AskLLM(Persisted, Op):
     """Ask the model with a prompt per entry; the answer goes to ``output_key``.
 
     ``prompt`` is a template (``"Write a poem about {keyword}."``) or a :class:`PromptMaker`.
@@ -259,7 +260,7 @@ class GenerateLLMRequest(MapOp):
         return B.with_fields(b, {self.output_key: reqs})
 
 
-class CallLLM(Op):
+class CallLLM(Persisted, Op):
     """Sends the requests in ``input_key`` (their ``model`` is ``name@provider``); responses to ``output_key``."""
 
     kind = "broker"

@@ -11,6 +11,7 @@ rest of the batch changes.  With ``seed=None`` a seed is drawn once, when the op
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .. import batch as B
-from ..errors import OpError, UserFunctionError
+from ..errors import MissingFieldError, OpError, UserFunctionError
 from ..fingerprint import describe_function, hash_bytes
 from .base import MapOp, RunContext, call_rowwise, columns_of, key_list
 from .sources import hash_values, mix
@@ -70,10 +71,16 @@ def call_on_rows(fn: Callable[..., Any], batch: pd.DataFrame, keys: list[str], o
         for data in _row_dicts(batch):
             out.append(fn(data))
     except Exception as e:
-        raise UserFunctionError(
-            f"{describe_function(fn)} raised {type(e).__name__}: {e}", op=op, idx=batch.index[len(out)]
-        ) from e
+        raise dict_function_error(fn, e, op, batch.index[len(out)], batch) from e
     return out
+
+
+def dict_function_error(fn: Any, e: Exception, op: Any, idx: Any, batch: pd.DataFrame) -> Exception:
+    """The error for ``fn(data)`` raising: a KeyError on a field the batch lacks is a missing field."""
+    key = e.args[0] if isinstance(e, KeyError) and e.args else None
+    if isinstance(key, str) and key not in batch.columns:
+        return MissingFieldError(f"{describe_function(fn)} reads missing field {key!r}", op=op, idx=idx, field=key)
+    return UserFunctionError(f"{describe_function(fn)} raised {type(e).__name__}: {e}", op=op, idx=idx)
 
 
 class Filter(MapOp):
@@ -224,7 +231,7 @@ SamplePropotion = SampleProportion  # the seed's spelling
 
 
 def _sort_key(v: Any) -> tuple[int, Any]:
-    return (1, 0) if v is None or (isinstance(v, float) and v != v) else (0, v)
+    return (1, 0) if v is None or (isinstance(v, float) and math.isnan(v)) else (0, v)
 
 
 class Sort(MapOp):

@@ -20,7 +20,7 @@ import pandas as pd
 from .. import batch as B
 from ..convert import batch_to_jsonl_bytes, write_parquet
 from ..errors import DuplicateIdxError, MissingFieldError, OpError
-from ..formats.atomic import atomic_write
+from ..formats.atomic import atomic_open, atomic_write
 from .base import RunContext, SinkOp, key_list
 
 __all__ = [
@@ -34,6 +34,9 @@ __all__ = [
     "WriteParquet",
     "WriteTxtFolder",
 ]
+
+
+_SLICE = 20_000  # rows encoded at a time by the JSONL writer (bounds memory; same bytes)
 
 
 def _require(batch: pd.DataFrame, keys: Sequence[str], op: Any) -> None:
@@ -58,11 +61,11 @@ class WriteJsonl(SinkOp):
         fields = self.output_keys if self.output_keys is not None else B.data_fields(batch)
         _require(batch, fields, self)
         try:
-            data = batch_to_jsonl_bytes(batch, fields)
+            with atomic_open(self.path, "wb") as f:  # in slices: memory stays bounded, output is identical
+                for start in range(0, len(batch), _SLICE):
+                    f.write(batch_to_jsonl_bytes(batch.iloc[start : start + _SLICE], fields))
         except TypeError as e:
             raise OpError(str(e), op=self) from e
-        try:
-            atomic_write(self.path, data)
         except OSError as e:
             raise _write_error(self, self.path, e) from e
 

@@ -16,6 +16,7 @@ import glob as _glob
 import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,13 @@ def _objects(values: Any) -> np.ndarray:
     return out
 
 
+_CHUNK = 1 << 16
+
+
 def _hash_text(arr: np.ndarray) -> np.ndarray:
+    """SipHash of each str/bytes value, in chunks (pandas encodes a whole chunk to UTF-8 first)."""
+    if len(arr) > _CHUNK:
+        return np.concatenate([_hash_text(arr[i : i + _CHUNK]) for i in range(0, len(arr), _CHUNK)])
     try:
         return pd.util.hash_array(arr, categorize=False)
     except UnicodeEncodeError:  # lone surrogates
@@ -177,8 +184,10 @@ def hash_records(columns: Mapping[str, Any], present: Mapping[str, np.ndarray] |
 
 def hex_ids(h: np.ndarray) -> list[str]:
     """16-hex-digit strings for uint64 hashes."""
-    text = h.astype(">u8").tobytes().hex()
-    return [text[i : i + 16] for i in range(0, len(text), 16)]
+    if len(h) > _CHUNK:  # bounded temporaries
+        return [s for i in range(0, len(h), _CHUNK) for s in hex_ids(h[i : i + _CHUNK])]
+    text = h.astype(">u8").tobytes().hex().encode("utf-32-le")
+    return np.frombuffer(text, dtype="<U16").tolist()
 
 
 # --- shared reader machinery -------------------------------------------------------------------------
@@ -342,37 +351,37 @@ class FromList(SourceOp):
             raise TypeError(f"FromList takes a list, got {type(input_list).__name__}")
         self.input_list = input_list
         self._args = ((input_list,), dict(self._args[1]))
-        self._prepared: tuple[int, int, Any] | None = None
+        self._prepared: tuple[int, int, _Prepared] | None = None
 
-    def _prepare(self) -> Any:
-        """(idx, rev, columns, hashes) for the current list contents."""
+    def _prepare(self) -> _Prepared:
+        """Hashes, columns, explicit idx and rev for the current list contents."""
         items = self.input_list if isinstance(self.input_list, list) else list(self.input_list)
-        n = len(items)
-        where = _Where(n, lambda i: f"list position {i}")
         if self.output_key is not None:
             values = _objects(items)
-            hashes = hash_records({self.output_key: values})
-            return hex_ids(hashes), 0, {self.output_key: obj_column(values)}, hashes, where, hashes
+            return _Prepared(hash_records({self.output_key: values}), {self.output_key: obj_column(values)})
         records = [_as_record(x, i, self) for i, x in enumerate(items)]
         columns, present = _columns_of_records(records)
+        hashes = hash_records(columns, present) if columns else np.zeros(len(records), np.uint64)
         explicit = [r.get(B.IDX) for r in records]
-        hashes = hash_records(columns, present) if columns else np.zeros(n, np.uint64)
-        ids = hex_ids(hashes)
-        n_explicit = sum(e is not None for e in explicit)
-        if n_explicit:
-            ids = [str(e) if e is not None else h for e, h in zip(explicit, ids, strict=True)]
-        keys = ids if n_explicit else hashes
-        return ids, _rev_of(records), {k: _typed(v) for k, v in columns.items()}, hashes, where, keys
+        for i, e in enumerate(explicit):
+            if e is not None and (e == "" or not isinstance(e, (str, int))):
+                raise SourceError(f"list position {i} has an unusable idx {e!r}", op=self, field=B.IDX)
+        has_explicit = any(e is not None for e in explicit)
+        typed = {k: _typed(v) for k, v in columns.items()}
+        return _Prepared(hashes, typed, explicit if has_explicit else None, _rev_of(records))
 
     def extra_fingerprint(self) -> str:
         try:
             prepared = self._prepare()
-        except HashError as e:  # read() reports it; a graph's repr or plan must not raise
+        except (HashError, SourceError) as e:  # read() reports it; a graph's repr or plan must not raise
             return combine("unhashable", str(e))
         self._prepared = (id(self.input_list), len(self.input_list), prepared)
-        ids, rev, _, hashes, _, _ = prepared
-        revs = np.asarray(rev, dtype=np.int64).tobytes()
-        return hash_bytes(b"fromlist:" + hashes.tobytes() + "\x1f".join(ids).encode() + revs)
+        parts = [b"fromlist:", prepared.hashes.tobytes()]
+        if prepared.explicit is not None:
+            parts.append("\x1f".join(str(e) for e in prepared.explicit).encode())
+        if not isinstance(prepared.rev, int):
+            parts.append(np.asarray(prepared.rev, dtype=np.int64).tobytes())
+        return hash_bytes(b"".join(parts))
 
     def read(self, ctx: RunContext) -> pd.DataFrame:
         cached, self._prepared = self._prepared, None  # used at most once after the fingerprint
@@ -383,11 +392,25 @@ class FromList(SourceOp):
                 prepared = self._prepare()
             except HashError as e:
                 raise SourceError(f"list position {e.position}: {e}", op=self, field=e.field) from e
-        ids, rev, columns, _, where, keys = prepared
-        if not ids:
+        n = len(prepared.hashes)
+        if not n:
             return B.empty([self.output_key] if self.output_key else [])
+        ids = hex_ids(prepared.hashes)
+        keys: Any = prepared.hashes
+        if prepared.explicit is not None:
+            ids = [h if e is None else str(e) for e, h in zip(prepared.explicit, ids, strict=True)]
+            keys = ids
+        where = _Where(n, lambda i: f"list position {i}")
         check_unique(keys, where, self, ids, "are identical records; give them distinct content or an 'idx' key")
-        return B.from_columns(ids, columns, rev, op=self, check_unique=False)
+        return B.from_columns(ids, prepared.columns, prepared.rev, op=self, check_unique=False)
+
+
+@dataclass
+class _Prepared:
+    hashes: np.ndarray
+    columns: dict[str, Any]
+    explicit: list[Any] | None = None
+    rev: Any = 0
 
 
 def _as_record(x: Any, i: int, op: Any) -> Mapping[str, Any]:
@@ -418,13 +441,8 @@ def _idx_from_key(vals: Sequence[Any], idx_key: str, where: Sequence[str], op: A
     return out
 
 
-class ReadJsonl(FileSource):
-    """Records of ``.jsonl`` files (and ``.json`` arrays or objects).
-
-    idx: the ``idx_key`` field; else a hash of the ``hash_keys`` fields; else the record's own
-    ``idx`` (files written by WriteJsonl, whose ``rev`` is kept too); else a hash of the whole
-    record.  ``keys`` projects each record to those fields (a field a record lacks is None).
-    """
+class _RecordFiles(FileSource):
+    """Readers of record files: ``keys`` projection, ``idx_key`` or ``hash_keys``."""
 
     def __init__(
         self,
@@ -444,6 +462,16 @@ class ReadJsonl(FileSource):
         self.glob_str, self.keys = glob_str, key_list(keys) if keys is not None else None
         self.idx_key, self.hash_keys = idx_key, key_list(hash_keys) if hash_keys is not None else None
         self._reader_options(shuffle, seed, offset, max_count)
+
+
+class ReadJsonl(_RecordFiles):
+    """Records of ``.jsonl`` files (and ``.json`` arrays or objects).
+
+    idx: the ``idx_key`` field; else a hash of the ``hash_keys`` fields; else the record's own
+    ``idx`` (files written by WriteJsonl, whose ``rev`` is kept too); else a hash of the whole
+    record.  ``keys`` projects each record to those fields (a field a record lacks is None).
+    """
+
 
     def read(self, ctx: RunContext) -> pd.DataFrame:
         files = self.files()
@@ -489,31 +517,13 @@ class ReadJsonl(FileSource):
         return own  # type: ignore[return-value]
 
 
-class ReadParquet(FileSource):
+class ReadParquet(_RecordFiles):
     """Rows of Parquet files, read as whole tables (files written by WriteParquet restore exact values).
 
     idx as in :class:`ReadJsonl`: ``idx_key``, a hash of ``hash_keys``, the file's own ``idx``
     column, or a hash of the whole row.
     """
 
-    def __init__(
-        self,
-        glob_str: Any,
-        keys: str | Sequence[str] | None = None,
-        *,
-        idx_key: str | None = None,
-        hash_keys: str | Sequence[str] | None = None,
-        shuffle: bool = False,
-        seed: Any = 42,
-        offset: int = 0,
-        max_count: int | None = None,
-        fire_once: bool = True,
-    ) -> None:
-        if idx_key is not None and hash_keys is not None:
-            raise ValueError("give idx_key or hash_keys, not both")
-        self.glob_str, self.keys = glob_str, key_list(keys) if keys is not None else None
-        self.idx_key, self.hash_keys = idx_key, key_list(hash_keys) if hash_keys is not None else None
-        self._reader_options(shuffle, seed, offset, max_count)
 
     def read(self, ctx: RunContext) -> pd.DataFrame:
         files = self.files()

@@ -2,16 +2,32 @@
 
 State (:mod:`bfnb.widgets.state`) is plain Python and needs no kernel.  ipywidgets (the
 ``notebook`` extra) and IPython are imported only when a widget is built or a kernel is detected,
-so importing this package stays cheap and works in scripts.
+and names here are loaded on first use, so importing this package stays cheap and works in scripts.
 """
 
 from __future__ import annotations
 
-from .broker_panel import BrokerPanel, in_kernel, live_progress
-from .controls import Controls
-from .label import LabelWidget
-from .state import BrokerStates, PanelRefresher, PanelState, redact
+import importlib
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from .broker_panel import BrokerPanel, PanelRefresher, in_kernel, live_progress, watch_background
+    from .controls import Controls
+    from .label import LabelWidget
+    from .state import BrokerStates, PanelState, redact
+
+_WHERE = {
+    "BrokerPanel": "broker_panel",
+    "BrokerStates": "state",
+    "Controls": "controls",
+    "LabelWidget": "label",
+    "PanelRefresher": "broker_panel",
+    "PanelState": "state",
+    "in_kernel": "broker_panel",
+    "live_progress": "broker_panel",
+    "redact": "state",
+    "watch_background": "broker_panel",
+}
 __all__ = [
     "BrokerPanel",
     "BrokerStates",
@@ -22,4 +38,17 @@ __all__ = [
     "in_kernel",
     "live_progress",
     "redact",
+    "watch_background",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

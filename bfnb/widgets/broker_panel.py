@@ -4,7 +4,7 @@ Needs the ``notebook`` extra (ipywidgets) for the panel; ipywidgets and IPython 
 when a panel is built or a kernel is detected, never by ``import bfnb``.  The panel is a view:
 :class:`~bfnb.widgets.state.BrokerStates` turns events and snapshots into
 :class:`~bfnb.widgets.state.PanelState`\\ s, the pure functions :func:`detail_html` and
-:func:`bar_style` say how a state looks, and a :class:`~bfnb.widgets.state.PanelRefresher` copies
+:func:`bar_style` say how a state looks, and a :class:`PanelRefresher` copies
 them into the widgets about four times a second from a background thread (ipykernel sends trait
 changes made on any thread, so the panel moves during a blocking run as well as a background one).
 Buttons forward clicks to the broker (:mod:`bfnb.widgets.controls`).
@@ -22,9 +22,17 @@ from bfnb.display.html import el
 from bfnb.display.text import TextProgress, format_compact, format_cost, format_seconds
 
 from .controls import Controls
-from .state import BrokerStates, PanelRefresher, PanelState
+from .state import BrokerStates, PanelState
 
-__all__ = ["BrokerPanel", "bar_style", "detail_html", "in_kernel", "live_progress"]
+__all__ = [
+    "BrokerPanel",
+    "PanelRefresher",
+    "bar_style",
+    "detail_html",
+    "in_kernel",
+    "live_progress",
+    "watch_background",
+]
 
 BrokersGetter = Callable[[], Iterable[Any]]
 _COUNTS = ("pending", "in_flight", "done", "cached", "failed", "retrying")
@@ -63,6 +71,79 @@ def _eta(st: PanelState, now: float) -> list[str]:
 
 def _title_html(st: PanelState) -> str:
     return el("div", el("b", st.name), f" · {st.state} · {st.finished:,} of {st.total:,}")
+
+
+class PanelRefresher:
+    """Calls ``refresh()`` from a daemon thread every ``interval`` seconds until stopped.
+
+    ``until`` (optional) is polled too: when it returns True the refresher stops by itself after
+    a last refresh, as it does on :meth:`stop`; ``on_finish`` is then called once (e.g. to
+    unsubscribe from events).  A failing refresh never stops the run it shows.
+    """
+
+    def __init__(
+        self,
+        refresh: Callable[[], None],
+        *,
+        interval: float = 0.25,
+        until: Callable[[], bool] | None = None,
+        on_finish: Callable[[], None] | None = None,
+    ) -> None:
+        self.refresh = refresh
+        self.interval = interval
+        self.until = until
+        self.on_finish = on_finish
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._final_lock = threading.Lock()
+        self._finalized = False
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> PanelRefresher:
+        if self._thread is None:
+            self._stop.clear()
+            self._finalized = False
+            self._thread = threading.Thread(target=self._loop, name="bfnb-panel-refresh", daemon=True)
+            self._thread.start()
+        return self
+
+    def _safe_refresh(self) -> None:
+        with contextlib.suppress(Exception):  # a broken display must not break a paid run
+            self.refresh()
+
+    def _finish(self, refresh: bool) -> None:
+        with self._final_lock:
+            if self._finalized:
+                return
+            self._finalized = True
+            if refresh:
+                self._safe_refresh()
+            if self.on_finish is not None:
+                with contextlib.suppress(Exception):
+                    self.on_finish()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._safe_refresh()
+            if self.until is not None:
+                try:
+                    finished = bool(self.until())
+                except Exception:
+                    finished = True
+                if finished:
+                    self._stop.set()
+                    self._finish(refresh=True)
+
+    def stop(self, *, final: bool = True) -> None:
+        """Stop the thread; ``final`` makes one last refresh (at most once)."""
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+        self._finish(refresh=final)
 
 
 class _Row:
@@ -142,7 +223,9 @@ class BrokerPanel:
         self.states.subscribe()
         self.refresh()
         if self._refresher is None:
-            self._refresher = PanelRefresher(self.refresh, interval=interval, until=until).start()
+            self._refresher = PanelRefresher(
+                self.refresh, interval=interval, until=until, on_finish=self.states.unsubscribe
+            ).start()
         return self
 
     def detach(self) -> None:
@@ -224,7 +307,38 @@ def live_progress(
         states.unsubscribe()
 
 
+def watch_background(handle: Any, brokers_getter: BrokersGetter) -> Any:
+    """Show a live panel for a background run in Jupyter (until ``handle.done()``); returns ``handle``.
+
+    Outside Jupyter nothing is shown: text bars would interleave with whatever the script prints.
+    """
+    if in_kernel():
+        from IPython.display import display
+
+        panel = BrokerPanel(brokers_getter).attach(until=handle.done)
+        display(panel)
+    return handle
+
+
 def _mark(st: PanelState) -> tuple[Any, ...]:
     """What identifies a broker's burst of work, to tell brokers that worked during a block."""
     return (st.started_at, st.total, st.finished, st.state)
 
+
+if __name__ == "__main__":  # the text fallback, live: python -m bfnb.widgets.broker_panel
+    import random
+    import time as _time
+
+    from bfnb.brokers.base import Job
+    from bfnb.brokers.config import RateLimits
+    from bfnb.brokers.function import FunctionBroker
+    from bfnb.executor.loop import run_sync
+
+    def _answer(request: dict[str, Any]) -> dict[str, Any]:
+        _time.sleep(random.uniform(0.01, 0.05))
+        return {"usage": {"prompt_tokens": 120, "completion_tokens": 30}}
+
+    demo = FunctionBroker(_answer, name="chat demo@local", limits=RateLimits(concurrency=4), prices=(0.15, 0.6))
+    with live_progress(lambda: [demo], text=True):
+        demo.note_cached(10)
+        run_sync(demo.run([Job(f"k{i}", "chat", {"i": i}) for i in range(100)], on_record=lambda r: None))

@@ -50,9 +50,12 @@ class Controls:
         for method, text, icon in COMMANDS:
             available = callable(getattr(broker, method, None))
             b = w.Button(
-                description=text, icon=icon, disabled=not available, tooltip=f"{text} this broker",
+                description=text,
+                icon=icon,
+                disabled=not available,
+                tooltip=f"{text} this broker",
                 layout=w.Layout(width="auto"),
-            )  # fmt: skip
+            )
             b.on_click(lambda _b, m=method: self.command(m))
             self.buttons[method] = b
         self.status = w.Label(value="")

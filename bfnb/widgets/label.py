@@ -138,9 +138,11 @@ class LabelWidget:
         else:
             key, text = cur
             p["item"].value = el(
-                "div", el("div", key, style="opacity:.6;font-size:90%"), text_block(text, max_chars=self.max_chars),
+                "div",
+                el("div", key, style="opacity:.6;font-size:90%"),
+                text_block(text, max_chars=self.max_chars),
                 style="white-space:pre-wrap;border-left:3px solid var(--jp-brand-color1,#1976d2);padding:4px 8px",
-            )  # fmt: skip
+            )
         for b in p["buttons"]:
             b.disabled = cur is None
         p["error"].value = el("div", self.error, style="color:var(--jp-error-color1,#d32f2f)") if self.error else ""

@@ -6,8 +6,7 @@ over a recent window, the ETA and the spend against the budget.  It needs no ker
 tested with an injected clock, and every view (the ipywidgets panel, the tqdm bars) only renders
 it.  :class:`BrokerStates` subscribes to :data:`bfnb.events.bus` and keeps one state per broker;
 :meth:`BrokerStates.collect` prefers a broker's own ``snapshot()`` when a broker object is at hand
-(the broker counts exactly) and falls back to the event-built state.  :class:`PanelRefresher` calls
-a refresh function from a daemon thread about four times a second while a run is active.
+(the broker counts exactly) and falls back to the event-built state.
 
 Counting follows the broker: ``done`` counts answered calls, ``cached`` jobs answered from the
 ledger without a call, so ``total = pending + in_flight + retrying + done + cached + failed``.
@@ -35,7 +34,7 @@ from bfnb.events import (
     Event,
 )
 
-__all__ = ["BrokerStates", "PanelRefresher", "PanelState", "redact"]
+__all__ = ["BrokerStates", "PanelState", "redact"]
 
 MAX_ERRORS = 5
 WINDOW_S = 10.0  # rates are measured over the last WINDOW_S seconds
@@ -44,8 +43,12 @@ _ERROR_CHARS = 300
 _SECRETS = [
     (re.compile(r"sk-[A-Za-z0-9_\-]{6,}"), "sk-***"),
     (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=\-]+"), "Bearer ***"),
-    (re.compile(r"(?i)\b(api[_-]?key|authorization|x-api-key|access[_-]?token)(['\"]?\s*[:=]\s*['\"]?)(?!Bearer\b)[^\s'\",}]+"),
-     r"\1\2***"),  # fmt: skip
+    (
+        re.compile(
+            r"(?i)\b(api[_-]?key|authorization|x-api-key|access[_-]?token)(['\"]?\s*[:=]\s*['\"]?)(?!Bearer\b)[^\s'\",}]+"
+        ),
+        r"\1\2***",
+    ),
 ]
 
 
@@ -112,12 +115,11 @@ class PanelState:
     @property
     def spend_fraction(self) -> float | None:
         """Spend / budget, or None without a budget."""
-        if not self.budget_usd:
-            return None
-        return self.cost_usd / self.budget_usd
+        return self.cost_usd / self.budget_usd if self.budget_usd else None
 
     @property
     def elapsed_s(self) -> float | None:
+        """Seconds from the first to the last event of this burst."""
         if self.started_at is None or self.updated_at is None:
             return None
         return max(0.0, self.updated_at - self.started_at)
@@ -261,16 +263,26 @@ class PanelState:
         return cls(
             name=str(get("name", "broker")),
             state=str(get("state", "idle")),
-            pending=int(get("pending")), in_flight=int(get("in_flight")), done=int(get("done")),
-            cached=int(get("cached")), failed=int(get("failed")), retrying=int(get("retrying")),
-            input_tokens=int(get("input_tokens")), output_tokens=int(get("output_tokens")),
-            cost_usd=float(get("cost_usd", 0.0)), cost_known=bool(get("cost_known", True)),
+            pending=int(get("pending")),
+            in_flight=int(get("in_flight")),
+            done=int(get("done")),
+            cached=int(get("cached")),
+            failed=int(get("failed")),
+            retrying=int(get("retrying")),
+            input_tokens=int(get("input_tokens")),
+            output_tokens=int(get("output_tokens")),
+            cost_usd=float(get("cost_usd", 0.0)),
+            cost_known=bool(get("cost_known", True)),
             budget_usd=getattr(snap, "budget_usd", None),
             last_errors=tuple(redact(e) for e in get("last_errors", ()))[-MAX_ERRORS:],
-            started_at=started, updated_at=(time.time() if now is None else now) if started is not None else None,
-            snap_rates=(float(get("requests_per_s", 0.0)), float(get("tokens_per_s", 0.0)),
-                        getattr(snap, "eta_s", None)),
-        )  # fmt: skip
+            started_at=started,
+            updated_at=(time.time() if now is None else now) if started is not None else None,
+            snap_rates=(
+                float(get("requests_per_s", 0.0)),
+                float(get("tokens_per_s", 0.0)),
+                getattr(snap, "eta_s", None),
+            ),
+        )
 
 
 class BrokerStates:
@@ -320,8 +332,17 @@ class BrokerStates:
         seen: set[str] = set()
         for b in brokers:
             snap = getattr(b, "snapshot", None)
-            if callable(snap):
-                st = PanelState.from_snapshot(snap())
+            try:
+                snapshot = snap() if callable(snap) else None
+            except Exception:  # a broker that cannot report: fall back to its events
+                snapshot = None
+            if snapshot is not None:
+                st = PanelState.from_snapshot(snapshot)
+                with self._lock:
+                    ev = self._states.get(st.name)
+                    if ev is not None and ev._window:  # events give smoother rates than a young snapshot
+                        st.snap_rates, st._sent_at = None, ev._sent_at
+                        st._window = deque(list(w) for w in ev._window)
             else:
                 st = self.get(str(getattr(b, "name", b))) or PanelState(str(getattr(b, "name", b)))
             seen.add(st.name)
@@ -331,68 +352,5 @@ class BrokerStates:
         return out
 
     def now(self) -> float:
+        """The current time on this collector's clock (what rates and ETAs are measured against)."""
         return self.clock()
-
-
-class PanelRefresher:
-    """Calls ``refresh()`` from a daemon thread every ``interval`` seconds until stopped.
-
-    ``until`` (optional) is polled too: when it returns True the refresher stops by itself after
-    a last refresh, as it does on :meth:`stop`.  A failing refresh never stops the run it shows.
-    """
-
-    def __init__(
-        self, refresh: Callable[[], None], *, interval: float = 0.25, until: Callable[[], bool] | None = None
-    ) -> None:
-        self.refresh = refresh
-        self.interval = interval
-        self.until = until
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._final_lock = threading.Lock()
-        self._finalized = False
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> PanelRefresher:
-        if self._thread is None:
-            self._stop.clear()
-            self._finalized = False
-            self._thread = threading.Thread(target=self._loop, name="bfnb-panel-refresh", daemon=True)
-            self._thread.start()
-        return self
-
-    def _safe_refresh(self) -> None:
-        try:
-            self.refresh()
-        except Exception:  # a broken display must not break a paid run
-            pass
-
-    def _final(self) -> None:
-        with self._final_lock:
-            if not self._finalized:
-                self._finalized = True
-                self._safe_refresh()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._safe_refresh()
-            if self.until is not None:
-                try:
-                    finished = bool(self.until())
-                except Exception:
-                    finished = True
-                if finished:
-                    self._stop.set()
-                    self._final()
-
-    def stop(self, *, final: bool = True) -> None:
-        """Stop the thread; ``final`` makes one last refresh (at most once)."""
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=5)
-        if final:
-            self._final()

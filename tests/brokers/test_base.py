@@ -11,7 +11,7 @@ import pytest
 from broker_helpers import FAST_RETRY, chat_job, chat_jobs, run
 
 from bfnb import events
-from bfnb.brokers import FunctionBroker, Job, RateLimits, Retry
+from bfnb.brokers import BudgetTracker, FunctionBroker, Job, RateLimits, Retry
 from bfnb.brokers.base import usage_tokens
 from bfnb.brokers.function import local_chat_broker, local_embedding_broker
 from bfnb.brokers.retry import RateLimitError, TransientError
@@ -276,3 +276,27 @@ def test_usage_tokens_shapes() -> None:
     assert usage_tokens({"usage": {"prompt_tokens": 5, "total_tokens": 5}}) == (5, 0)
     assert usage_tokens({"usage": {"input_tokens": 4, "output_tokens": 1}}) == (4, 1)
     assert usage_tokens({}, 9) == (9, 0)
+
+
+def test_budget_reservations_never_leak() -> None:
+    async def handler(body: dict[str, Any]) -> dict[str, Any]:
+        await asyncio.sleep(0.002)
+        text = body["messages"][0]["content"]
+        if text.endswith("7."):
+            raise ValueError("no sevens")
+        if text.endswith("3."):
+            raise TransientError("HTTP 503")
+        return echo(body)
+
+    broker = FunctionBroker(handler, limits=RateLimits(concurrency=8), prices=(1.0, 1.0),
+                            retry=Retry(max_attempts=50, backoff_base_s=0.01, backoff_max_s=0.02))  # fmt: skip
+    budget = BudgetTracker(100.0)
+    got: list[CallRecord] = []
+    fut = submit(broker.run(chat_jobs(3000), on_record=got.append, budget=budget))
+    while len(got) < 100:
+        time.sleep(0.005)
+    broker.cancel()
+    result = fut.result(timeout=30)
+    assert budget.reserved == 0  # every reservation was committed or released
+    assert budget.spent == pytest.approx(sum(r.cost_usd or 0 for r in result.values()))
+    assert any(r.status == "failed" for r in result.values()) and result.unsent

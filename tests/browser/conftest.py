@@ -2,9 +2,9 @@
 
 The server root is a throw-away copy of notebooks/ and demo_data/ (plus tests/browser/fixtures/ as
 ``fixtures/``), so runs never write into the repo; kernels get ``BFNB_OFFLINE=1``, a temporary
-``BFNB_DATA_DIR`` and the checkout on ``PYTHONPATH``, and no ``*_API_KEY`` variable. Without
-/usr/bin/chromium or playwright the tests skip, except under CI (env ``CI`` set), where they fail:
-CI must not pass by skipping. Use the ``lab`` fixture (a :class:`LabPage`); screenshots go to
+``BFNB_DATA_DIR``, the checkout on ``PYTHONPATH``, and no ``*_API_KEY`` or ``OPENAI_*`` variable.
+Without /usr/bin/chromium or playwright the tests skip, except under CI (env ``CI`` set), where
+they fail: CI must not pass by skipping. Use the ``lab`` fixture (a :class:`LabPage`); screenshots go to
 tests/browser/artifacts/ (gitignored).
 """
 

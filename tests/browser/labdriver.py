@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("BFNB_CHROMIUM", "/usr/bin/chromium")  # Debian's: Playwright cannot fetch its own here
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -38,6 +38,11 @@ CHROMIUM_ARGS = [
 ]
 # Text shown in an output when a widget did not render.
 WIDGET_FALLBACKS = ("Error displaying widget", "HBox(children=", "VBox(children=")
+
+
+def secret_or_endpoint(var: str) -> bool:
+    """Environment variables kept away from test kernels: API keys and provider endpoints."""
+    return var.endswith("_API_KEY") or var.startswith("OPENAI_")
 
 
 def free_port() -> int:
@@ -68,7 +73,7 @@ class LabServer:
         return f"http://127.0.0.1:{self.port}"
 
     def _environment(self, extra: dict[str, str]) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+        env = {k: v for k, v in os.environ.items() if not secret_or_endpoint(k)}
         dirs = {
             "JUPYTER_CONFIG_DIR": "config",
             "JUPYTER_DATA_DIR": "data",
@@ -172,6 +177,8 @@ class NotebookReport:
     errors: list[str]  # error outputs (ename: evalue) and stderr tracebacks
     stderr: list[str]  # every stderr output's text
     xss_executed: bool  # window.__bfnb_xss was set by an injected handler
+    injected_elements: int  # elements in outputs carrying an inline event handler (onerror, onload…)
+    unexecuted: int  # non-empty code cells without an execution count (run-all stopped early?)
     prompts: list[str]  # the input prompts of code cells, e.g. "[1]:"
     counts: dict[str, int] = field(default_factory=dict)  # selector -> elements found
 
@@ -183,17 +190,21 @@ _COLLECT_JS = """(fallbacks) => {
   const stderr = outs.filter(o => o.getAttribute('data-mime-type') === 'application/vnd.jupyter.stderr')
                      .map(text);
   const errors = [];
+  let unexecuted = 0;
   const nb = window.jupyterapp && window.jupyterapp.shell.currentWidget;
   const cells = nb && nb.content && nb.content.model ? nb.content.model.cells : null;
   if (cells) {
     for (let i = 0; i < cells.length; i++) {
       const c = cells.get(i);
       if (c.type !== 'code') continue;
+      if (c.sharedModel.getSource().trim() && c.executionCount === null) unexecuted++;
       for (const o of c.outputs.toJSON()) {
         if (o.output_type === 'error') errors.push(`cell ${i}: ${o.ename}: ${o.evalue}`);
       }
     }
   }
+  const handlers = ['onerror', 'onload', 'onclick', 'onmouseover', 'onfocus', 'onanimationstart'];
+  const injected = outs.reduce((n, o) => n + o.querySelectorAll(handlers.map(h => `[${h}]`).join(',')).length, 0);
   for (const s of stderr) if (s.includes('Traceback')) errors.push('stderr: ' + s.slice(0, 500));
   return {
     widget_outputs: outs.filter(o => o.querySelector('.jupyter-widgets')
@@ -202,6 +213,7 @@ _COLLECT_JS = """(fallbacks) => {
                           .map(t => t.slice(0, 300)),
     errors, stderr,
     xss_executed: window.__bfnb_xss !== undefined,
+    injected_elements: injected, unexecuted,
     prompts: panel ? [...panel.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
                       .map(p => p.innerText.trim()) : [],
   };

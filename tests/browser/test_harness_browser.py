@@ -22,7 +22,7 @@ def test_smoke_notebook_renders_widget_and_escaped_table(lab):
     assert lab.count(".widget-slider") == 1
     assert rep.counts[".bfnb-table"] == 1, rep
     assert rep.widget_fallbacks == [] and rep.errors == [], (rep, lab.page_errors)
-    assert not rep.xss_executed
+    assert not rep.xss_executed and rep.injected_elements == 0 and rep.unexecuted == 0
     # The payload is on screen as text.
     cell_text = lab.page.locator(".bfnb-table").first.inner_text()
     assert '<img src=x onerror="window.__bfnb_xss=1">' in cell_text
@@ -44,8 +44,9 @@ def test_broken_notebook_faults_are_all_reported(lab):
 
     assert any("HBox(children=" in t for t in rep.widget_fallbacks), rep
     assert rep.xss_executed, "an unescaped <img onerror> in trusted output should have run"
+    assert rep.injected_elements == 1
     assert any("ZeroDivisionError" in e for e in rep.errors), rep
     assert any(e.startswith("stderr: Traceback") for e in rep.errors), rep
     assert rep.widget_outputs == 0
     # Run-all stops at the error: the last cell never ran.
-    assert rep.prompts[-1] == "[ ]:", rep.prompts
+    assert rep.prompts[-1] == "[ ]:" and rep.unexecuted == 1, rep

@@ -8,15 +8,55 @@ from bfnb.batch import from_columns
 from bfnb.display import GraphView
 
 OPS = [
-    dict(label="ReadMarkdownEntries", kind="source", rows_in=None, rows_out=5, cached="memo", calls_sent=0,
-         calls_cached=0, cost_usd=None, seconds=0.012, tag=None),
-    dict(label="AskLLM", kind="broker", rows_in=5, rows_out=5, cached=False, calls_sent=3, calls_cached=2,
-         cost_usd=0.0123, seconds=1.5, tag="poems"),
-    dict(label="Embed", kind="broker", rows_in=5, rows_out=5, cached="ledger", calls_sent=0, calls_cached=5,
-         cost_usd=0.0, seconds=0.2, tag=None),
-    dict(label="Custom<model>", kind="broker", rows_in=5, rows_out=4, cached=True, calls_sent=4,
-         calls_cached=0, cost_usd=None, seconds=0.3, tag=None),
-]  # fmt: skip
+    dict(
+        label="ReadMarkdownEntries",
+        kind="source",
+        rows_in=None,
+        rows_out=5,
+        cached="memo",
+        calls_sent=0,
+        calls_cached=0,
+        cost_usd=None,
+        seconds=0.012,
+        tag=None,
+    ),
+    dict(
+        label="AskLLM",
+        kind="broker",
+        rows_in=5,
+        rows_out=5,
+        cached=False,
+        calls_sent=3,
+        calls_cached=2,
+        cost_usd=0.0123,
+        seconds=1.5,
+        tag="poems",
+    ),
+    dict(
+        label="Embed",
+        kind="broker",
+        rows_in=5,
+        rows_out=5,
+        cached="ledger",
+        calls_sent=0,
+        calls_cached=5,
+        cost_usd=0.0,
+        seconds=0.2,
+        tag=None,
+    ),
+    dict(
+        label="Custom<model>",
+        kind="broker",
+        rows_in=5,
+        rows_out=4,
+        cached=True,
+        calls_sent=4,
+        calls_cached=0,
+        cost_usd=None,
+        seconds=0.3,
+        tag=None,
+    ),
+]
 
 
 def result():

@@ -23,8 +23,10 @@ def test_totals_with_an_unknown_cost():
 
 
 def test_known_costs_and_brokers():
-    s = SpendSummary([dict(broker="chat <x>@local", calls_sent=1, calls_cached=0, input_tokens=1,
-                           output_tokens=1, cost_usd=0.0)], title="run")  # fmt: skip
+    s = SpendSummary(
+        [dict(broker="chat <x>@local", calls_sent=1, calls_cached=0, input_tokens=1, output_tokens=1, cost_usd=0.0)],
+        title="run",
+    )
     text = s._render_text()
     assert text.startswith("run · spend over 1 broker\nbroker")
     assert text.splitlines()[-1].split()[-1] == "$0"

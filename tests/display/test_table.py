@@ -79,11 +79,22 @@ def test_summaries_of_containers_arrays_bytes_and_embeddings():
     assert summarize([0.5] * 1536)[0] == "list[1536] float [0.5, 0.5, …]"
     assert summarize(["a", "b"]) == ("list[2]: [a, b]", False)
 
-    df = batch(2, tags=[list("abcdefghijkl"), ["x"]], emb=[emb, emb], raw=[b"\0" * 1024, b""],
-               vec=[[0.1] * 16, [0.2] * 16], meta=[{"k": 1}, {"k": 2}])  # fmt: skip
+    df = batch(
+        2,
+        tags=[list("abcdefghijkl"), ["x"]],
+        emb=[emb, emb],
+        raw=[b"\0" * 1024, b""],
+        vec=[[0.1] * 16, [0.2] * 16],
+        meta=[{"k": 1}, {"k": 2}],
+    )
     out = render_table_html(df)
-    for expected in ("list[12]: [a, b, c, …]", "array(256,) float32 [-1, -0.992, …]", "bytes[1,024]",
-                     "list[16] float [0.1, 0.1, …]", "dict{1}: {k: 1}"):  # fmt: skip
+    for expected in (
+        "list[12]: [a, b, c, …]",
+        "array(256,) float32 [-1, -0.992, …]",
+        "bytes[1,024]",
+        "list[16] float [0.1, 0.1, …]",
+        "dict{1}: {k: 1}",
+    ):
         assert expected in out
         assert expected in render_table_text(df, max_width=60)
     # an elided list can be expanded to its full content
@@ -93,14 +104,31 @@ def test_summaries_of_containers_arrays_bytes_and_embeddings():
 def test_column_kinds():
     emb = np.zeros(256, dtype="float32")
     df = batch(
-        3, t=["a", None, "c"], i=[1, 2, 3], f=[0.5, 1.0, 2.0], l=[[1], [2], []], d=[{}, {}, {}],
-        a=[emb, emb, emb], b=[b"", b"x", b"y"], m=["a", 1, None], e=[[0.1] * 8] * 3, n=[None] * 3,
-    )  # fmt: skip
+        3,
+        t=["a", None, "c"],
+        i=[1, 2, 3],
+        f=[0.5, 1.0, 2.0],
+        l=[[1], [2], []],
+        d=[{}, {}, {}],
+        a=[emb, emb, emb],
+        b=[b"", b"x", b"y"],
+        m=["a", 1, None],
+        e=[[0.1] * 8] * 3,
+        n=[None] * 3,
+    )
     kinds = {c: column_kind(df[c]) for c in df.columns if c != "rev"}
     assert kinds == {
-        "t": "text", "i": "int", "f": "float", "l": "list", "d": "dict", "a": "array[256] float32",
-        "b": "bytes", "m": "mixed", "e": "list[8] float", "n": "none",
-    }  # fmt: skip
+        "t": "text",
+        "i": "int",
+        "f": "float",
+        "l": "list",
+        "d": "dict",
+        "a": "array[256] float32",
+        "b": "bytes",
+        "m": "mixed",
+        "e": "list[8] float",
+        "n": "none",
+    }
     out = render_table_text(df)
     assert "[array[256] float32]" in out and "[mixed]" in out
 
@@ -110,8 +138,9 @@ def test_failed_rows_marked_with_their_error_and_pending_greyed():
         status=[None, "failed", "pending"], error=[None, "RateLimited: 429 after 5 attempts", None]
     )
     out = render_table_html(df)
-    failed_row = re.search(r'<tr class="bfnb-failed">(.*?)</tr>', out, re.S).group(1)
-    assert "⚠" in failed_row and "RateLimited: 429 after 5 attempts" in failed_row and "bad" in failed_row
+    failed = re.search(r'<tr class="bfnb-failed">(.*?)</tr><tr class="bfnb-errrow">(.*?)</tr>', out, re.S)
+    assert "⚠" in failed.group(1) and "bad" in failed.group(1)
+    assert failed.group(2) == '<td colspan="3">⚠ error: RateLimited: 429 after 5 attempts</td>'
     assert re.search(r'<tr class="bfnb-pending">.*later.*?</tr>', out, re.S)
     assert "1 failed · 1 pending" in out
     # status / error are shown as marks, not as extra field columns
@@ -131,8 +160,13 @@ class Opaque:
 
 def test_text_fallback_is_deterministic():
     def make():
-        return batch(2, t=["a\nb", "c"], o=[Opaque(), Opaque()], f=[0.1 + 0.2, float("nan")],
-                     emb=[np.arange(4, dtype="float32")] * 2)  # fmt: skip
+        return batch(
+            2,
+            t=["a\nb", "c"],
+            o=[Opaque(), Opaque()],
+            f=[0.1 + 0.2, float("nan")],
+            emb=[np.arange(4, dtype="float32")] * 2,
+        )
 
     text = render_table_text(make())
     assert text == render_table_text(make())
@@ -165,8 +199,10 @@ def test_empty_batch_and_missing_values():
 
 
 def test_module_runs_as_a_demo():
-    proc = subprocess.run([sys.executable, "-m", "bfnb.display.table"], cwd=ROOT, capture_output=True,
-                          text=True, check=True, timeout=60)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "bfnb.display.table"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
+    )
+    assert proc.stderr == ""
     assert proc.stdout.startswith("sample · showing 4 of 5 entries · 1 failed · 1 pending")
     assert "error: ProviderError: 429" in proc.stdout
 

@@ -65,8 +65,15 @@ def test_safe_repr_drops_addresses():
 
 
 def make_state(**kw) -> PanelState:
-    base = dict(name="chat gpt-4o-mini@local", done=3, cached=2, input_tokens=1000, output_tokens=200,
-                started_at=10.0, updated_at=10.4)  # fmt: skip
+    base = dict(
+        name="chat gpt-4o-mini@local",
+        done=3,
+        cached=2,
+        input_tokens=1000,
+        output_tokens=200,
+        started_at=10.0,
+        updated_at=10.4,
+    )
     base.update(kw)
     return PanelState(**base)
 

@@ -63,3 +63,12 @@ def test_rejects_read_and_append_modes(tmp_path):
         pass
     with pytest.raises(TypeError):
         atomic_write(tmp_path / "x", 123)  # type: ignore[arg-type]
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from bfnb.formats import atomic as module
+
+    result = doctest.testmod(module)
+    assert result.failed == 0 and result.attempted > 0

@@ -36,7 +36,7 @@ def roundtrip(v):
         -0.0,
         1e308,
         "",
-        "unicode ✓ 漢字 \U0001f600 \x00 \n \"quoted\"",
+        'unicode ✓ 漢字 \U0001f600 \x00 \n "quoted"',
         [],
         {},
         [1, "a", None, [2.5, {"k": [True]}]],
@@ -193,10 +193,19 @@ def test_json_array_and_single_object(tmp_path):
 
 
 def test_missing_file_is_a_source_error(tmp_path):
-    with pytest.raises(SourceError, match="nope.jsonl"):
+    with pytest.raises(SourceError, match=r"nope\.jsonl"):
         list(read_jsonl(tmp_path / "nope.jsonl"))
 
 
 def test_dumps_line_is_one_line():
     line = dumps_line({"idx": "a", "t": "multi\nline", "b": b"\n"})
     assert line.endswith(b"\n") and line.count(b"\n") == 1
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from bfnb.formats import jsonl as module
+
+    result = doctest.testmod(module)
+    assert result.failed == 0 and result.attempted > 0

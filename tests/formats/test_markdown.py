@@ -90,7 +90,10 @@ def test_backtick_fence_info_string_cannot_hold_backticks():
 
 
 def test_entries_root_text_blank_lines_and_hard_breaks():
-    text = "\n\nPrologue  \n\n# Chapter 1\n\n\nIt began.  \nThen more.\n\n\n## Scene\nx\n# Empty\n\n# Last\ny"
+    text = (
+        "\n\nPrologue  \n\n# Chapter 1\n\n\nIt began.  \nThen more.\n\n\n"
+        "## Scene\nx\n# Empty\n\n# Last\ny"
+    )
     assert list(iter_markdown_entries(text)) == [
         ([], "Prologue", 3),
         (["Chapter 1"], "It began.\nThen more.", 5),
@@ -116,7 +119,7 @@ def test_reads_files_and_rejects_bad_utf8(tmp_path):
     with pytest.raises(SourceError) as e:
         list(iter_markdown_entries(bad))
     assert str(bad) in str(e.value) and "line 3" in str(e.value)
-    with pytest.raises(SourceError, match="missing.md"):
+    with pytest.raises(SourceError, match=r"missing\.md"):
         list(iter_markdown_lines(str(tmp_path / "missing.md")))
 
 
@@ -231,3 +234,12 @@ def test_demo_file_reads_every_topic():
     got = list(iter_markdown_lines(demo))
     assert got[0][:2] == (["Greek Mythology Stories"], "Prometheus Steals Fire")
     assert all(not t.endswith(" ") for _, t, _ in got)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from bfnb.formats import markdown as module
+
+    result = doctest.testmod(module)
+    assert result.failed == 0 and result.attempted > 0

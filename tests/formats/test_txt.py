@@ -52,3 +52,12 @@ def test_nothing_matching_is_an_error_unless_allowed(tmp_path):
     assert list(iter_txt_folder(str(tmp_path / "*.txt"), allow_empty=True)) == []
     with pytest.raises(SourceError, match="no such"):
         list(iter_txt_folder(tmp_path / "missing"))
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from bfnb.formats import txt as module
+
+    result = doctest.testmod(module)
+    assert result.failed == 0 and result.attempted > 0

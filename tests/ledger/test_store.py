@@ -75,7 +75,7 @@ def test_a_torn_last_line_is_skipped_and_the_next_append_is_clean(tmp_path, tail
     with Ledger(tmp_path) as ledger:
         ledger.append_many([record(i) for i in range(3)])
     whole = (tmp_path / CALLS_FILE).read_bytes()
-    torn = lines_of(tmp_path)[2][:-40] if not tail else tail  # a writer killed mid-line
+    torn = tail or lines_of(tmp_path)[2][:-40]  # a writer killed mid-line
     (tmp_path / CALLS_FILE).write_bytes(whole + torn)
     with Ledger(tmp_path) as ledger:
         assert len(ledger) == 3

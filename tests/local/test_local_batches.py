@@ -140,3 +140,17 @@ def test_state_dir_keeps_files_and_batches_across_a_restart(tmp_path):
         assert len(client.files.content(done.output_file_id).text.splitlines()) == 2
     with local_server(state_dir=tmp_path) as srv:
         assert client_for(srv).batches.retrieve(batch_id).status == "completed"
+
+
+def test_a_stopped_and_restarted_server_resumes_its_batches_in_memory():
+    srv = local_server(batch_delay_s=30).__enter__().configure()
+    try:
+        client = client_for(srv)
+        f = client.files.create(file=("x.jsonl", jsonl([chat_line(0)])), purpose="batch")
+        batch_id = client.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h").id
+        wait_until(client, batch_id, {"in_progress"})
+        srv.stop()
+        srv.configure(batch_delay_s=0).start()
+        assert wait_until(client, batch_id, {"completed"}).request_counts.completed == 1
+    finally:
+        srv.stop()

@@ -169,3 +169,25 @@ def test_marker_words_do_not_leak_into_the_next_turn():
     body = second.removesuffix(model.MARKER).lower()
     assert "pandora" in body
     assert not re.search(r"\b(local|model)\b", body)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    ["Write a short poem about the myth number 17 of Greek mythology.", "Give me a poem about the numbers 3 and 7"],
+)
+def test_prompts_that_merely_mention_numbers_get_text(prompt):
+    assert text(chat(prompt)).endswith(model.MARKER)
+
+
+def test_how_many_and_answer_with_a_number_get_one_integer():
+    assert text(chat("How many ships sailed to Troy?")).isdigit()
+    assert text(chat("Answer with a number: how old was Nestor?")).isdigit()
+
+
+def test_request_tokens_count_max_tokens_times_n_and_never_raise():
+    b = body = {"messages": [{"role": "user", "content": "x" * 8}], "max_tokens": 100, "n": 2}
+    assert model.estimate_request_tokens(body) == (2 + 4) + 200
+    assert model.estimate_request_tokens({**b, "max_tokens": "many"}) == 6
+    assert model.estimate_request_tokens({"input": ["abcd", "abcde"]}, "embedding") == 3
+    with pytest.raises(model.LocalModelError, match="max_tokens"):
+        model.chat_completion({**b, "max_tokens": "many"})

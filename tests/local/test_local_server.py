@@ -66,7 +66,9 @@ def test_missing_bearer_key_is_401_and_bad_json_is_400(server):
     assert status == 400 and "Invalid JSON" in data["error"]["message"]
     [(status, _, data)] = post_many(server.url, [{"model": "m", "messages": []}])
     assert status == 400 and "messages" in data["error"]["message"]
-    assert server.stats()["by_status"] == {401: 1, 400: 2}
+    [(status, _, data)] = post_many(server.url, [body(max_tokens="lots")])
+    assert status == 400 and "max_tokens" in data["error"]["message"]
+    assert server.stats()["by_status"] == {401: 1, 400: 3}
 
 
 def test_official_openai_client_chat_embeddings_models(server, request):
@@ -86,6 +88,7 @@ def test_official_openai_client_chat_embeddings_models(server, request):
     assert np.allclose(emb.data[0].embedding, floats.data[0].embedding)
     assert emb.usage.prompt_tokens == 4 + 5
     assert {m.id for m in client.models.list()} == {model.LOCAL_CHAT_MODEL, model.LOCAL_EMBED_MODEL}
+    assert client.models.retrieve("gpt-4o-mini").id == "gpt-4o-mini"
 
 
 def test_stats_count_answers_bodies_and_duplicates_also_over_http(server):

@@ -2,8 +2,8 @@
 
 A run happens in a throw-away copy of notebooks/ + demo_data/ (cwd = the copied notebooks/), with
 ``BFNB_OFFLINE=1``, a temporary ``BFNB_DATA_DIR``, the checkout on ``PYTHONPATH`` and no
-``*_API_KEY`` variable. The checks live in nbchecks.py; the last tests prove on fixture notebooks
-that they catch what they claim to.
+``*_API_KEY`` or ``OPENAI_*`` variable. The checks live in nbchecks.py; the last tests prove on
+fixture notebooks that they catch what they claim to.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def _notebooks() -> list:
 
 
 def kernel_env(tmp: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env = {k: v for k, v in os.environ.items() if not (k.endswith("_API_KEY") or k.startswith("OPENAI_"))}
     env.update(
         BFNB_OFFLINE="1",
         BFNB_DATA_DIR=str(tmp / "bfnb-data"),

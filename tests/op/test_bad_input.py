@@ -10,6 +10,7 @@ import pytest
 
 import bfnb as bf
 from bfnb.op import (
+    Apply,
     Filter,
     FromList,
     MapField,
@@ -77,6 +78,12 @@ def test_non_utf8_files_name_file_and_line(tmp_path, out):
     js.write_bytes(b'{"a": "\xff"}\n')
     err = run_and_check(ReadJsonl(js) | WriteJsonl(out), out, bf.SourceError)
     assert "UTF-8" in str(err) and "line 1" in str(err)
+
+
+def test_dict_function_reading_a_missing_field(out):
+    for op in (Filter(lambda d: d["nme"]), Apply(lambda d: d["nme"])):
+        err = run_and_check(people() | op | WriteJsonl(out), out, bf.MissingFieldError)
+        assert err.field == "nme" and err.idx == "p1" and isinstance(err.__cause__, KeyError)
 
 
 def test_user_function_raising(out):

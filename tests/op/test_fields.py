@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 import bfnb as bf
-from bfnb.op import Apply, FromList, MapField, RemoveField, RenameField, SetField, ToList
+from bfnb.op import (
+    Apply,
+    FromList,
+    MapField,
+    RemoveField,
+    RenameField,
+    SetField,
+    ToList,
+)
 
 
 def src():

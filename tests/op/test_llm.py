@@ -50,6 +50,14 @@ def test_editing_data_or_prompt_resends_only_changed_and_reverting_costs_nothing
     g = poems(WORDS)  # revert
     g.run()
     assert answered(server) == 43
+    assert set(g.explain()["served"]) <= {"ledger", "checkpoint"}
+    import shutil
+
+    shutil.rmtree(bf.ProjectFolder("llm", 1, 0, 0).checkpoint_dir)  # without node checkpoints: the ledger answers
+    memo.clear()
+    g = poems(WORDS)
+    g.run()
+    assert answered(server) == 43
     assert set(g.explain()["served"]) == {"ledger"}
 
 

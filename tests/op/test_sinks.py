@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -49,8 +50,8 @@ def assert_same_batch(a: pd.DataFrame, b: pd.DataFrame) -> None:
         for va, vb in zip(a[f].tolist(), b[f].tolist(), strict=True):
             if isinstance(va, np.ndarray):
                 assert isinstance(vb, np.ndarray) and va.dtype == vb.dtype and np.array_equal(va, vb)
-            elif isinstance(va, float) and va != va:
-                assert vb != vb
+            elif isinstance(va, float) and math.isnan(va):
+                assert math.isnan(vb)
             else:
                 assert va == vb and type(va) is type(vb), (f, va, vb)
 

@@ -22,10 +22,25 @@ class FakeBroker:
     def __init__(self, name="fake <b>"):
         self.name = name
         self.calls = []
-        self.snap = dict(state="running", pending=2, in_flight=1, done=5, cached=1, failed=1, retrying=0,
-                         input_tokens=900, output_tokens=300, cost_usd=0.02, cost_known=True,
-                         requests_per_s=3.0, tokens_per_s=1200.0, budget_usd=1.0, eta_s=1.0,
-                         last_errors=("<img src=x onerror=alert(1)> sk-secret123456",), started_at=0.0)  # fmt: skip
+        self.snap = dict(
+            state="running",
+            pending=2,
+            in_flight=1,
+            done=5,
+            cached=1,
+            failed=1,
+            retrying=0,
+            input_tokens=900,
+            output_tokens=300,
+            cost_usd=0.02,
+            cost_known=True,
+            requests_per_s=3.0,
+            tokens_per_s=1200.0,
+            budget_usd=1.0,
+            eta_s=1.0,
+            last_errors=("<img src=x onerror=alert(1)> sk-secret123456",),
+            started_at=0.0,
+        )
 
     def snapshot(self):
         return type("Snap", (), dict(self.snap, name=self.name))()
@@ -51,11 +66,21 @@ def test_panel_builds_without_a_kernel_and_renders_state():
     panel.refresh()
     assert panel.names == ["fake <b>"]
     (row,) = panel.widget.children
-    title, bar, detail, controls = row.children
+    title, bar, detail, _controls = row.children
     assert (bar.value, bar.max, bar.bar_style) == (7, 10, "info")
     assert "fake &lt;b&gt;" in title.value and "7 of 10" in title.value
-    for text in ("pending 2", "in flight 1", "done 5", "cached 1", "failed 1", "retrying 0", "3.0 req/s",
-                 "1.2K tok/s", "spend $0.02 of $1.00 budget (2%)", "ETA 1.0 s"):  # fmt: skip
+    for text in (
+        "pending 2",
+        "in flight 1",
+        "done 5",
+        "cached 1",
+        "failed 1",
+        "retrying 0",
+        "3.0 req/s",
+        "1.2K tok/s",
+        "spend $0.02 of $1.00 budget (2%)",
+        "ETA 1.0 s",
+    ):
         assert text in detail.value
     assert "<img" not in detail.value and "sk-secret" not in detail.value
     assert repr(panel) == "BrokerPanel(brokers=['fake <b>'])"
@@ -70,8 +95,11 @@ def test_buttons_call_the_broker_and_follow_the_state():
     panel.refresh()
     buttons = panel._rows["fake <b>"].controls.buttons
     assert {m: b.disabled for m, b in buttons.items()} == {
-        "pause": False, "resume": True, "cancel": False, "retry_failed": False,
-    }  # fmt: skip
+        "pause": False,
+        "resume": True,
+        "cancel": False,
+        "retry_failed": False,
+    }
     for method in ("pause", "cancel"):
         buttons[method].click()
     buttons["retry_failed"].click()
@@ -80,7 +108,11 @@ def test_buttons_call_the_broker_and_follow_the_state():
     assert "retry_failed failed: RuntimeError" in status and "sk-abcdef" not in status
     broker.snap.update(state="paused", failed=0)
     panel.refresh()
-    assert (buttons["pause"].disabled, buttons["resume"].disabled, buttons["retry_failed"].disabled) == (True, False, True)
+    assert (buttons["pause"].disabled, buttons["resume"].disabled, buttons["retry_failed"].disabled) == (
+        True,
+        False,
+        True,
+    )
     assert panel._rows["fake <b>"].bar.bar_style == "warning"
 
 
@@ -137,9 +169,7 @@ def test_live_progress_text_fallback_prints_one_summary_per_busy_broker():
         run_sync(busy.run(jobs(5), on_record=lambda r: None))
     lines = buf.getvalue().splitlines()
     assert len(lines) == 1, lines
-    assert re.fullmatch(
-        r"chat busy@local: 7 done \(2 cached\), 0 failed, 600 tokens, \$0\.0007 — \d+\.\d+ s", lines[0]
-    )
+    assert re.fullmatch(r"chat busy@local: 7 done \(2 cached\), 0 failed, 600 tokens, \$0\.0007 — \d+\.\d+ s", lines[0])
     assert type(progress).__name__ == "TextProgress"
 
 
@@ -161,3 +191,25 @@ def test_live_progress_panel_requested_outside_a_kernel_still_works(text, monkey
     with live_progress(lambda: [broker], text=text, interval=0.01) as panel:
         run_sync(broker.run(jobs(2), on_record=lambda r: None))
     assert shown == [panel] and panel._rows["echo"].bar.value == 2
+
+
+def test_attach_until_stops_by_itself_and_unsubscribes():
+    from bfnb.events import bus
+
+    broker = FakeBroker()
+    panel = BrokerPanel().attach(lambda: [broker], interval=0.01, until=lambda: True)
+    panel._refresher._thread.join(10)
+    assert panel.states._unsubscribe is None and panel.states not in bus._subscribers
+    assert panel._rows["fake <b>"].bar.value == 7
+    panel.detach()
+
+
+def test_watch_background_outside_a_kernel_shows_nothing():
+    from bfnb.widgets import watch_background
+
+    class Handle:
+        def done(self):
+            return True
+
+    h = Handle()
+    assert watch_background(h, list) is h

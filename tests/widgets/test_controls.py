@@ -35,8 +35,11 @@ def test_missing_commands_are_disabled_and_async_failures_are_reported():
     c = Controls(broker)
     c.update(PanelState("b", state="running", failed=1))
     assert {m: b.disabled for m, b in c.buttons.items()} == {
-        "pause": True, "resume": True, "cancel": False, "retry_failed": False,
-    }  # fmt: skip
+        "pause": True,
+        "resume": True,
+        "cancel": False,
+        "retry_failed": False,
+    }
     c.buttons["cancel"].click()
     assert broker.cancelled == 1
     assert c.command("pause") is None and "not supported" in c.status.value

@@ -15,7 +15,7 @@ def test_buttons_answer_items_in_order_and_report_progress():
     for i in range(3):
         w.add(f"k{i}", f"text {i}\nsecond line" if i else PAYLOAD)
     box = w.widget
-    title, progress, item, buttons, error = box.children
+    title, progress, item, buttons, _error = box.children
     assert "rate &lt;these&gt;" in title.value
     assert progress.value == "0 of 3 labelled"
     assert "&lt;img src=x onerror=alert(1)&gt;" in item.value and "<img" not in item.value

@@ -16,7 +16,8 @@ from bfnb.events import (
     CallsQueued,
     EventBus,
 )
-from bfnb.widgets.state import BrokerStates, PanelRefresher, PanelState, redact
+from bfnb.widgets import PanelRefresher
+from bfnb.widgets.state import BrokerStates, PanelState, redact
 
 B = "chat gpt-4o-mini@local"
 
@@ -38,19 +39,23 @@ def feed(states: BrokerStates, clock: Clock, events):
 def run_sequence():
     clock = Clock()
     states = BrokerStates(clock)
-    feed(states, clock, [
-        (100.0, BrokerStateChanged(B, "running", {"budget_usd": 1.0})),
-        (100.0, CallsQueued(B, 5, "AskLLM")),
-        (100.0, CallsCached(B, 2, "AskLLM")),
-        (100.5, CallSent(B, "k1")),
-        (100.5, CallSent(B, "k2")),
-        (100.5, CallSent(B, "k3")),
-        (101.0, CallDone(B, "k1", 100, 20, 0.01, 0.5)),
-        (102.0, CallDone(B, "k2", 100, 30, 0.02, 1.5)),
-        (102.0, CallRetrying(B, "k3", 1, "429 Too Many Requests", 1.0)),
-        (103.0, CallSent(B, "k3", attempt=2)),
-        (103.0, CallSent(B, "k4")),
-    ])  # fmt: skip
+    feed(
+        states,
+        clock,
+        [
+            (100.0, BrokerStateChanged(B, "running", {"budget_usd": 1.0})),
+            (100.0, CallsQueued(B, 5, "AskLLM")),
+            (100.0, CallsCached(B, 2, "AskLLM")),
+            (100.5, CallSent(B, "k1")),
+            (100.5, CallSent(B, "k2")),
+            (100.5, CallSent(B, "k3")),
+            (101.0, CallDone(B, "k1", 100, 20, 0.01, 0.5)),
+            (102.0, CallDone(B, "k2", 100, 30, 0.02, 1.5)),
+            (102.0, CallRetrying(B, "k3", 1, "429 Too Many Requests", 1.0)),
+            (103.0, CallSent(B, "k3", attempt=2)),
+            (103.0, CallSent(B, "k4")),
+        ],
+    )
     return states, clock
 
 
@@ -64,8 +69,14 @@ def test_counts_follow_the_event_sequence():
     assert st.state == "running" and st.budget_usd == 1.0
     assert st.last_errors == ("attempt 1: 429 Too Many Requests",)
 
-    feed(states, clock, [(104.0, CallFailed(B, "k3", "RateLimited: 429 after 2 attempts", 2)),
-                         (104.0, CallDone(B, "k4", 10, 10, None))])  # fmt: skip
+    feed(
+        states,
+        clock,
+        [
+            (104.0, CallFailed(B, "k3", "RateLimited: 429 after 2 attempts", 2)),
+            (104.0, CallDone(B, "k4", 10, 10, None)),
+        ],
+    )
     st = states.get(B)
     assert (st.pending, st.in_flight, st.done, st.failed) == (1, 0, 3, 1)
     assert st.cost is None and st.cost_known is False  # one unknown price makes the total unknown
@@ -102,11 +113,15 @@ def test_rates_over_the_recent_window_and_eta():
 def test_secrets_are_stripped_from_errors():
     key = "sk-proj-AbCdEf1234567890xyz"
     states, clock = run_sequence()
-    feed(states, clock, [
-        (105.0, CallFailed(B, "k9", f"401 Incorrect API key provided: {key}")),
-        (105.0, CallFailed(B, "k8", "sent Authorization: Bearer abc.def-123 and api_key=hunter2xyz")),
-        (105.0, CallFailed(B, "k7", '{"api-key": "s3cr3t-value"}')),
-    ])  # fmt: skip
+    feed(
+        states,
+        clock,
+        [
+            (105.0, CallFailed(B, "k9", f"401 Incorrect API key provided: {key}")),
+            (105.0, CallFailed(B, "k8", "sent Authorization: Bearer abc.def-123 and api_key=hunter2xyz")),
+            (105.0, CallFailed(B, "k7", '{"api-key": "s3cr3t-value"}')),
+        ],
+    )
     errors = " ".join(states.get(B).last_errors)
     for secret in ("AbCdEf1234567890xyz", "abc.def-123", "hunter2xyz", "s3cr3t-value"):
         assert secret not in errors
@@ -131,8 +146,16 @@ def test_cancel_drops_pending_and_a_new_burst_starts_from_zero():
 
 def test_cached_before_queued_belongs_to_the_same_burst():
     states, clock = run_sequence()
-    feed(states, clock, [(110.0, BrokerStateChanged(B, "idle")), (111.0, CallsCached(B, 4)),
-                         (111.0, BrokerStateChanged(B, "running")), (111.0, CallsQueued(B, 2))])  # fmt: skip
+    feed(
+        states,
+        clock,
+        [
+            (110.0, BrokerStateChanged(B, "idle")),
+            (111.0, CallsCached(B, 4)),
+            (111.0, BrokerStateChanged(B, "running")),
+            (111.0, CallsQueued(B, 2)),
+        ],
+    )
     st = states.get(B)
     assert (st.cached, st.pending, st.done) == (4, 2, 0)
 
@@ -224,3 +247,24 @@ def test_refresher_stops_by_itself_when_until_says_so_and_survives_errors():
     r.stop()
     assert len(calls) == 3
     del done
+
+
+def test_event_rates_replace_a_snapshots_own_rates_and_a_failing_snapshot_falls_back():
+    clock = Clock()
+    states = BrokerStates(clock)
+    feed(states, clock, [(100.0, CallsQueued(B, 10))] + [
+        (100.0 + i, CallSent(B, f"k{i}")) for i in range(4)
+    ] + [(101.0 + i, CallDone(B, f"k{i}", 10, 10, 0.0)) for i in range(4)])  # fmt: skip
+    clock.t = 104.0
+    (st,) = states.collect([SnapBroker()])
+    assert st.done == 10  # counts come from the snapshot
+    assert st.requests_per_s(104.0) == pytest.approx(1.0)  # the rate from the events, not 2.5
+
+    class Broken:
+        name = B
+
+        def snapshot(self):
+            raise RuntimeError("no snapshot")
+
+    (st,) = states.collect([Broken()])
+    assert (st.done, st.pending) == (4, 6)
