@@ -62,8 +62,7 @@ def graph_mimebundle(g: Any) -> dict[str, str]:
             from .display.html import escape
 
             return {"text/plain": text, "text/html": f"<pre>{escape(text)}</pre>"}
-    view = _view(g)
-    return {"text/plain": view._render_text(), "text/html": view._render_html()}
+    return _view(g)._repr_mimebundle_()
 
 
 def _is_batch(df: Any) -> bool:
@@ -132,10 +131,13 @@ def install() -> bool:
     ip.events.register("pre_run_cell", _pre_run_cell)
     ip.display_formatter.formatters["text/html"].for_type(pd.DataFrame, _batch_html)
     try:
+        from .brokers.registry import all_brokers
+        from .executor import hooks
         from .op import progress
-        from .widgets import live_progress
+        from .widgets import live_progress, watch_background
 
         progress.set_display(lambda getter: live_progress(getter))
+        hooks.wrap_background = lambda handle: watch_background(handle, all_brokers)
     except ImportError:  # ipywidgets missing: text progress only
         pass
     _installed = True

@@ -63,22 +63,19 @@ def batch_to_jsonl_bytes(df: pd.DataFrame, fields: Sequence[str] | None = None) 
     n = len(df)
     rev = df[B.REV] if B.REV in df.columns else pd.Series(np.zeros(n, "int64"), index=df.index)
     arrays = [_as_numpy(df.index), _as_numpy(rev)] + [_as_numpy(df[f]) for f in fields]
-    # An object column of str (and None) is encoded like a number column: whole, by orjson.
+    # Object columns of str (and None) are encoded whole by orjson, as number columns are.
     columns = [
         (name, a, _str_mask(a) if a.dtype == object else None)
         for name, a in zip([B.IDX, B.REV, *fields], arrays, strict=True)
     ]
-    consts = pa.array(
-        [b'{"idx":'] + [b"," + orjson.dumps(c[0]) + b":" for c in columns[1:]] + [b"}\n", b"null"],
-        type=pa.large_binary(),
-    )
+    keys = [b'{"idx":'] + [b"," + orjson.dumps(c[0]) + b":" for c in columns[1:]]
+    consts = pa.array([*keys, b"}\n", b"null"], type=pa.large_binary())
     # Chunks of rows keep every intermediate buffer small and warm in memory; only the result
     # is allocated at full size, once.
-    parts = [
-        _jsonl_chunk(columns, consts, df.index, i, min(i + _CHUNK_ROWS, n))
-        for i in range(0, n, _CHUNK_ROWS)
-    ]
-    return b"".join(parts)
+    step = _CHUNK_ROWS
+    return b"".join(
+        _jsonl_chunk(columns, consts, df.index, i, min(i + step, n)) for i in range(0, n, step)
+    )
 
 
 _CHUNK_ROWS = 1 << 14
@@ -91,23 +88,22 @@ def _jsonl_chunk(
     lo: int,
     hi: int,
 ) -> memoryview:
-    """JSONL of rows ``lo:hi``. Every piece of every line (a key with its punctuation, or one
+    """JSONL of rows ``lo:hi``. Each piece of each line (a key with its punctuation, or one
     value cut out of a whole-column orjson body) is an element of one Arrow array, and one
     ``take`` gathers the pieces line by line into a contiguous buffer."""
     n, m = hi - lo, 2 * len(columns) + 1
-    order = np.empty((n, m), dtype=np.int32)
-    order[:, 0 : m - 1 : 2] = np.arange(len(columns))
-    order[:, m - 1] = len(consts) - 2
+    order = np.empty((n, m), dtype=np.int64)
+    order[:, 0 : m - 1 : 2] = np.arange(len(columns))  # the keys
+    order[:, m - 1] = len(consts) - 2  # "}\n"
     null_at = len(consts) - 1
-    arrays, base = [consts], len(consts)
+    parts, base = [consts], len(consts)
     for j, (name, values, strs) in enumerate(columns):
-        arr, pos = _column(values[lo:hi], name, index[lo:hi], None if strs is None else strs[lo:hi])
-        order[:, 2 * j + 1] = (
-            pos + base if pos.min() >= 0 else np.where(pos >= 0, pos + base, null_at)
-        )
-        arrays.append(arr)
+        mask = None if strs is None else strs[lo:hi]
+        arr, pos = _column(values[lo:hi], name, index[lo:hi], mask)
+        order[:, 2 * j + 1] = np.where(pos >= 0, pos + base, null_at)
+        parts.append(arr)
         base += len(arr)
-    lines = pc.take(pa.concat_arrays(arrays), pa.array(order.reshape(-1)))
+    lines = pc.take(pa.concat_arrays(parts), pa.array(order.reshape(-1).astype(np.int32)))
     _, offsets, data = lines.buffers()
     start, stop = np.frombuffer(offsets, np.int64)[[lines.offset, lines.offset + len(lines)]]
     return memoryview(data)[int(start) : int(stop)]
@@ -116,11 +112,10 @@ def _jsonl_chunk(
 def _column(
     arr: np.ndarray, name: str, index: pd.Index, strs: np.ndarray | None
 ) -> tuple[pa.Array, np.ndarray]:
-    """The JSON of each value of a column: an array of pieces and each row's position in it.
+    """The JSON pieces of a column and each row's position among them (-1: ``null``).
 
-    A position of -1 means JSON ``null``. Number columns, and object columns of str where
-    ``strs`` marks the str (the rest being None), are encoded by one ``orjson.dumps`` of the
-    whole column; other object columns value by value.
+    Numbers, and str where ``strs`` marks them (the rest being None), come from one
+    ``orjson.dumps`` of the whole column; other object columns are encoded value by value.
     """
     kind = arr.dtype.kind
     if kind in "iub" or (kind == "f" and np.isfinite(arr).all()):
@@ -129,27 +124,23 @@ def _column(
         except orjson.JSONEncodeError:  # a dtype orjson does not know (float128, ...)
             pass
         else:
-            return _from_body(body, len(arr), None), np.arange(0, 2 * len(arr), 2)
+            return _cut(body, len(arr), None), np.arange(0, 2 * len(arr), 2)
     elif strs is not None:
         sub = arr if strs.all() else arr[strs]
+        lst = sub.tolist()
+        try:
+            body = orjson.dumps(lst)
+        except orjson.JSONEncodeError:  # e.g. a lone surrogate: the per-value path names the row
+            _encode_each(sub, name, index[strs])
+            raise
         pos = np.full(len(arr), -1, dtype=np.int64)
-        pos[strs] = np.arange(0, 2 * len(sub), 2)
-        return _strings(sub, name, index[strs]), pos
+        pos[strs] = np.arange(0, 2 * len(lst), 2)
+        return _cut(body, len(lst), lst), pos
     pieces = pa.array(_encode_each(arr, name, index), type=pa.large_binary())
     return pieces, np.arange(len(arr))
 
 
-def _strings(arr: np.ndarray, name: str, index: pd.Index) -> pa.Array:
-    lst = arr.tolist()
-    try:
-        body = orjson.dumps(lst)
-    except orjson.JSONEncodeError:  # e.g. a lone surrogate: let the per-value path name the row
-        _encode_each(arr, name, index)
-        raise
-    return _from_body(body, len(lst), lst)
-
-
-def _from_body(body: bytes, n: int, strings: list[str] | None) -> pa.Array:
+def _cut(body: bytes, n: int, strings: list[str] | None) -> pa.Array:
     """orjson's ``[v0,v1,...]`` as the array ``v0 , v1 , ...`` (values at even positions).
 
     No copy: the array's offsets point into ``body``. Numbers hold no comma, so every comma

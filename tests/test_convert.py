@@ -125,6 +125,35 @@ def test_jsonl_strings_that_look_like_separators(strings):
     assert out["s"].tolist() == strings and out["t"].tolist() == strings
 
 
+@pytest.mark.parametrize("long_first", [False, True])
+def test_jsonl_long_and_short_columns_in_every_position(long_first):
+    """Long text is cut out as is, short values get their keys baked in: same bytes either way."""
+    from bfnb.formats.jsonl import dumps_line
+
+    n = 17_000  # two chunks
+    long = [("x" * 90 + f' {i} "q",\n') if i % 7 else None for i in range(n)]
+    long[5] = '",'  # a separator look-alike in a long column
+    short = [f"s{i}" if i % 5 else None for i in range(n)]
+    short[3] = '",'
+    idx = [("k" * 60 if long_first else "") + f"{i}" for i in range(n)]
+    df = B.from_columns(
+        idx,
+        {
+            "a": long,
+            "b": list(long),
+            "c": short,
+            "d": np.arange(n),
+            "e": [[i] for i in range(n)],
+            "f": list(long),
+        },
+    )
+    expected = b"".join(dumps_line(r) for r in B.to_records(df))
+    assert batch_to_jsonl_bytes(df) == expected
+    for fields in (["a"], ["c"], ["d", "a"], ["a", "e"], []):
+        expected = b"".join(dumps_line(r) for r in B.to_records(df[["rev", *fields]]))
+        assert batch_to_jsonl_bytes(df, fields=fields) == expected, fields
+
+
 def test_jsonl_large_batch_and_typed_columns():
     n = 20_000
     df = B.from_columns(

@@ -138,6 +138,7 @@ class Broker:
         self._resumed: asyncio.Event | None = None
         self._entries: dict[str, _Entry] = {}
         self._runs: list[_Run] = []
+        self._budgeted = 0  # runs in progress that have a budget
         self._last_run: _Run | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._state = "idle"
@@ -216,6 +217,7 @@ class Broker:
         self._session_open = True
         self._runs.append(run)
         self._last_run = run
+        self._budgeted += budget is not None
         self._pending += fresh
         self._set_state("paused" if self._paused else "running")
         self._ensure_workers()
@@ -231,6 +233,7 @@ class Broker:
         finally:
             if run in self._runs:
                 self._runs.remove(run)
+                self._budgeted -= budget is not None
             if not self._runs:
                 self._session_open = False
                 await self._stop_workers()
@@ -293,19 +296,24 @@ class Broker:
             await self._attempt(group)
 
     async def _attempt(self, group: list[_Entry]) -> None:
-        for entry in group:
-            if entry.state == _TAKEN and entry.reserved_usd is None:
-                self._reserve(entry)  # a refusal stops the run(s) and drops their unsent entries
-        group = [e for e in group if e.state == _TAKEN]
-        if not group:
-            return
+        if self._budgeted:
+            for entry in group:
+                if entry.state == _TAKEN and entry.reserved_usd is None:
+                    self._reserve(entry)  # a refusal stops the run(s) and drops their unsent entries
+            group = [e for e in group if e.state == _TAKEN]
+            if not group:
+                return
         tokens = 0
         for entry in group:
             tokens += entry.job.est_input_tokens + entry.job.max_output_tokens
         reserved = await self.limiter.acquire(tokens)
-        group = [e for e in group if e.state == _TAKEN]  # cancel() may have dropped some meanwhile
-        if not group:
-            return
+        if len(group) == 1:
+            if group[0].state != _TAKEN:  # cancel() dropped it meanwhile
+                return
+        else:
+            group = [e for e in group if e.state == _TAKEN]
+            if not group:
+                return
         now, emit = time.time(), bus.has_subscribers
         for entry in group:
             entry.state = _SENDING
@@ -427,12 +435,13 @@ class Broker:
         self._entries.pop(key, None)
         entry.state = _DROPPED
         called: list[OnRecord] = []
+        failed = record.status == Status.FAILED
         for run in entry.runs:
             run.results[key] = record
             run.waiting.discard(key)
-            if record.status == Status.FAILED:
+            if failed:
                 run.failed[key] = entry.job
-            else:
+            elif run.failed:
                 run.failed.pop(key, None)
             if run.on_record not in called:
                 called.append(run.on_record)

@@ -46,7 +46,9 @@ def _table() -> dict[str, Price]:
     if _prices is None:
         raw = json.loads(_TABLE_FILE.read_text(encoding="utf-8"))["prices"]
         _prices = {
-            k.lower(): Price(float(v["input"]), float(v["output"]), float(v.get("batch_discount", 0)), k.lower())
+            k.lower(): Price(
+                float(v["input"]), float(v["output"]), float(v.get("batch_discount", 0)), k.lower()
+            )
             for k, v in raw.items()
         }
     return _prices

@@ -31,11 +31,13 @@ __all__ = ["aclose", "auth_headers", "get_json", "get_session", "post_checked", 
 _sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession] = weakref.WeakKeyDictionary()
 _timeouts: dict[float, aiohttp.ClientTimeout] = {}
 _JSON = "application/json"
+_USER_AGENT = "bfnb"
+_last: tuple[Any, Any] = (None, None)  # (loop, session) of the latest call
 
 
 def auth_headers(api_key: str | None) -> dict[str, str]:
     """Request headers for a bearer key (none for keyless local servers)."""
-    headers = {"Content-Type": _JSON, "Accept": _JSON}
+    headers = {"Content-Type": _JSON, "Accept": _JSON, "User-Agent": _USER_AGENT}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
     return headers
@@ -43,26 +45,25 @@ def auth_headers(api_key: str | None) -> dict[str, str]:
 
 def get_session() -> aiohttp.ClientSession:
     """The running loop's shared session, created on first use."""
+    global _last
     loop = asyncio.get_running_loop()
+    last_loop, session = _last
+    if last_loop is loop and not session.closed:  # the hot path: no weakref lookup
+        return session
     session = _sessions.get(loop)
     if session is None or session.closed:
-        connector = aiohttp.TCPConnector(
-            limit=0,
-            ttl_dns_cache=300,
-            keepalive_timeout=30,
-        )
-        session = aiohttp.ClientSession(
-            connector=connector,
-            skip_auto_headers=("User-Agent",),
-            headers={"User-Agent": "bfnb"},
-        )
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
+        session = aiohttp.ClientSession(connector=connector)
         _sessions[loop] = session
+    _last = (loop, session)
     return session
 
 
 async def aclose() -> None:
     """Close the running loop's session (call before closing a loop made by ``asyncio.run``)."""
+    global _last
     session = _sessions.pop(asyncio.get_running_loop(), None)
+    _last = (None, None)
     if session is not None and not session.closed:
         await session.close()
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ._mixin import DisplayMixin
-from .html import Markup, details, el, escape, style, text_block
+from .html import Markup, details, el, escape, shorten, style, text_block
 from .text import cell_text, grid, safe_repr
 
 __all__ = ["BatchTable", "column_kind", "render_table_html", "render_table_text", "summarize"]
@@ -32,6 +32,7 @@ _KIND_SAMPLE = 1_000
 _ITEMS = 3  # container items shown in a summary
 _FLOATS = 2  # leading values shown for an array or embedding
 _EMBED_MIN = 8  # a list of at least this many floats is summarised like an array
+_MAX_EXPAND = 20_000  # characters of a container's full form shown when expanded
 
 
 class BatchTable(DisplayMixin):
@@ -233,7 +234,8 @@ def _html_value(v: Any, max_chars: int) -> tuple[Markup, str | None]:
             full = json.dumps(v, ensure_ascii=False, indent=1, default=_json_default)
         except (TypeError, ValueError):  # e.g. circular or non-str keys
             full = safe_repr(v)
-        return details(short, text_block(full, max_chars=10**9)), None
+        full, more = shorten(full, _MAX_EXPAND)
+        return details(short, full + (" (cut)" if more else "")), None
     if isinstance(v, (np.ndarray, bytes, bytearray, memoryview)):
         return escape(summarize(v)[0]), None
     text = safe_repr(v)
@@ -315,7 +317,7 @@ def render_table_text(
     """
     shown, fields, head, status = _layout(df, max_rows)
     has_rev = "rev" in df.columns
-    headers = ["idx", *(["rev"] if has_rev else []), *fields]
+    headers = ["idx", *(["rev"] if has_rev else []), *map(str, fields)]
     kinds = ["", *([""] if has_rev else []), *(f"[{column_kind(df[f])}]" for f in fields)]
     right = [False, *([True] if has_rev else []), *(df[f].dtype.kind in "iuf" for f in fields)]
     marked = any(isinstance(s, str) and s in ("failed", "pending") for s in status)

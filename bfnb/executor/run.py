@@ -276,7 +276,7 @@ def _subgraph_runner(ctx: RunContext, dispatch_brokers: bool) -> Any:
 
 
 class RunHandle:
-    """A run going on in a background thread: ``wait()``, ``result()``, ``cancel()``, ``done``."""
+    """A run going on in a background thread: ``wait()``, ``result()``, ``cancel()``, ``done()``."""
 
     def __init__(self, g: Graph, kwargs: dict[str, Any]) -> None:
         self.graph = g
@@ -291,8 +291,8 @@ class RunHandle:
         except BaseException as e:
             self._error = e
 
-    @property
     def done(self) -> bool:
+        """True once the run has finished (like ``concurrent.futures.Future.done``)."""
         return not self._thread.is_alive()
 
     def wait(self, timeout: float | None = None) -> RunHandle:
@@ -311,7 +311,7 @@ class RunHandle:
         hooks.cancel_all()
 
     def __repr__(self) -> str:
-        state = "done" if self.done else "running"
+        state = "done" if self.done() else "running"
         return f"<bfnb.RunHandle {state}>"
 
 

@@ -19,11 +19,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from .index import usage
 from .origins import Origins, diff_requests
 from .records import CallRecord, Status
 from .store import CALLS_FILE, Ledger
 
-__all__ = ["CALLS_FILE", "CallRecord", "Ledger", "Origins", "Status", "diff_requests", "records_frame", "summarize"]
+__all__ = ["CALLS_FILE", "CallRecord", "Ledger", "Origins", "Status", "diff_requests", "records_frame", "tally"]
 
 _INT = ("input_tokens", "output_tokens", "attempts")
 COLUMNS = (
@@ -75,25 +76,27 @@ def records_frame(chunks: Iterable[list[dict[str, Any]]]) -> Any:
     return pd.DataFrame({c: pd.Series(data[c], dtype=data[c].dtype, copy=False) for c in COLUMNS})
 
 
-def summarize(chunks: Iterable[list[dict[str, Any]]]) -> dict[str, Any]:
-    """Lists of record dicts -> counts by status, tokens, and cost where known (``Ledger.stats``)."""
-    n = {Status.DONE: 0, Status.FAILED: 0}
-    tin = tout = unknown = 0
+
+def tally(lines: Iterable[bytes | memoryview]) -> dict[str, Any]:
+    """Ledger lines -> counts by status, tokens, and cost where known (``Ledger.stats``)."""
+    done = failed = tin = tout = unknown = 0
     cost = 0.0
-    for chunk in chunks:
-        for d in chunk:
-            n[d["status"]] += 1
-            tin += d.get("input_tokens") or 0
-            tout += d.get("output_tokens") or 0
-            c = d.get("cost_usd")
-            if c is None:
-                unknown += d["status"] == Status.DONE
-            else:
-                cost += c
+    for line in lines:
+        u = usage(line)
+        if u is None:
+            continue
+        ok, i, o, c = u
+        done += ok
+        failed += not ok
+        tin, tout = tin + i, tout + o
+        if c is not None:
+            cost += c
+        elif ok:
+            unknown += 1
     return {
-        "calls": n[Status.DONE] + n[Status.FAILED],
-        "done": n[Status.DONE],
-        "failed": n[Status.FAILED],
+        "calls": done + failed,
+        "done": done,
+        "failed": failed,
         "input_tokens": tin,
         "output_tokens": tout,
         "total_tokens": tin + tout,

@@ -19,8 +19,8 @@ key that appears on several lines is applied the same way in both: later lines w
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
+import operator
 import os
 import re
 from collections.abc import Sequence
@@ -44,6 +44,7 @@ __all__ = [
     "key_words",
     "scan",
     "split_key",
+    "usage",
 ]
 
 HEAD_SIZE = 48  # len('{"k":"' + 32 hex + '","s":"d",')
@@ -55,33 +56,38 @@ _W0 = int.from_bytes(b'{"k":"\0\0', "little") & _M6  # bytes 0-5 of a head
 _W4 = int.from_bytes(b'\0\0\0\0\0\0",', "little") & _M2  # bytes 38-39
 _W5 = int.from_bytes(b'"s":"\0",', "little") & ~(0xFF << 40)  # bytes 40-47 but the status
 is_key = re.compile(r"[0-9a-f]{32}\Z").match
-_DUMP_OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-_STATUS_CODE = {Status.DONE: b"d", Status.FAILED: b"f"}
+_DUMP_OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
+_STATUS_CODE = {Status.DONE: "d", Status.FAILED: "f"}
+_FIRST = ("input_tokens", "output_tokens", "cost_usd", "attempts", "batch", "t_sent", "t_done")
+_FIELDS = _FIRST + tuple(f for f in CallRecord.__dataclass_fields__ if f not in (*_FIRST, "key", "status"))
+_get_fields = operator.attrgetter(*_FIELDS)
+_USAGE = re.compile(rb'"input_tokens":(\d+),"output_tokens":(\d+),"cost_usd":([^,]*),')
 
 
 # --- the line format ---------------------------------------------------------------------
 
 
 def encode(record: CallRecord) -> tuple[bytes, str, bool]:
-    """One record -> (its line, key, done).  The line starts with ``{"k":"<key>","s":"d",``."""
+    """One record -> (its line, key, done).
+
+    The line is ``{"k":"<key>","s":"d",`` then the usage numbers (so ``stats`` reads them without
+    parsing the rest), the other scalars, and last the request and response.
+    """
     code = _STATUS_CODE.get(record.status)
     if code is None:
         raise LedgerError(f"a call record's status must be 'done' or 'failed', not {record.status!r}")
     key = record.key
     if type(key) is not str or not is_key(key):
         raise LedgerError(f"a call record's key must be 32 lowercase hex digits, not {key!r}")
-    if isinstance(record.request, dict) and not SECRET_FIELDS.isdisjoint(record.request):
-        clean = {k: v for k, v in record.request.items() if k not in SECRET_FIELDS}
-        record = dataclasses.replace(record, request=clean)
+    d = {"k": key, "s": code}
+    d.update(zip(_FIELDS, _get_fields(record), strict=True))
+    req = d["request"]
+    if isinstance(req, dict) and not SECRET_FIELDS.isdisjoint(req):
+        d["request"] = {k: v for k, v in req.items() if k not in SECRET_FIELDS}
     try:
-        body = orjson.dumps(record, default=_default, option=_DUMP_OPTS)
+        return orjson.dumps(d, default=_default, option=_DUMP_OPTS), key, code == "d"
     except TypeError as e:
         raise LedgerError(f"cannot store the call record {key}: {e}") from e
-    # orjson writes a dataclass's fields in order: '{"key":"<32>","status":"<status>",' comes first.
-    cut = 22 + 32 + len(record.status)
-    if body[cut - 2 : cut] != b'",' or not body.startswith(b'{"key":"'):
-        raise LedgerError("CallRecord must start with its key and status fields")
-    return b'{"k":"' + key.encode() + b'","s":"' + code + b'",' + body[cut:] + b"\n", key, code == b"d"
 
 
 def decode(line: bytes | memoryview) -> dict[str, Any] | None:
@@ -93,6 +99,18 @@ def decode(line: bytes | memoryview) -> dict[str, Any] | None:
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
         return None
     return d
+
+
+def usage(line: bytes | memoryview) -> tuple[bool, int, int, float | None] | None:
+    """(done, input tokens, output tokens, cost) of a line, read from its start; None if unreadable."""
+    m = _USAGE.match(line, HEAD_SIZE)
+    if m is not None:
+        cost = m[3]
+        return line[_STATUS_AT] == _DONE_BYTE, int(m[1]), int(m[2]), None if cost == b"null" else float(cost)
+    d = decode(line)  # written some other way: parse it all
+    if d is None:
+        return None
+    return d["status"] == Status.DONE, d.get("input_tokens") or 0, d.get("output_tokens") or 0, d.get("cost_usd")
 
 
 # --- the index -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ Answers come from :mod:`bfnb.local.model`, off the event loop thread's critical 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
@@ -46,7 +47,9 @@ class BatchStore:
     finished batch (the server counts them in its stats).
     """
 
-    def __init__(self, state_dir: str | Path | None, delay: Callable[[], float], on_done: Callable[[int, int], None]) -> None:
+    def __init__(
+        self, state_dir: str | Path | None, delay: Callable[[], float], on_done: Callable[[int, int], None]
+    ) -> None:
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self._delay, self._on_done = delay, on_done
         self._files: dict[str, dict[str, Any]] = {}
@@ -158,15 +161,15 @@ class BatchStore:
         bid, cancel = batch["id"], self._cancel[batch["id"]]
         lines, errors = _parse_batch_file(self._contents.get(batch["input_file_id"], b""), batch["endpoint"])
         if errors:
-            batch.update(status="failed", failed_at=int(time.time()), errors={"object": "list", "data": errors})
+            batch.update(
+                status="failed", failed_at=int(time.time()), errors={"object": "list", "data": errors}
+            )
             return self._save("batches", batch)
         batch.update(status="in_progress", in_progress_at=batch["in_progress_at"] or int(time.time()))
         batch["request_counts"]["total"] = len(lines)
         self._save("batches", batch)
-        try:
+        with contextlib.suppress(TimeoutError):  # the delay ends early on cancel
             await asyncio.wait_for(cancel.wait(), timeout=self._delay())
-        except TimeoutError:
-            pass
         if batch["status"] == "cancelling":
             batch.update(status="cancelled", cancelled_at=int(time.time()))
             return self._save("batches", batch)
@@ -174,7 +177,9 @@ class BatchStore:
         out, err, usage = await asyncio.to_thread(_run_lines, lines, _ENDPOINTS[batch["endpoint"]], bid)
         self._on_done(len(lines), usage["total_tokens"])
         if out:
-            batch["output_file_id"] = self._new_file(b"".join(out), f"{bid}_output.jsonl", "batch_output")["id"]
+            batch["output_file_id"] = self._new_file(b"".join(out), f"{bid}_output.jsonl", "batch_output")[
+                "id"
+            ]
         if err:
             batch["error_file_id"] = self._new_file(b"".join(err), f"{bid}_error.jsonl", "batch_output")["id"]
         batch["request_counts"].update(completed=len(out), failed=len(err))
@@ -208,7 +213,6 @@ class BatchStore:
         page = items[:limit]
         return _json({"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
                       "last_id": page[-1]["id"] if page else None, "has_more": len(items) > limit})  # fmt: skip
-
 
     # ------------------------------------------------------------------ persistence
 
@@ -253,20 +257,50 @@ def _parse_batch_file(content: bytes, endpoint: str) -> tuple[list[dict[str, Any
             line = orjson.loads(raw)
             cid, url, body = line["custom_id"], line.get("url"), line["body"]
         except (ValueError, KeyError, TypeError):
-            errors.append({"code": "invalid_json_line", "message": "Line is not a JSON object with custom_id, method, url and body.", "param": None, "line": n})
+            errors.append(
+                {
+                    "code": "invalid_json_line",
+                    "message": "Line is not a JSON object with custom_id, method, url and body.",
+                    "param": None,
+                    "line": n,
+                }
+            )
             continue
         if url != endpoint:
-            errors.append({"code": "mismatched_endpoint", "message": f"url {url!r} differs from the batch endpoint {endpoint!r}.", "param": "url", "line": n})
+            errors.append(
+                {
+                    "code": "mismatched_endpoint",
+                    "message": f"url {url!r} differs from the batch endpoint {endpoint!r}.",
+                    "param": "url",
+                    "line": n,
+                }
+            )
         if cid in ids:
-            errors.append({"code": "duplicate_custom_id", "message": f"custom_id {cid!r} is used more than once.", "param": "custom_id", "line": n})
+            errors.append(
+                {
+                    "code": "duplicate_custom_id",
+                    "message": f"custom_id {cid!r} is used more than once.",
+                    "param": "custom_id",
+                    "line": n,
+                }
+            )
         ids.add(cid)
         lines.append({"custom_id": cid, "body": body})
     if not lines and not errors:
-        errors.append({"code": "empty_file", "message": "The input file holds no requests.", "param": None, "line": None})
+        errors.append(
+            {
+                "code": "empty_file",
+                "message": "The input file holds no requests.",
+                "param": None,
+                "line": None,
+            }
+        )
     return lines, errors
 
 
-def _run_lines(lines: list[dict[str, Any]], fn: Any, bid: str) -> tuple[list[bytes], list[bytes], dict[str, Any]]:
+def _run_lines(
+    lines: list[dict[str, Any]], fn: Any, bid: str
+) -> tuple[list[bytes], list[bytes], dict[str, Any]]:
     """Answer every line of a batch: (output lines, error lines, usage)."""
     out: list[bytes] = []
     err: list[bytes] = []
@@ -279,11 +313,31 @@ def _run_lines(lines: list[dict[str, Any]], fn: Any, bid: str) -> tuple[list[byt
             tin += usage["prompt_tokens"]
             tout += usage.get("completion_tokens", 0)
             response = {"status_code": 200, "request_id": f"req_{rid}", "body": body}
-            out.append(orjson.dumps({"id": f"batch_req_{rid}", "custom_id": line["custom_id"], "response": response, "error": None}) + b"\n")
+            out.append(
+                orjson.dumps(
+                    {
+                        "id": f"batch_req_{rid}",
+                        "custom_id": line["custom_id"],
+                        "response": response,
+                        "error": None,
+                    }
+                )
+                + b"\n"
+            )
         except model.LocalModelError as exc:
-            response = {"status_code": 400, "request_id": f"req_{rid}",
-                        "body": {"error": {"message": str(exc), "type": "invalid_request_error", "param": None, "code": None}}}  # fmt: skip
-            err.append(orjson.dumps({"id": f"batch_req_{rid}", "custom_id": line["custom_id"], "response": response, "error": None}) + b"\n")
+            error = {"message": str(exc), "type": "invalid_request_error", "param": None, "code": None}
+            response = {"status_code": 400, "request_id": f"req_{rid}", "body": {"error": error}}
+            err.append(
+                orjson.dumps(
+                    {
+                        "id": f"batch_req_{rid}",
+                        "custom_id": line["custom_id"],
+                        "response": response,
+                        "error": None,
+                    }
+                )
+                + b"\n"
+            )
     usage = {"input_tokens": tin, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": tout,
              "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": tin + tout}  # fmt: skip
     return out, err, usage

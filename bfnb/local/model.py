@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import math
 import re
 import zlib
@@ -61,24 +62,37 @@ class LocalModelError(ValueError):
 
 _WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
 _INT = re.compile(r"(?<![\w.])\d{1,7}(?![\w.]|\.\d)")
-_STOP = frozenset(
-    """a about above after again all also am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further
-    had has have having he her here hers him his how i if in into is it its itself just let me more
-    most my no nor not now of off on once only or other our out over own please same she should so
-    some such than that the their them then there these they this those through to too under until
-    up very was we were what when where which while who whom why will with would write you your
-    yours give tell make answer respond using use text title titled words word short long story
-    poem model local beneath meets forgot again slow still introduce describe explain summarize
-    summarise continue list provide generate create compose translate ask questions respond reply
-    discuss following based briefly""".split()
-)
+_STOP_WORDS = """
+    a about above after again all also am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has
+    have having he her here hers him his how i if in into is it its itself just let me more most my
+    no nor not now of off on once only or other our out over own please same she should so some
+    such than that the their them then there these they this those through to too under until up
+    very was we were what when where which while who whom why will with would write you your yours
+    give tell make answer respond using use text title titled words word short long story poem
+    model local beneath meets forgot slow still introduce describe explain summarize summarise
+    continue list provide generate create compose translate ask questions reply discuss following
+    based briefly
+"""
+_STOP = frozenset(_STOP_WORDS.split())
 _NOUNS = (
-    "light river morning stone wind harbor shadow garden ember tide lantern meadow echo thread "
-    "mountain candle orchard voice rain horizon"
-).split()
-_ADJS = "quiet silver old bright distant gentle restless golden hidden patient wild small".split()
-_VERBS = "remembers carries gathers whispers follows keeps turns wakes holds mends".split()
+    "light", "river", "morning", "stone", "wind", "harbor", "shadow", "garden", "ember", "tide",
+    "lantern", "meadow", "echo", "thread", "mountain", "candle", "orchard", "voice", "rain", "horizon",
+)  # fmt: skip
+_ADJS = ("quiet", "silver", "old", "bright", "distant", "gentle", "restless", "golden", "hidden", "patient",
+         "wild", "small")  # fmt: skip
+_VERBS = (
+    "remembers",
+    "carries",
+    "gathers",
+    "whispers",
+    "follows",
+    "keeps",
+    "turns",
+    "wakes",
+    "holds",
+    "mends",
+)
 _LINES = (  # each line uses {A}, so the prompt's words appear in turn
     "{A} beneath the {adj} {noun},",
     "the {adj} {noun} {verb} {A},",
@@ -88,6 +102,7 @@ _LINES = (  # each line uses {A}, so the prompt's words appear in turn
     "{A} {verb} what the {noun} forgot;",
     "still the {adj} {noun} {verb} {A}.",
 )
+
 # Asks for numbers as the answer ("give the line numbers where ...", "answer with an integer"),
 # not merely mentions one ("the myth number 17", "a poem about the numbers 3 and 7").
 _LINE_NUMBERS = re.compile(r"\b(line numbers?|numbers? of the lines?|which lines?|indices|indexes)\b", re.I)
@@ -113,9 +128,7 @@ def message_text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "\n".join(
-            str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in content
-        )
+        return "\n".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in content)
     return str(content)
 
 
@@ -145,7 +158,9 @@ def estimate_request_tokens(body: dict[str, Any], kind: str = "chat") -> int:
         messages = body.get("messages")
         messages = [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
         try:
-            out = (_int_param(body, "max_completion_tokens", "max_tokens") or 0) * (_int_param(body, "n") or 1)
+            out = (_int_param(body, "max_completion_tokens", "max_tokens") or 0) * (
+                _int_param(body, "n") or 1
+            )
         except LocalModelError:
             out = 0
         return estimate_prompt_tokens(messages) + out
@@ -266,13 +281,17 @@ def _schema_value(schema: Any, root: dict[str, Any], words: tuple[str, ...], h: 
     if kind == "object":
         props = schema.get("properties") or {}
         return {
-            name: _schema_value(sub, root, words, _mix(h, zlib.crc32(name.encode())), depth + 1) for name, sub in props.items()
+            name: _schema_value(sub, root, words, _mix(h, zlib.crc32(name.encode())), depth + 1)
+            for name, sub in props.items()
         }
     if kind == "array":
         lo = int(schema.get("minItems", 1))
         hi = max(lo, int(schema.get("maxItems", lo + 2)))
         n = lo + h % (hi - lo + 1)
-        return [_schema_value(schema.get("items", {}), root, words, _mix(h, i + 7919), depth + 1) for i in range(n)]
+        return [
+            _schema_value(schema.get("items", {}), root, words, _mix(h, i + 7919), depth + 1)
+            for i in range(n)
+        ]
     if kind in ("integer", "number"):
         lo = schema.get("minimum", schema.get("exclusiveMinimum", 0))
         hi = schema.get("maximum", schema.get("exclusiveMaximum", lo + 100))
@@ -308,7 +327,9 @@ def _answer(body: dict[str, Any], messages: list[dict[str, Any]], h: int) -> str
         schema = spec.get("schema", spec) if isinstance(spec, dict) else {}
         return orjson.dumps(_schema_value(schema, schema, words, h)).decode()
     if fmt_type == "json_object":
-        return orjson.dumps({"answer": _free_text(words, h).removesuffix("\n" + MARKER), "source": MARKER}).decode()
+        return orjson.dumps(
+            {"answer": _free_text(words, h).removesuffix("\n" + MARKER), "source": MARKER}
+        ).decode()
     return _numbers_answer(ask, context, h) or _free_text(words, h)
 
 
@@ -368,7 +389,7 @@ def _embed_one(text: str, dims: int) -> np.ndarray:
     feats = [_feature(w, dims) for w in words]
     weights = [1.0] * len(feats)
     # Bigrams weigh lightly: word order matters a little, shared words matter most.
-    for a, b in zip(words, words[1:], strict=False):
+    for a, b in itertools.pairwise(words):
         feats.append(_feature(a + " " + b, dims))
         weights.append(0.35)
     cols = np.fromiter((c for c, _ in feats), dtype=np.int64, count=len(feats))
@@ -396,7 +417,9 @@ def embedding(body: dict[str, Any]) -> dict[str, Any]:
     data = []
     for i, text in enumerate(inputs):
         vec = _embed_one(text, dims)
-        value: Any = base64.b64encode(vec.astype("<f4").tobytes()).decode() if fmt == "base64" else vec.tolist()
+        value: Any = (
+            base64.b64encode(vec.astype("<f4").tobytes()).decode() if fmt == "base64" else vec.tolist()
+        )
         data.append({"object": "embedding", "index": i, "embedding": value})
     tokens = sum(estimate_tokens(t) for t in inputs)
     return {

@@ -23,7 +23,7 @@ from .. import batch as B
 from ..errors import MissingFieldError, OpError, UserFunctionError
 from ..fingerprint import describe_function, hash_bytes
 from .base import MapOp, RunContext, call_rowwise, columns_of, key_list
-from .sources import hash_values, mix
+from ._idx import hash_values, mix
 
 __all__ = [
     "ExcludeIdx",

@@ -1,10 +1,8 @@
 """Sources: ops that make a batch from a Python list or from files (JSONL, Parquet, markdown, text).
 
 Every entry gets a deterministic, unique idx: an explicit one (an ``idx`` key, ``idx_key=``) or a
-16-hex-digit content hash.  The hash is computed column-wise (:func:`hash_values` uses pandas'
-SipHash on whole object arrays and numpy mixing, never one hashlib call per row), is type-tagged
-(``1``, ``1.0``, ``True`` and ``"1"`` differ) and depends only on the record's own content, so
-adding a record elsewhere never changes another's idx.  Two records with one idx are an error that
+16-hex-digit content hash.  The hash is computed column-wise and type-tagged (see :mod:`._idx`) and
+depends only on the record's own content, so adding a record elsewhere never changes another's idx.  Two records with one idx are an error that
 names both (list positions, or file and line).  A source's fingerprint covers its input content
 (:meth:`extra_fingerprint`: the list's hashes, or each file's size and mtime), so the in-kernel memo
 never serves stale data.  Reader options ``shuffle/seed/offset/max_count`` apply after reading.
@@ -12,8 +10,6 @@ never serves stale data.  Reader options ``shuffle/seed/offset/max_count`` apply
 
 from __future__ import annotations
 
-import glob as _glob
-import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,17 +17,37 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import batch as B
 from ..convert import batch_from_arrow
-from ..errors import DuplicateIdxError, SourceError
-from ..fingerprint import Unhashable, combine, fingerprint, hash_bytes
-from ..formats.jsonl import encode_value, read_jsonl
-from .base import RunContext, SourceOp, key_list
+from ..errors import SourceError
+from ..fingerprint import combine, fingerprint, hash_bytes
+from ..formats.jsonl import read_jsonl
+from ._files import (
+    FileSource,
+    RecordFiles,
+    columns_of_records,
+    glob_base,
+    idx_from_key,
+    rel_name,
+    resolve_files,
+    rev_of,
+    typed,
+)
+from ._idx import (
+    HashError,
+    Where,
+    check_unique,
+    hash_records,
+    hex_ids,
+    obj_column,
+    objects,
+    path_ids,
+)
+from .base import RunContext, SourceOp
 
 __all__ = [
     "FromList",
@@ -40,294 +56,7 @@ __all__ = [
     "ReadMarkdownLines",
     "ReadParquet",
     "ReadTxtFolder",
-    "hash_records",
-    "hash_values",
-    "hex_ids",
 ]
-
-# --- content hashes ---------------------------------------------------------------------------------
-
-_C1, _C2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
-
-
-def _tag(name: str) -> np.uint64:
-    return np.uint64(int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little"))
-
-
-_T = {name: _tag(f"bfnb.{name}") for name in ("str", "bytes", "int", "float", "bool", "none", "json", "obj", "rec")}
-_CODES = {str: 0, bytes: 1, int: 2, float: 3, bool: 4, type(None): 5}
-
-
-def mix(h: np.ndarray, tag: np.uint64) -> np.ndarray:
-    """A bijective 64-bit mix of ``h`` keyed by ``tag`` (splitmix64 finaliser)."""
-    x = h ^ tag
-    x ^= x >> _S30
-    x *= _C1
-    x ^= x >> _S27
-    x *= _C2
-    x ^= x >> _S31
-    return x
-
-
-def _objects(values: Any) -> np.ndarray:
-    if isinstance(values, np.ndarray) and values.dtype == object and values.ndim == 1:
-        return values
-    out = np.empty(len(values), dtype=object)
-    out[:] = list(values) if not isinstance(values, list) else values
-    return out
-
-
-_CHUNK = 1 << 16
-
-
-def _hash_text(arr: np.ndarray) -> np.ndarray:
-    """SipHash of each str/bytes value, in chunks (pandas encodes a whole chunk to UTF-8 first)."""
-    if len(arr) > _CHUNK:
-        return np.concatenate([_hash_text(arr[i : i + _CHUNK]) for i in range(0, len(arr), _CHUNK)])
-    try:
-        return pd.util.hash_array(arr, categorize=False)
-    except UnicodeEncodeError:  # lone surrogates
-        enc = _objects([s.encode("utf-8", "surrogatepass") if type(s) is str else s for s in arr])
-        return pd.util.hash_array(enc, categorize=False)
-
-
-def _canon(v: Any) -> str:
-    """A type-faithful text form of a container or object value, for hashing."""
-    try:
-        return "j" + orjson.dumps(encode_value(v), option=orjson.OPT_SORT_KEYS).decode()
-    except TypeError:
-        pass
-    try:  # datetimes, dataclasses, UUIDs, enums
-        opt = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
-        return f"o{type(v).__qualname__}:" + orjson.dumps(v, option=opt).decode()
-    except TypeError:
-        pass
-    try:
-        return "f" + fingerprint(v)
-    except Unhashable as e:
-        raise TypeError(f"cannot hash a {type(v).__name__} value to make an idx: {e}") from e
-
-
-def hash_values(values: Any) -> np.ndarray:
-    """One type-tagged uint64 hash per value (a numpy array, a Series or a list), column-wise."""
-    if isinstance(values, pd.Series | pd.Index):
-        values = values.to_numpy()
-    arr = values if isinstance(values, np.ndarray) and values.ndim == 1 else _objects(values)
-    kind = arr.dtype.kind
-    if kind == "b":
-        return mix(arr.astype(np.uint64), _T["bool"])
-    if kind in "iu":
-        return mix(pd.util.hash_array(arr.astype(np.int64)), _T["int"])
-    if kind == "f":
-        return mix(pd.util.hash_array(arr.astype(np.float64)), _T["float"])
-    if kind != "O":
-        arr = arr.astype(object)
-    if pd.api.types.infer_dtype(arr, skipna=False) == "string":
-        return mix(_hash_text(arr), _T["str"])
-    codes = np.fromiter((_CODES.get(type(v), 6) for v in arr), dtype=np.int8, count=len(arr))
-    out = np.zeros(len(arr), dtype=np.uint64)
-    for code in np.unique(codes).tolist():
-        where = codes == code
-        sub = arr[where]
-        if code == 0:
-            out[where] = mix(_hash_text(sub), _T["str"])
-        elif code == 1:
-            out[where] = mix(_hash_text(sub), _T["bytes"])
-        elif code == 2 and all(-(2**63) <= v < 2**63 for v in sub):
-            out[where] = hash_values(np.array(sub.tolist(), dtype=np.int64))
-        elif code == 3:
-            out[where] = hash_values(np.array(sub.tolist(), dtype=np.float64))
-        elif code == 4:
-            out[where] = hash_values(np.array(sub.tolist(), dtype=bool))
-        elif code == 5:
-            out[where] = _T["none"]
-        else:
-            texts = []
-            for j, v in enumerate(sub):
-                try:
-                    texts.append(_canon(v))
-                except TypeError as e:
-                    raise HashError(str(e), int(np.flatnonzero(where)[j])) from e
-            out[where] = mix(_hash_text(_objects(texts)), _T["json"])
-    return out
-
-
-class HashError(TypeError):
-    """A value that cannot be hashed into an idx; ``position`` is its row, ``field`` its field."""
-
-    def __init__(self, message: str, position: int, field: str | None = None) -> None:
-        super().__init__(message)
-        self.position, self.field = position, field
-
-
-def hash_records(columns: Mapping[str, Any], present: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
-    """One hash per record from its field columns; independent of field order.
-
-    ``present[k]`` (optional) marks the records that have field ``k`` at all: an absent field
-    contributes nothing, so a record's hash never depends on the fields of other records.
-    """
-    total: np.ndarray | None = None
-    for name, vals in columns.items():
-        try:
-            h = mix(hash_values(vals), _tag(f"bfnb.key:{name}"))
-        except HashError as e:
-            e.field = name
-            raise
-        if present is not None and name in present:
-            h[~present[name]] = 0
-        total = h if total is None else total + h
-    if total is None:
-        raise ValueError("cannot hash records with no fields")
-    return mix(total, _T["rec"])
-
-
-def hex_ids(h: np.ndarray) -> list[str]:
-    """16-hex-digit strings for uint64 hashes."""
-    if len(h) > _CHUNK:  # bounded temporaries
-        return [s for i in range(0, len(h), _CHUNK) for s in hex_ids(h[i : i + _CHUNK])]
-    text = h.astype(">u8").tobytes().hex().encode("utf-32-le")
-    return np.frombuffer(text, dtype="<U16").tolist()
-
-
-# --- shared reader machinery -------------------------------------------------------------------------
-
-
-class _Where(Sequence[str]):
-    """Row descriptions built only when an error needs one (a million f-strings would cost)."""
-
-    def __init__(self, n: int, fn: Callable[[int], str]) -> None:
-        self._n, self._fn = n, fn
-
-    def __len__(self) -> int:
-        return self._n
-
-    def __getitem__(self, i: Any) -> Any:
-        return self._fn(int(i))
-
-
-def check_unique(keys: Any, where: Sequence[str], op: Any, idx: Sequence[str], why: str = "") -> None:
-    """DuplicateIdxError naming both records when two ``keys`` are equal (keys: hashes or idx)."""
-    index = pd.Index(keys)
-    if index.is_unique:
-        return
-    pos = np.flatnonzero(index.duplicated(keep=False))
-    first = index[pos[0]]
-    a, b = [int(p) for p in pos if index[p] == first][:2]
-    reason = why or "share one idx; give them distinct content or an explicit idx"
-    raise DuplicateIdxError(f"{where[a]} and {where[b]} {reason}", op=op, idx=idx[a])
-
-
-def select(df: pd.DataFrame, shuffle: bool, seed: Any, offset: int, max_count: int | None) -> pd.DataFrame:
-    """The reader options, applied after reading: optional shuffle, then [offset, offset + max_count)."""
-    if shuffle and len(df) > 1:
-        df = df.iloc[np.random.default_rng(seed).permutation(len(df))]
-    if offset or max_count is not None:
-        end = None if max_count is None else offset + max_count
-        df = df.iloc[offset:end]
-    return df
-
-
-def resolve_files(glob_str: Any, op: Any) -> list[Path]:
-    """The files a glob (or a plain path) names, sorted; SourceError when there are none."""
-    text = os.fspath(glob_str)
-    if _glob.has_magic(text):
-        found = sorted(p for p in _glob.glob(text, recursive=True) if os.path.isfile(p))
-        if not found:
-            raise SourceError(f"no file matches {text!r}", op=op)
-        return [Path(p) for p in found]
-    if not os.path.isfile(text):
-        what = "is a directory, not a file" if os.path.isdir(text) else "does not exist"
-        raise SourceError(f"{text!r} {what}", op=op)
-    return [Path(text)]
-
-
-def glob_base(glob_str: Any) -> Path:
-    """The directory a glob is relative to: its leading parts without wildcards."""
-    text = os.fspath(glob_str)
-    if not _glob.has_magic(text):
-        return Path(text).parent
-    parts = Path(text).parts
-    n = next(i for i, p in enumerate(parts) if _glob.has_magic(p))
-    return Path(*parts[:n]) if n else Path(".")
-
-
-def rel_name(path: Path, base: Path) -> str:
-    """The path relative to the glob base ("/"-separated): idx input that ignores cwd and absolute paths."""
-    try:
-        return Path(os.path.relpath(path, base)).as_posix()
-    except ValueError:  # another drive on Windows
-        return path.as_posix()
-
-
-class FileSource(SourceOp):
-    """Base of file readers: the glob, the reader options, the files' fingerprint."""
-
-    glob_str: Any
-
-    def _reader_options(self, shuffle: bool, seed: Any, offset: int, max_count: int | None) -> None:
-        if offset < 0 or (max_count is not None and max_count < 0):
-            raise ValueError("offset and max_count must be >= 0")
-        self.shuffle, self.seed, self.offset, self.max_count = shuffle, seed, offset, max_count
-
-    def files(self) -> list[Path]:
-        return resolve_files(self.glob_str, self)
-
-    def extra_fingerprint(self) -> str:
-        """Each file's relative path, size and mtime.  A missing file is reported by ``read``
-        (a graph's repr or plan must not raise); its marker is never memoised."""
-        base = glob_base(self.glob_str)
-        parts = []
-        try:
-            for p in self.files():
-                st = p.stat()
-                parts.append(f"{rel_name(p, base)}|{st.st_size}|{st.st_mtime_ns}")
-        except (SourceError, OSError) as e:
-            return combine("unreadable", str(e))
-        return combine("files", *parts)
-
-    def finish(self, df: pd.DataFrame) -> pd.DataFrame:
-        return select(df, self.shuffle, self.seed, self.offset, self.max_count)
-
-
-def _typed(vals: list[Any]) -> Any:
-    """A column: typed when every value is int, or every value float, or every value bool."""
-    if vals:
-        t = type(vals[0])
-        if t in (int, float, bool) and all(type(v) is t for v in vals):
-            try:
-                return np.array(vals, dtype=np.int64 if t is int else t)
-            except OverflowError:
-                pass
-    return obj_column(_objects(vals))
-
-
-def obj_column(arr: np.ndarray) -> pd.Series:
-    """An object array as a Series that ``batch.column`` keeps as objects (pandas 3 would infer ``str``)."""
-    return pd.Series(arr, dtype=object, copy=False)
-
-
-def _columns_of_records(records: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Field columns (absent → None) and, for fields some records lack, where they are present."""
-    counts: dict[str, int] = {}
-    for r in records:
-        for k in r:
-            counts[k] = counts.get(k, 0) + 1
-    counts.pop(B.IDX, None)
-    counts.pop(B.REV, None)
-    n = len(records)
-    columns = {k: [r.get(k) for r in records] for k in counts}
-    present = {
-        k: np.fromiter((k in r for r in records), dtype=bool, count=n) for k, c in counts.items() if c < n
-    }
-    return columns, present
-
-
-def _rev_of(records: Sequence[Mapping[str, Any]]) -> Any:
-    if not any(B.REV in r for r in records):
-        return 0
-    return [int(r.get(B.REV, 0) or 0) for r in records]
-
 
 # --- FromList ------------------------------------------------------------------------------------------
 
@@ -357,18 +86,18 @@ class FromList(SourceOp):
         """Hashes, columns, explicit idx and rev for the current list contents."""
         items = self.input_list if isinstance(self.input_list, list) else list(self.input_list)
         if self.output_key is not None:
-            values = _objects(items)
+            values = objects(items)
             return _Prepared(hash_records({self.output_key: values}), {self.output_key: obj_column(values)})
         records = [_as_record(x, i, self) for i, x in enumerate(items)]
-        columns, present = _columns_of_records(records)
+        columns, present = columns_of_records(records)
         hashes = hash_records(columns, present) if columns else np.zeros(len(records), np.uint64)
         explicit = [r.get(B.IDX) for r in records]
         for i, e in enumerate(explicit):
             if e is not None and (e == "" or not isinstance(e, (str, int))):
                 raise SourceError(f"list position {i} has an unusable idx {e!r}", op=self, field=B.IDX)
         has_explicit = any(e is not None for e in explicit)
-        typed = {k: _typed(v) for k, v in columns.items()}
-        return _Prepared(hashes, typed, explicit if has_explicit else None, _rev_of(records))
+        cols = {k: typed(v) for k, v in columns.items()}
+        return _Prepared(hashes, cols, explicit if has_explicit else None, rev_of(records))
 
     def extra_fingerprint(self) -> str:
         try:
@@ -400,7 +129,7 @@ class FromList(SourceOp):
         if prepared.explicit is not None:
             ids = [h if e is None else str(e) for e, h in zip(prepared.explicit, ids, strict=True)]
             keys = ids
-        where = _Where(n, lambda i: f"list position {i}")
+        where = Where(n, lambda i: f"list position {i}")
         check_unique(keys, where, self, ids, "are identical records; give them distinct content or an 'idx' key")
         return B.from_columns(ids, prepared.columns, prepared.rev, op=self, check_unique=False)
 
@@ -431,47 +160,13 @@ def _as_record(x: Any, i: int, op: Any) -> Mapping[str, Any]:
 # --- JSONL and Parquet ------------------------------------------------------------------------------
 
 
-def _idx_from_key(vals: Sequence[Any], idx_key: str, where: Sequence[str], op: Any) -> list[str]:
-    out = []
-    for i, v in enumerate(vals):
-        if v is None or v == "" or isinstance(v, (list, dict, bytes, float)):
-            what = "has no" if v is None else f"has an unusable ({v!r})"
-            raise SourceError(f"{where[i]} {what} {idx_key!r} field to use as idx", op=op, field=idx_key)
-        out.append(v if type(v) is str else str(v))
-    return out
-
-
-class _RecordFiles(FileSource):
-    """Readers of record files: ``keys`` projection, ``idx_key`` or ``hash_keys``."""
-
-    def __init__(
-        self,
-        glob_str: Any,
-        keys: str | Sequence[str] | None = None,
-        *,
-        idx_key: str | None = None,
-        hash_keys: str | Sequence[str] | None = None,
-        shuffle: bool = False,
-        seed: Any = 42,
-        offset: int = 0,
-        max_count: int | None = None,
-        fire_once: bool = True,
-    ) -> None:
-        if idx_key is not None and hash_keys is not None:
-            raise ValueError("give idx_key or hash_keys, not both")
-        self.glob_str, self.keys = glob_str, key_list(keys) if keys is not None else None
-        self.idx_key, self.hash_keys = idx_key, key_list(hash_keys) if hash_keys is not None else None
-        self._reader_options(shuffle, seed, offset, max_count)
-
-
-class ReadJsonl(_RecordFiles):
+class ReadJsonl(RecordFiles):
     """Records of ``.jsonl`` files (and ``.json`` arrays or objects).
 
     idx: the ``idx_key`` field; else a hash of the ``hash_keys`` fields; else the record's own
     ``idx`` (files written by WriteJsonl, whose ``rev`` is kept too); else a hash of the whole
     record.  ``keys`` projects each record to those fields (a field a record lacks is None).
     """
-
 
     def read(self, ctx: RunContext) -> pd.DataFrame:
         files = self.files()
@@ -487,21 +182,21 @@ class ReadJsonl(_RecordFiles):
             except SourceError as e:
                 raise SourceError(e.message, op=self) from e
         n = len(records)
-        where = _Where(n, lambda i: f"{files[file_no[i]]}:{line_no[i]}")
+        where = Where(n, lambda i: f"{files[file_no[i]]}:{line_no[i]}")
         ids = self._ids(records, where)
-        rev = _rev_of(records)
+        rev = rev_of(records)
         if self.keys is not None:
             records = [{k: r.get(k) for k in self.keys} for r in records]
-        columns, _ = _columns_of_records(records)
+        columns, _ = columns_of_records(records)
         check_unique(ids, where, self, ids)
         if not n:
             return B.empty(self.keys or [])
-        df = B.from_columns(ids, {k: _typed(v) for k, v in columns.items()}, rev, op=self, check_unique=False)
+        df = B.from_columns(ids, {k: typed(v) for k, v in columns.items()}, rev, op=self, check_unique=False)
         return self.finish(df)
 
     def _ids(self, records: list[dict[str, Any]], where: Sequence[str]) -> list[str]:
         if self.idx_key is not None:
-            return _idx_from_key([r.get(self.idx_key) for r in records], self.idx_key, where, self)
+            return idx_from_key([r.get(self.idx_key) for r in records], self.idx_key, where, self)
         if self.hash_keys is not None:
             cols = {k: [r.get(k) for r in records] for k in self.hash_keys}
             present = {k: np.fromiter((k in r for r in records), bool, len(records)) for k in self.hash_keys}
@@ -511,19 +206,18 @@ class ReadJsonl(_RecordFiles):
         if not missing:
             return own  # type: ignore[return-value]
         sub = [records[i] for i in missing]
-        columns, present = _columns_of_records(sub)
+        columns, present = columns_of_records(sub)
         for i, h in zip(missing, hex_ids(hash_records(columns, present)), strict=True):
             own[i] = h
         return own  # type: ignore[return-value]
 
 
-class ReadParquet(_RecordFiles):
+class ReadParquet(RecordFiles):
     """Rows of Parquet files, read as whole tables (files written by WriteParquet restore exact values).
 
     idx as in :class:`ReadJsonl`: ``idx_key``, a hash of ``hash_keys``, the file's own ``idx``
     column, or a hash of the whole row.
     """
-
 
     def read(self, ctx: RunContext) -> pd.DataFrame:
         files = self.files()
@@ -537,7 +231,7 @@ class ReadParquet(_RecordFiles):
         nonempty = [p for p in parts if len(p)] or parts[:1]
         df = nonempty[0] if len(nonempty) == 1 else pd.concat(nonempty, axis=0, sort=False)
         ids = df.index.tolist()
-        check_unique(ids, _Where(len(df), describe), self, ids)
+        check_unique(ids, Where(len(df), describe), self, ids)
         return self.finish(df)
 
     def _read_one(self, path: Path) -> pd.DataFrame:
@@ -566,11 +260,11 @@ class ReadParquet(_RecordFiles):
         except ValueError as e:
             raise SourceError(f"{str(path)!r}: {e}", op=self) from e
         if not own_idx and len(df):
-            where = _Where(len(df), lambda i: f"{path} row {i + 1}")
+            where = Where(len(df), lambda i: f"{path} row {i + 1}")
             if self.idx_key is not None:
                 if self.idx_key not in df.columns:
                     raise SourceError(f"{str(path)!r} has no column {self.idx_key!r}", op=self, field=self.idx_key)
-                ids = _idx_from_key(df[self.idx_key].tolist(), self.idx_key, where, self)
+                ids = idx_from_key(df[self.idx_key].tolist(), self.idx_key, where, self)
             else:
                 fields = self.hash_keys if self.hash_keys is not None else B.data_fields(df)
                 for k in fields:
@@ -588,12 +282,6 @@ class ReadParquet(_RecordFiles):
 
 def _display_name(path: Path, remove_extension: bool) -> str:
     return path.stem if remove_extension else path.name
-
-
-def _path_ids(parts: list[list[Any]], tag: str) -> list[str]:
-    """idx from a list of [rel path, headings..., text] per record (one JSON text each)."""
-    texts = _objects([orjson.dumps(p).decode() for p in parts])
-    return hex_ids(mix(hash_values(texts), _tag(f"bfnb.{tag}")))
 
 
 class _MarkdownSource(FileSource):
@@ -615,17 +303,17 @@ class _MarkdownSource(FileSource):
         return rows, [rel_name(p, base) for p in files], files
 
     def _batch(self, rows: list[Any], files: list[Path], ids: list[str], text_key: str, why: str) -> pd.DataFrame:
-        where = _Where(len(rows), lambda i: f"{files[rows[i][0]]}:{rows[i][3]}")
+        where = Where(len(rows), lambda i: f"{files[rows[i][0]]}:{rows[i][3]}")
         check_unique(ids, where, self, ids, why)
         if not rows:
             return B.empty([text_key, self.headings_key] + ([self.filename_key] if self.filename_key else []))
         columns: dict[str, Any] = {
-            text_key: obj_column(_objects([r[2] for r in rows])),
-            self.headings_key: obj_column(_objects([r[1] for r in rows])),
+            text_key: obj_column(objects([r[2] for r in rows])),
+            self.headings_key: obj_column(objects([r[1] for r in rows])),
         }
         if self.filename_key:
             names = [_display_name(p, self.remove_extension_in_filename) for p in files]
-            columns[self.filename_key] = obj_column(_objects([names[r[0]] for r in rows]))
+            columns[self.filename_key] = obj_column(objects([names[r[0]] for r in rows]))
         return self.finish(B.from_columns(ids, columns, op=self, check_unique=False))
 
 
@@ -658,7 +346,7 @@ class ReadMarkdownLines(_MarkdownSource):
         from ..formats.markdown import iter_markdown_lines
 
         rows, rels, files = self._scan(lambda p: iter_markdown_lines(p))
-        ids = _path_ids([[rels[r[0]], r[1], r[2]] for r in rows], "mdline")
+        ids = path_ids([[rels[r[0]], r[1], r[2]] for r in rows], "mdline")
         return self._batch(rows, files, ids, self.keyword_key, "are the same line under the same headings")
 
 
@@ -692,7 +380,7 @@ class ReadMarkdownEntries(_MarkdownSource):
 
         rows, rels, files = self._scan(lambda p: iter_markdown_entries(p))
         text = self.include_text_in_idx_hash
-        ids = _path_ids([[rels[r[0]], r[1]] + ([r[2]] if text else []) for r in rows], "mdentry")
+        ids = path_ids([[rels[r[0]], r[1]] + ([r[2]] if text else []) for r in rows], "mdentry")
         why = "are sections with the same headings" + (" and text" if text else "")
         return self._batch(rows, files, ids, self.output_key, why)
 
@@ -738,11 +426,11 @@ class ReadTxtFolder(FileSource):
         except SourceError as e:
             raise SourceError(e.message, op=self) from e
         names = [name if self.remove_extension_in_filename else name + path.suffix for path, name, _ in rows]
-        ids = _path_ids([[name + path.suffix] for (path, name, _) in rows], "txtfile")
-        where = _Where(len(rows), lambda i: str(rows[i][0]))
+        ids = path_ids([[name + path.suffix] for (path, name, _) in rows], "txtfile")
+        where = Where(len(rows), lambda i: str(rows[i][0]))
         check_unique(ids, where, self, ids)
         columns = {
-            self.text_key: obj_column(_objects([r[2] for r in rows])),
-            self.filename_key: obj_column(_objects(names)),
+            self.text_key: obj_column(objects([r[2] for r in rows])),
+            self.filename_key: obj_column(objects(names)),
         }
         return self.finish(B.from_columns(ids, columns, op=self, check_unique=False))

@@ -162,7 +162,10 @@ class PanelState:
 
     def apply(self, event: Event, now: float) -> None:
         """Update the counts from one broker event observed at time ``now``."""
-        if isinstance(event, (CallsQueued, CallsCached, CallSent)) and self._burst_over:
+        starts = isinstance(event, (CallsQueued, CallsCached, CallSent)) or (
+            isinstance(event, BrokerStateChanged) and event.state == "running"
+        )
+        if starts and self._burst_over:  # new work after the last burst ended: count afresh
             self._reset()
         if self.started_at is None:
             self.started_at = now
@@ -222,8 +225,6 @@ class PanelState:
             self._burst_over = True
         elif event.state in ("cancelled", "budget"):
             self._burst_over = True
-        elif event.state == "running":
-            self._burst_over = False
 
     def _reset(self) -> None:
         self.pending = self.in_flight = self.done = self.cached = self.failed = self.retrying = 0

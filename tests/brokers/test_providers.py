@@ -12,7 +12,14 @@ SECRET = "sk-proj-SECRET1234567890"
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
-    for var in ("BFNB_OFFLINE", "OPENAI_API_KEY", "OPENAI_BASE_URL", "DEEPSEEK_API_KEY", "VLLM_API_KEY", "VLLM_BASE_URL"):
+    for var in (
+        "BFNB_OFFLINE",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "DEEPSEEK_API_KEY",
+        "VLLM_API_KEY",
+        "VLLM_BASE_URL",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(P, "_REGISTRY", dict(P._REGISTRY))  # register_provider in a test stays in it
 
@@ -47,7 +54,12 @@ def test_missing_key_fails_at_once_naming_the_variable_and_the_offline_way():
 def test_key_and_default_base_url_are_resolved(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     r = P.resolve("gpt-4o-mini@openai")
-    assert (r.model, r.provider.name, r.base_url, r.api_key) == ("gpt-4o-mini", "openai", "https://api.openai.com/v1", SECRET)
+    assert (r.model, r.provider.name, r.base_url, r.api_key) == (
+        "gpt-4o-mini",
+        "openai",
+        "https://api.openai.com/v1",
+        SECRET,
+    )
     assert r.model_string == "gpt-4o-mini@openai" and not r.offline
     lam = P.get_provider("lambda")
     assert (lam.base_url, lam.api_key_env) == ("https://api.lambdalabs.com/v1", "LAMBDA_API_KEY")

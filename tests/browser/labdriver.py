@@ -174,8 +174,8 @@ class NotebookReport:
 
     widget_outputs: int  # output areas holding a rendered ipywidget (.jupyter-widgets)
     widget_fallbacks: list[str]  # outputs showing a widget's text repr or "Error displaying widget"
-    errors: list[str]  # error outputs (ename: evalue) and stderr tracebacks
-    stderr: list[str]  # every stderr output's text
+    errors: list[str]  # error outputs ("cell i: ename: evalue") and stderr holding a traceback
+    stderr: list[str]  # every stderr stream output's text
     xss_executed: bool  # window.__bfnb_xss was set by an injected handler
     injected_elements: int  # elements in outputs carrying an inline event handler (onerror, onload…)
     unexecuted: int  # non-empty code cells without an execution count (run-all stopped early?)
@@ -187,8 +187,7 @@ _COLLECT_JS = """(fallbacks) => {
   const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
   const outs = panel ? [...panel.querySelectorAll('.jp-OutputArea-output')] : [];
   const text = (el) => el.innerText || '';
-  const stderr = outs.filter(o => o.getAttribute('data-mime-type') === 'application/vnd.jupyter.stderr')
-                     .map(text);
+  const stderr = [];
   const errors = [];
   let unexecuted = 0;
   const nb = window.jupyterapp && window.jupyterapp.shell.currentWidget;
@@ -200,12 +199,16 @@ _COLLECT_JS = """(fallbacks) => {
       if (c.sharedModel.getSource().trim() && c.executionCount === null) unexecuted++;
       for (const o of c.outputs.toJSON()) {
         if (o.output_type === 'error') errors.push(`cell ${i}: ${o.ename}: ${o.evalue}`);
+        if (o.output_type === 'stream' && o.name === 'stderr') {
+          const t = Array.isArray(o.text) ? o.text.join('') : String(o.text);
+          stderr.push(t);
+          if (t.includes('Traceback')) errors.push('stderr: ' + t.slice(0, 500));
+        }
       }
     }
   }
   const handlers = ['onerror', 'onload', 'onclick', 'onmouseover', 'onfocus', 'onanimationstart'];
   const injected = outs.reduce((n, o) => n + o.querySelectorAll(handlers.map(h => `[${h}]`).join(',')).length, 0);
-  for (const s of stderr) if (s.includes('Traceback')) errors.push('stderr: ' + s.slice(0, 500));
   return {
     widget_outputs: outs.filter(o => o.querySelector('.jupyter-widgets')
                                      || o.classList.contains('jupyter-widgets')).length,
@@ -227,7 +230,7 @@ class LabPage:
         self.server, self.page, self.artifacts = server, page, artifacts
         self.page_errors: list[str] = []  # uncaught JS exceptions, for failure messages
 
-    def open(self, path: str, timeout: float = 60) -> None:
+    def open(self, path: str, timeout: float = 120) -> None:
         """Open ``path`` (relative to the server root) and wait for its kernel to be idle."""
         self.page.goto(f"{self.server.url}/lab/tree/{path}?token={self.server.token}")
         self.page.wait_for_selector(".jp-NotebookPanel .jp-Notebook", timeout=timeout * 1000)

@@ -211,3 +211,10 @@ def test_module_runs_as_a_demo():
 def test_odd_values_do_not_break_rendering(bad):
     render_table_html(batch(1, v=[bad]))
     render_table_text(batch(1, v=[bad]))
+
+
+def test_non_text_field_names_and_huge_containers():
+    df = batch(1, history=[[{"role": "user", "content": "x" * 50_000}]]).rename(columns={"history": 7})
+    assert render_table_text(df).splitlines()[1].split() == ["idx", "rev", "7"]
+    html = render_table_html(df)
+    assert "list[1]: [dict{2}]" in html and len(html) < 30_000 and "(cut)" in html

@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from bfnb.local import model
+from bfnb.local.server import LocalServer
 from bfnb.testing.server import local_server
 
 
@@ -18,7 +19,11 @@ def jsonl(lines: list[dict]) -> bytes:
 
 
 def chat_line(i: int, url: str = "/v1/chat/completions", **body) -> dict:
-    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"A poem about ship {i}"}], **body}
+    body = {
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": f"A poem about ship {i}"}],
+        **body,
+    }
     return {"custom_id": f"req-{i}", "method": "POST", "url": url, "body": body}
 
 
@@ -53,11 +58,20 @@ def test_chat_batch_round_trip_with_the_openai_client():
         f = client.files.create(file=("input.jsonl", jsonl(lines)), purpose="batch")
         assert f.purpose == "batch" and f.bytes == len(jsonl(lines))
         assert client.files.retrieve(f.id).filename == "input.jsonl"
-        batch = client.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h", metadata={"run": "t"})
+        batch = client.batches.create(
+            input_file_id=f.id,
+            endpoint="/v1/chat/completions",
+            completion_window="24h",
+            metadata={"run": "t"},
+        )
         assert batch.status == "validating" and batch.metadata == {"run": "t"}
         done = wait_until(client, batch.id, {"completed", "failed"})
         assert done.status == "completed" and done.error_file_id is None
-        assert (done.request_counts.total, done.request_counts.completed, done.request_counts.failed) == (5, 5, 0)
+        assert (done.request_counts.total, done.request_counts.completed, done.request_counts.failed) == (
+            5,
+            5,
+            0,
+        )
         out = [json.loads(x) for x in client.files.content(done.output_file_id).text.splitlines()]
         assert [o["custom_id"] for o in out] == [f"req-{i}" for i in range(5)]
         for o, line in zip(out, lines, strict=True):
@@ -72,11 +86,25 @@ def test_embedding_batch_and_bad_lines_go_to_the_error_file():
     with local_server() as srv:
         client = client_for(srv)
         lines = [
-            {"custom_id": "good", "method": "POST", "url": "/v1/embeddings", "body": {"model": "local-embed", "input": "a b"}},
-            {"custom_id": "bad", "method": "POST", "url": "/v1/embeddings", "body": {"model": "local-embed", "input": 5}},
+            {
+                "custom_id": "good",
+                "method": "POST",
+                "url": "/v1/embeddings",
+                "body": {"model": "local-embed", "input": "a b"},
+            },
+            {
+                "custom_id": "bad",
+                "method": "POST",
+                "url": "/v1/embeddings",
+                "body": {"model": "local-embed", "input": 5},
+            },
         ]
         f = client.files.create(file=("e.jsonl", jsonl(lines)), purpose="batch")
-        done = wait_until(client, client.batches.create(input_file_id=f.id, endpoint="/v1/embeddings", completion_window="24h").id, {"completed"})
+        done = wait_until(
+            client,
+            client.batches.create(input_file_id=f.id, endpoint="/v1/embeddings", completion_window="24h").id,
+            {"completed"},
+        )
         assert (done.request_counts.completed, done.request_counts.failed) == (1, 1)
         [good] = [json.loads(x) for x in client.files.content(done.output_file_id).text.splitlines()]
         [bad] = [json.loads(x) for x in client.files.content(done.error_file_id).text.splitlines()]
@@ -89,7 +117,13 @@ def test_malformed_input_file_fails_the_batch_with_line_errors():
         client = client_for(srv)
         content = jsonl([chat_line(0), chat_line(0), chat_line(2, url="/v1/embeddings")]) + b"not json\n"
         f = client.files.create(file=("x.jsonl", content), purpose="batch")
-        done = wait_until(client, client.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h").id, {"failed"})
+        done = wait_until(
+            client,
+            client.batches.create(
+                input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h"
+            ).id,
+            {"failed"},
+        )
         codes = {(e.code, e.line) for e in done.errors.data}
         assert codes == {("duplicate_custom_id", 2), ("mismatched_endpoint", 3), ("invalid_json_line", 4)}
         assert done.output_file_id is None
@@ -103,7 +137,9 @@ def test_unknown_ids_and_endpoints_are_refused():
         with pytest.raises(openai.NotFoundError):
             client.files.retrieve("file-nope")
         with pytest.raises(openai.BadRequestError, match="No such File"):
-            client.batches.create(input_file_id="file-nope", endpoint="/v1/chat/completions", completion_window="24h")
+            client.batches.create(
+                input_file_id="file-nope", endpoint="/v1/chat/completions", completion_window="24h"
+            )
         f = client.files.create(file=("x.jsonl", jsonl([chat_line(0)])), purpose="batch")
         with pytest.raises(openai.BadRequestError, match="Unsupported endpoint"):
             client.batches.create(input_file_id=f.id, endpoint="/v1/completions", completion_window="24h")  # type: ignore[arg-type]
@@ -116,7 +152,9 @@ def test_batch_stays_in_progress_for_the_delay_and_can_be_cancelled():
     with local_server(batch_delay_s=30) as srv:
         client = client_for(srv)
         f = client.files.create(file=("x.jsonl", jsonl([chat_line(i) for i in range(3)])), purpose="batch")
-        batch = client.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h")
+        batch = client.batches.create(
+            input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
         running = wait_until(client, batch.id, {"in_progress"})
         assert running.request_counts.total == 3 and running.output_file_id is None
         assert client.batches.cancel(batch.id).status == "cancelling"
@@ -130,7 +168,9 @@ def test_state_dir_keeps_files_and_batches_across_a_restart(tmp_path):
     with local_server(state_dir=tmp_path, batch_delay_s=30) as srv:
         client = client_for(srv)
         f = client.files.create(file=("x.jsonl", jsonl([chat_line(i) for i in range(2)])), purpose="batch")
-        batch_id = client.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h").id
+        batch_id = client.batches.create(
+            input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h"
+        ).id
         wait_until(client, batch_id, {"in_progress"})
     with local_server(state_dir=tmp_path, batch_delay_s=0) as srv:
         client = client_for(srv)
@@ -143,14 +183,17 @@ def test_state_dir_keeps_files_and_batches_across_a_restart(tmp_path):
 
 
 def test_a_stopped_and_restarted_server_resumes_its_batches_in_memory():
-    srv = local_server(batch_delay_s=30).__enter__().configure()
+    srv = LocalServer(batch_delay_s=30).start()
     try:
         client = client_for(srv)
         f = client.files.create(file=("x.jsonl", jsonl([chat_line(0)])), purpose="batch")
-        batch_id = client.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h").id
+        batch_id = client.batches.create(
+            input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h"
+        ).id
         wait_until(client, batch_id, {"in_progress"})
         srv.stop()
         srv.configure(batch_delay_s=0).start()
+        client = client_for(srv)  # the old client's pooled connections died with the server
         assert wait_until(client, batch_id, {"completed"}).request_counts.completed == 1
     finally:
         srv.stop()

@@ -16,7 +16,9 @@ jsonschema = pytest.importorskip("jsonschema")
 
 
 def chat(content: str, **kw) -> dict:
-    return model.chat_completion({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": content}], **kw})
+    return model.chat_completion(
+        {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": content}], **kw}
+    )
 
 
 def text(resp: dict, i: int = 0) -> str:
@@ -34,7 +36,10 @@ def test_same_request_same_answer_and_openai_shape():
 
 
 def test_answers_differ_by_prompt_and_use_its_words():
-    odyssey, medusa = text(chat("Write a poem about The Odyssey.")), text(chat("Write a poem about Medusa's Gaze."))
+    odyssey, medusa = (
+        text(chat("Write a poem about The Odyssey.")),
+        text(chat("Write a poem about Medusa's Gaze.")),
+    )
     assert odyssey != medusa
     assert "Odyssey" in odyssey and "Medusa" in medusa
     assert odyssey.endswith(model.MARKER) and medusa.endswith(model.MARKER)
@@ -45,7 +50,17 @@ def test_seed_temperature_model_and_choice_index_change_the_answer():
     base = text(chat("Write a poem about Troy and Helen."))
     assert text(chat("Write a poem about Troy and Helen.", seed=7)) != base
     assert text(chat("Write a poem about Troy and Helen.", temperature=1.3)) != base
-    assert text(model.chat_completion({"model": "other", "messages": [{"role": "user", "content": "Write a poem about Troy and Helen."}]})) != base
+    assert (
+        text(
+            model.chat_completion(
+                {
+                    "model": "other",
+                    "messages": [{"role": "user", "content": "Write a poem about Troy and Helen."}],
+                }
+            )
+        )
+        != base
+    )
     many = chat("Write a poem about Troy and Helen.", n=3)
     assert [c["index"] for c in many["choices"]] == [0, 1, 2]
     assert len({text(many, i) for i in range(3)}) == 3
@@ -65,13 +80,19 @@ def test_usage_counts_chars_over_four_plus_four_per_message():
     resp = model.chat_completion({"model": "m", "messages": messages})
     assert resp["usage"]["prompt_tokens"] == (4 + 4) + (11 + 4)
     assert resp["usage"]["completion_tokens"] == -(-len(text(resp)) // 4)
-    assert resp["usage"]["total_tokens"] == resp["usage"]["prompt_tokens"] + resp["usage"]["completion_tokens"]
+    assert (
+        resp["usage"]["total_tokens"] == resp["usage"]["prompt_tokens"] + resp["usage"]["completion_tokens"]
+    )
 
 
 def test_content_parts_and_system_only_prompts_are_answered():
     parts = [{"type": "text", "text": "Describe the Minotaur"}, {"type": "text", "text": "in the labyrinth"}]
-    assert "Minotaur" in text(model.chat_completion({"model": "m", "messages": [{"role": "user", "content": parts}]}))
-    assert text(model.chat_completion({"model": "m", "messages": [{"role": "system", "content": "Speak of Athena"}]}))
+    assert "Minotaur" in text(
+        model.chat_completion({"model": "m", "messages": [{"role": "user", "content": parts}]})
+    )
+    assert text(
+        model.chat_completion({"model": "m", "messages": [{"role": "system", "content": "Speak of Athena"}]})
+    )
 
 
 def test_line_number_questions_get_integers_from_the_prompt():
@@ -131,12 +152,14 @@ def embed(texts, **kw) -> np.ndarray:
 
 
 def test_embedding_similarity_reflects_shared_words():
-    v = embed([
-        "The Fall of Icarus",
-        "Icarus and the fall from the sky",
-        "the fall of icarus",
-        "Quantum chromodynamics lattice simulation",
-    ])
+    v = embed(
+        [
+            "The Fall of Icarus",
+            "Icarus and the fall from the sky",
+            "the fall of icarus",
+            "Quantum chromodynamics lattice simulation",
+        ]
+    )
     sim = v @ v.T
     assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
     assert sim[0, 2] == pytest.approx(1.0, abs=1e-6)  # case does not matter
@@ -173,7 +196,10 @@ def test_marker_words_do_not_leak_into_the_next_turn():
 
 @pytest.mark.parametrize(
     "prompt",
-    ["Write a short poem about the myth number 17 of Greek mythology.", "Give me a poem about the numbers 3 and 7"],
+    [
+        "Write a short poem about the myth number 17 of Greek mythology.",
+        "Give me a poem about the numbers 3 and 7",
+    ],
 )
 def test_prompts_that_merely_mention_numbers_get_text(prompt):
     assert text(chat(prompt)).endswith(model.MARKER)

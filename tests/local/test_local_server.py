@@ -21,7 +21,11 @@ AUTH = {"Authorization": "Bearer sk-test", "Content-Type": "application/json"}
 
 
 def body(i: int = 0, **kw) -> dict:
-    return {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"Write a poem about hero {i}"}], **kw}
+    return {
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": f"Write a poem about hero {i}"}],
+        **kw,
+    }
 
 
 async def _post_many(url: str, bodies: list[dict], headers=AUTH, path="/chat/completions"):
@@ -59,7 +63,10 @@ def test_missing_bearer_key_is_401_and_bad_json_is_400(server):
     assert status == 401 and data["error"]["code"] == "invalid_api_key"
 
     async def bad():
-        async with aiohttp.ClientSession() as s, s.post(server.url + "/chat/completions", data=b"{nope", headers=AUTH) as r:
+        async with (
+            aiohttp.ClientSession() as s,
+            s.post(server.url + "/chat/completions", data=b"{nope", headers=AUTH) as r,
+        ):
             return r.status, await r.json()
 
     status, data = asyncio.run(bad())
@@ -75,7 +82,10 @@ def test_official_openai_client_chat_embeddings_models(server, request):
     client = openai.OpenAI(base_url=server.url, api_key="sk-test", max_retries=0)
     request.addfinalizer(client.close)
     resp = client.chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "Write a poem about Ariadne"}], max_tokens=200, seed=3
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "Write a poem about Ariadne"}],
+        max_tokens=200,
+        seed=3,
     )
     assert "Ariadne" in resp.choices[0].message.content
     assert resp.choices[0].finish_reason == "stop"
@@ -94,11 +104,20 @@ def test_official_openai_client_chat_embeddings_models(server, request):
 def test_stats_count_answers_bodies_and_duplicates_also_over_http(server):
     post_sequential(server.url, [body(1), body(2), body(1), body(1)])
     s = server.stats()
-    assert (s["requests"], s["answered"], s["bodies"], s["duplicates"], s["duplicate_answers"]) == (4, 4, 2, 1, 2)
+    assert (s["requests"], s["answered"], s["bodies"], s["duplicates"], s["duplicate_answers"]) == (
+        4,
+        4,
+        2,
+        1,
+        2,
+    )
     assert s["by_status"] == {200: 4} and s["tokens"] > 0
 
     async def get_stats():
-        async with aiohttp.ClientSession() as session, session.get(server.url.removesuffix("/v1") + "/stats") as r:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(server.url.removesuffix("/v1") + "/stats") as r,
+        ):
             return await r.json()
 
     assert asyncio.run(get_stats())["by_status"] == {"200": 4}
@@ -111,7 +130,10 @@ def test_configure_at_run_time_in_process_and_over_http(server):
     assert [r[0] for r in post_sequential(server.url, [body(), body()])] == [429, 200]
 
     async def configure(settings):
-        async with aiohttp.ClientSession() as s, s.post(server.url.removesuffix("/v1") + "/configure", json=settings) as r:
+        async with (
+            aiohttp.ClientSession() as s,
+            s.post(server.url.removesuffix("/v1") + "/configure", json=settings) as r,
+        ):
             return r.status, await r.json()
 
     status, config = asyncio.run(configure({"burst_429": 2, "latency_s": 0.001}))
@@ -160,9 +182,15 @@ def test_tpm_counts_prompt_plus_max_tokens_at_admission():
 
 def test_openai_client_sees_rate_limit_and_connection_errors():
     with local_server(burst_429=1, drop_rate=1.0) as srv:
-        with openai.OpenAI(base_url=srv.url, api_key="sk-test", max_retries=0) as client, pytest.raises(openai.RateLimitError):
+        with (
+            openai.OpenAI(base_url=srv.url, api_key="sk-test", max_retries=0) as client,
+            pytest.raises(openai.RateLimitError),
+        ):
             client.chat.completions.create(**body())
-        with openai.OpenAI(base_url=srv.url, api_key="sk-test", max_retries=0) as client, pytest.raises(openai.APIConnectionError):
+        with (
+            openai.OpenAI(base_url=srv.url, api_key="sk-test", max_retries=0) as client,
+            pytest.raises(openai.APIConnectionError),
+        ):
             client.chat.completions.create(**body())
         assert srv.stats()["dropped"] == 1 and srv.stats()["by_status"] == {429: 1}
 
@@ -203,7 +231,9 @@ def test_retrying_dropped_and_failed_calls_is_not_a_duplicate():
 
 
 def test_embeddings_endpoint_and_a_thousand_concurrent_connections(server):
-    [(status, _, data)] = post_many(server.url, [{"model": "local-embed", "input": ["a", "b c"]}], path="/embeddings")
+    [(status, _, data)] = post_many(
+        server.url, [{"model": "local-embed", "input": ["a", "b c"]}], path="/embeddings"
+    )
     assert status == 200 and len(data["data"]) == 2
     results = post_many(server.url, [body(i) for i in range(1200)])
     assert Counter(r[0] for r in results) == {200: 1200}
@@ -224,7 +254,9 @@ def test_start_on_a_busy_port_raises_and_stop_is_idempotent():
 
 def test_base64_embedding_over_http_is_little_endian_float32(server):
     [(status, _, data)] = post_many(
-        server.url, [{"model": "local-embed", "input": "x y", "encoding_format": "base64", "dimensions": 8}], path="/embeddings"
+        server.url,
+        [{"model": "local-embed", "input": "x y", "encoding_format": "base64", "dimensions": 8}],
+        path="/embeddings",
     )
     vec = np.frombuffer(base64.b64decode(data["data"][0]["embedding"]), dtype="<f4")
     assert status == 200 and vec.shape == (8,) and abs(float(np.linalg.norm(vec)) - 1) < 1e-5

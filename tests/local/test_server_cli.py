@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def call(url: str, data: dict | None = None, auth: bool = False) -> dict:
     headers = {"Content-Type": "application/json"} | ({"Authorization": "Bearer sk-test"} if auth else {})
-    req = urllib.request.Request(url, data=None if data is None else json.dumps(data).encode(), headers=headers)
+    req = urllib.request.Request(
+        url, data=None if data is None else json.dumps(data).encode(), headers=headers
+    )
     with urllib.request.urlopen(req, timeout=30) as r:
         return json.loads(r.read())
 
@@ -52,6 +54,17 @@ def test_foreground_server_answers_and_is_controlled_over_http(served):
 
 
 def test_help_lists_the_fault_options():
-    out = subprocess.run([sys.executable, "-m", "bfnb.server", "--help"], cwd=ROOT, capture_output=True, text=True, check=True)
-    for flag in ("--latency", "--rpm", "--tpm", "--fail-rate", "--drop-rate", "--burst-429", "--batch-delay", "--state-dir"):
+    out = subprocess.run(
+        [sys.executable, "-m", "bfnb.server", "--help"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    for flag in (
+        "--latency",
+        "--rpm",
+        "--tpm",
+        "--fail-rate",
+        "--drop-rate",
+        "--burst-429",
+        "--batch-delay",
+        "--state-dir",
+    ):
         assert flag in out.stdout

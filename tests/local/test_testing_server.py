@@ -31,5 +31,8 @@ def test_local_server_stops_on_exit():
         url = srv.url
         assert "running" in repr(srv)
     assert "stopped" in repr(srv)
-    with openai.OpenAI(base_url=url, api_key="sk-test", max_retries=0, timeout=5) as client, pytest.raises(openai.APIConnectionError):
+    with (
+        openai.OpenAI(base_url=url, api_key="sk-test", max_retries=0, timeout=5) as client,
+        pytest.raises(openai.APIConnectionError),
+    ):
         client.models.list()

@@ -213,3 +213,35 @@ def test_watch_background_outside_a_kernel_shows_nothing():
 
     h = Handle()
     assert watch_background(h, list) is h
+
+
+def test_event_counts_agree_with_the_real_brokers_snapshot_over_two_bursts():
+    from bfnb.brokers.config import Retry
+    from bfnb.brokers.retry import TransientError
+
+    seen = set()
+
+    def flaky(request):
+        if request["q"] in ("1", "2") and request["q"] not in seen:  # first attempt fails, the retry works
+            seen.add(request["q"])
+            raise TransientError("503 busy")
+        if request["q"] == "3":
+            raise ValueError("bad request")  # fails at once
+        return {"usage": {"prompt_tokens": 7, "completion_tokens": 3}}
+
+    broker = FunctionBroker(flaky, name="flaky", prices=(1.0, 1.0), retry=Retry(max_attempts=3, backoff_base_s=0.01))
+    states = BrokerStates().subscribe()
+    try:
+        for burst in ("a", "b"):
+            seen.clear()
+            broker.note_cached(1)
+            run_sync(
+                broker.run([Job(f"{burst}{i}", "chat", {"q": str(i)}) for i in range(6)], on_record=lambda r: None)
+            )
+            from_events, from_snapshot = states.get("flaky"), states.collect([broker])[0]
+            for attr in ("pending", "in_flight", "done", "cached", "failed", "retrying", "input_tokens", "cost_usd"):
+                assert getattr(from_events, attr) == pytest.approx(getattr(from_snapshot, attr)), (burst, attr)
+            assert (from_events.done, from_events.cached, from_events.failed) == (5, 1, 1)
+            assert "bad request" in from_events.last_errors[-1]
+    finally:
+        states.unsubscribe()

@@ -139,9 +139,18 @@ def test_cancel_drops_pending_and_a_new_burst_starts_from_zero():
     states, clock = run_sequence()
     feed(states, clock, [(104.0, BrokerStateChanged(B, "cancelled"))])
     assert states.get(B).pending == 0 and states.get(B).state == "cancelled"
-    feed(states, clock, [(110.0, BrokerStateChanged(B, "idle")), (111.0, CallsQueued(B, 3))])
+    feed(states, clock, [(109.0, CallDone(B, "k2", 1, 1, 0.0))])  # in flight when cancelled: still counted
+    assert states.get(B).done == 3
+    # the broker's order for new work: state "running", then the queued jobs
+    feed(
+        states,
+        clock,
+        [(110.0, BrokerStateChanged(B, "idle")), (111.0, BrokerStateChanged(B, "running")), (111.0, CallsQueued(B, 3))],
+    )
     st = states.get(B)
     assert (st.pending, st.done, st.cached, st.total, st.started_at) == (3, 0, 0, 3, 111.0)
+    feed(states, clock, [(112.0, BrokerStateChanged(B, "paused")), (113.0, BrokerStateChanged(B, "running"))])
+    assert states.get(B).pending == 3  # resuming is not a new burst
 
 
 def test_cached_before_queued_belongs_to_the_same_burst():

@@ -1,0 +1,249 @@
+"""How fast bfnb dispatches chat calls, next to the clients it must beat.
+
+Starts the local OpenAI-compatible server in a separate process (so client and server do not share a
+GIL) with a fixed 200 ms latency, then measures, in one run:
+
+  (a) a bare aiohttp + orjson client: the ceiling of this machine for Python clients;
+  (b) the official ``openai.AsyncOpenAI`` client (capped at ``--openai-n`` requests to stay short);
+  (c) ``ChatBroker.run`` over ``--n`` jobs, cold;
+  (e) ``ChatBroker`` under a server limit of ``--rpm`` requests per minute for ``--seconds``: the
+      share of the limit it achieves and how many 429s it causes.
+
+and prints the ratios (c)/(a) and (c)/(b).  Each measurement is one function taking the server URL
+and returning a dict, so more can be added (the AskLLM op, a cached re-run in a new process).
+
+    .venv/bin/python bench/dispatch.py                 # everything, about 2.5 minutes
+    .venv/bin/python bench/dispatch.py --only a,c      # a subset
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CONCURRENCY = 256
+PROMPT = "Summarise in one line the following note about the harbour, the tides and the morning light. " * 3
+
+
+def body(i: int) -> dict[str, Any]:
+    """A chat request of ~100 tokens (prompt + max_tokens), distinct per ``i``."""
+    return {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"{i}: {PROMPT}"}], "max_tokens": 20}
+
+
+# --- the server, in its own process -------------------------------------------------------------
+
+_SERVER = """
+import sys, time
+from bfnb.local.server import LocalServer
+s = LocalServer(latency_s=float(sys.argv[1])).start()
+print(s.url, flush=True)
+sys.stdin.read()  # until the parent closes our stdin
+s.stop()
+"""
+
+
+def start_server(latency_s: float) -> tuple[str, subprocess.Popen[str]]:
+    proc = subprocess.Popen([sys.executable, "-c", _SERVER, str(latency_s)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    url = proc.stdout.readline().strip()
+    if not url.startswith("http"):
+        raise RuntimeError("the local server did not start")
+    return url, proc
+
+
+def control(url: str, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    """POST (with payload) or GET a control endpoint of the server (``/stats``, ``/configure``...)."""
+    root = url.rsplit("/v1", 1)[0]
+    data = orjson.dumps(payload) if payload is not None else None
+    req = urllib.request.Request(root + path, data=data, method="POST" if data is not None or path != "/stats" else "GET",
+                                 headers={"Content-Type": "application/json"})  # fmt: skip
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return orjson.loads(resp.read())
+
+
+def cpu() -> float:
+    return time.process_time()
+
+
+# --- (a) bare aiohttp ---------------------------------------------------------------------------
+
+
+def measure_bare_aiohttp(url: str, n: int, concurrency: int = CONCURRENCY) -> dict[str, Any]:
+    import aiohttp
+
+    async def main() -> int:
+        headers = {"Authorization": "Bearer sk-bench", "Content-Type": "application/json"}
+        ok = 0
+        it = iter(range(n))
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+            async def worker() -> None:
+                nonlocal ok
+                for i in it:
+                    async with session.post(f"{url}/chat/completions", data=orjson.dumps(body(i)), headers=headers) as r:
+                        data = orjson.loads(await r.read())
+                        ok += r.status == 200 and "choices" in data
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return ok
+
+    return _timed("a) bare aiohttp + orjson", n, lambda: asyncio.run(main()))
+
+
+# --- (b) the official openai client -------------------------------------------------------------
+
+
+def measure_openai_client(url: str, n: int, concurrency: int = CONCURRENCY) -> dict[str, Any]:
+    import openai
+
+    async def main() -> int:
+        client = openai.AsyncOpenAI(base_url=url, api_key="sk-bench", max_retries=0)
+        ok = 0
+        it = iter(range(n))
+
+        async def worker() -> None:
+            nonlocal ok
+            for i in it:
+                r = await client.chat.completions.create(**body(i))
+                ok += bool(r.choices)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await client.close()
+        return ok
+
+    return _timed("b) openai.AsyncOpenAI", n, lambda: asyncio.run(main()))
+
+
+# --- (c) ChatBroker, cold -----------------------------------------------------------------------
+
+
+def _broker(url: str, **limits: Any) -> Any:
+    from bfnb.brokers import ChatBroker, RateLimits, Retry
+    from bfnb.brokers.providers import Provider, ResolvedModel
+
+    resolved = ResolvedModel("gpt-4o-mini", Provider("bench", url, None, kind="local"), "sk-bench")
+    return ChatBroker(resolved, RateLimits(concurrency=CONCURRENCY, **limits), Retry(max_attempts=20))
+
+
+def _jobs(n: int, start: int = 0) -> list[Any]:
+    from bfnb.brokers import Job
+    from bfnb.keys import request_key
+
+    jobs = []
+    for i in range(start, start + n):
+        b = body(i)
+        jobs.append(Job(request_key("bench", b), "chat", b, est_input_tokens=80, max_output_tokens=20))
+    return jobs
+
+
+def measure_broker(url: str, n: int) -> dict[str, Any]:
+    from bfnb.executor.loop import run_sync
+
+    broker = _broker(url)
+    jobs = _jobs(n)
+    records: list[Any] = []
+    return _timed("c) ChatBroker.run, cold", n,
+                  lambda: sum(r.status == "done" for r in run_sync(broker.run(jobs, on_record=records.append)).values()))  # fmt: skip
+
+
+# --- (e) under a rate limit ---------------------------------------------------------------------
+
+
+def measure_rate_limited(url: str, rpm: int, seconds: float) -> dict[str, Any]:
+    """Run the broker for ``seconds`` against a server limit of ``rpm``; share of the limit, 429s."""
+    from bfnb.executor.loop import get_loop, run_sync
+
+    control(url, "/configure", {"rpm": rpm})
+    control(url, "/reset_stats", {})
+    broker = _broker(url, rpm=rpm)
+    n = int(rpm * seconds / 60 * 1.5) + 1000  # more than it may send: the clock, not the queue, ends it
+    jobs = _jobs(n, start=10_000_000)
+    done_at: list[float] = []
+    t0 = time.perf_counter()
+    get_loop().call_later(seconds, broker.cancel)
+    run_sync(broker.run(jobs, on_record=lambda r: done_at.append(time.perf_counter())))
+    elapsed = time.perf_counter() - t0
+    stats = control(url, "/stats")
+    control(url, "/configure", {"rpm": None})
+    by_status = {int(k): v for k, v in stats["by_status"].items()}
+    ok, n429 = by_status.get(200, 0), by_status.get(429, 0)
+    steady = [t for t in done_at if t - t0 >= 5.0]
+    steady_share = len(steady) / (rpm * (elapsed - 5.0) / 60) if elapsed > 5 else float("nan")
+    out = {
+        "name": f"e) ChatBroker under {rpm:,} RPM for {elapsed:.0f} s",
+        "answered": ok,
+        "share_of_limit": ok / (rpm * elapsed / 60),
+        "steady_share_of_limit": steady_share,
+        "429s": n429,
+        "429_fraction": n429 / max(1, ok + n429),
+    }
+    print(f"  {out['name']}: {ok:,} answered = {out['share_of_limit']:.1%} of the limit "
+          f"(after the first 5 s: {steady_share:.1%}), {n429} answers 429 ({out['429_fraction']:.2%})")  # fmt: skip
+    return out
+
+
+# --- running ------------------------------------------------------------------------------------
+
+
+def _timed(name: str, n: int, fn: Any) -> dict[str, Any]:
+    c0, t0 = cpu(), time.perf_counter()
+    ok = fn()
+    wall, cpu_s = time.perf_counter() - t0, cpu() - c0
+    out = {"name": name, "n": n, "ok": ok, "seconds": wall, "rps": n / wall, "cpu_ms_per_call": 1000 * cpu_s / n}
+    print(f"  {name}: {n:,} requests in {wall:.1f} s = {out['rps']:,.0f} req/s, "
+          f"{out['cpu_ms_per_call']:.2f} ms CPU per call, {ok:,} ok")  # fmt: skip
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", default="a,b,c,e", help="comma-separated measurements to run")
+    ap.add_argument("--n", type=int, default=20_000, help="requests for (a) and (c)")
+    ap.add_argument("--openai-n", type=int, default=3_000, help="requests for (b)")
+    ap.add_argument("--latency", type=float, default=0.2)
+    ap.add_argument("--rpm", type=int, default=30_000)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    args = ap.parse_args()
+    only = set(args.only.split(","))
+    url, proc = start_server(args.latency)
+    print(f"server {url}, latency {args.latency * 1000:.0f} ms, concurrency {CONCURRENCY}, "
+          f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}")  # fmt: skip
+    res: dict[str, dict[str, Any]] = {}
+    try:
+        if "a" in only:
+            res["a"] = measure_bare_aiohttp(url, args.n)
+        if "b" in only:
+            res["b"] = measure_openai_client(url, args.openai_n)
+        if "c" in only:
+            res["c"] = measure_broker(url, args.n)
+        if "e" in only:
+            res["e"] = measure_rate_limited(url, args.rpm, args.seconds)
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    if "c" in res:
+        c = res["c"]["rps"]
+        if "a" in res:
+            print(f"  (c)/(a) = {c / res['a']['rps']:.2f}   (target >= 0.8)")
+        if "b" in res:
+            print(f"  (c)/(b) = {c / res['b']['rps']:.1f}   (target >= 4)")
+    if "e" in res:
+        e = res["e"]
+        print(f"  (e) share {e['share_of_limit']:.1%} (target >= 95%), 429s {e['429_fraction']:.2%} (target < 1%)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""What file sources share: resolving globs, the files' fingerprint, reader options, record columns.
+
+A file source's fingerprint is each file's path (relative to the glob's fixed part, so it does not
+depend on the working directory), size and mtime: editing a file makes the next run re-read it,
+and an unchanged file is served from the in-kernel memo.  Reader options (``shuffle``, ``seed``,
+``offset``, ``max_count``) apply after reading, deterministically.
+"""
+
+from __future__ import annotations
+
+import glob as _glob
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import batch as B
+from ..errors import SourceError
+from ..fingerprint import combine
+from ._idx import obj_column, objects
+from .base import SourceOp, key_list
+
+__all__ = [
+    "FileSource",
+    "RecordFiles",
+    "columns_of_records",
+    "glob_base",
+    "idx_from_key",
+    "rel_name",
+    "resolve_files",
+    "rev_of",
+    "select",
+    "typed",
+]
+
+
+def select(df: pd.DataFrame, shuffle: bool, seed: Any, offset: int, max_count: int | None) -> pd.DataFrame:
+    """The reader options, applied after reading: optional shuffle, then [offset, offset + max_count)."""
+    if shuffle and len(df) > 1:
+        df = df.iloc[np.random.default_rng(seed).permutation(len(df))]
+    if offset or max_count is not None:
+        end = None if max_count is None else offset + max_count
+        df = df.iloc[offset:end]
+    return df
+
+
+def resolve_files(glob_str: Any, op: Any) -> list[Path]:
+    """The files a glob (or a plain path) names, sorted; SourceError when there are none."""
+    text = os.fspath(glob_str)
+    if _glob.has_magic(text):
+        found = sorted(p for p in _glob.glob(text, recursive=True) if os.path.isfile(p))
+        if not found:
+            raise SourceError(f"no file matches {text!r}", op=op)
+        return [Path(p) for p in found]
+    if not os.path.isfile(text):
+        what = "is a directory, not a file" if os.path.isdir(text) else "does not exist"
+        raise SourceError(f"{text!r} {what}", op=op)
+    return [Path(text)]
+
+
+def glob_base(glob_str: Any) -> Path:
+    """The directory a glob is relative to: its leading parts without wildcards."""
+    text = os.fspath(glob_str)
+    if not _glob.has_magic(text):
+        return Path(text).parent
+    parts = Path(text).parts
+    n = next(i for i, p in enumerate(parts) if _glob.has_magic(p))
+    return Path(*parts[:n]) if n else Path(".")
+
+
+def rel_name(path: Path, base: Path) -> str:
+    """The path relative to the glob base ("/"-separated): idx input that ignores cwd and absolute paths."""
+    try:
+        return Path(os.path.relpath(path, base)).as_posix()
+    except ValueError:  # another drive on Windows
+        return path.as_posix()
+
+
+class FileSource(SourceOp):
+    """Base of file readers: the glob, the reader options, the files' fingerprint."""
+
+    glob_str: Any
+
+    def _reader_options(self, shuffle: bool, seed: Any, offset: int, max_count: int | None) -> None:
+        if offset < 0 or (max_count is not None and max_count < 0):
+            raise ValueError("offset and max_count must be >= 0")
+        self.shuffle, self.seed, self.offset, self.max_count = shuffle, seed, offset, max_count
+
+    def files(self) -> list[Path]:
+        return resolve_files(self.glob_str, self)
+
+    def extra_fingerprint(self) -> str:
+        """Each file's relative path, size and mtime.  A missing file is reported by ``read``
+        (a graph's repr or plan must not raise); its marker is never memoised."""
+        base = glob_base(self.glob_str)
+        parts = []
+        try:
+            for p in self.files():
+                st = p.stat()
+                parts.append(f"{rel_name(p, base)}|{st.st_size}|{st.st_mtime_ns}")
+        except (SourceError, OSError) as e:
+            return combine("unreadable", str(e))
+        return combine("files", *parts)
+
+    def finish(self, df: pd.DataFrame) -> pd.DataFrame:
+        return select(df, self.shuffle, self.seed, self.offset, self.max_count)
+
+
+def typed(vals: list[Any]) -> Any:
+    """A column: typed when every value is int, or every value float, or every value bool."""
+    if vals:
+        t = type(vals[0])
+        if t in (int, float, bool) and all(type(v) is t for v in vals):
+            try:
+                return np.array(vals, dtype=np.int64 if t is int else t)
+            except OverflowError:
+                pass
+    return obj_column(objects(vals))
+
+
+def columns_of_records(records: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Field columns (absent → None) and, for fields some records lack, where they are present."""
+    counts: dict[str, int] = {}
+    for r in records:
+        for k in r:
+            counts[k] = counts.get(k, 0) + 1
+    counts.pop(B.IDX, None)
+    counts.pop(B.REV, None)
+    n = len(records)
+    columns = {k: [r.get(k) for r in records] for k in counts}
+    present = {
+        k: np.fromiter((k in r for r in records), dtype=bool, count=n) for k, c in counts.items() if c < n
+    }
+    return columns, present
+
+
+def rev_of(records: Sequence[Mapping[str, Any]]) -> Any:
+    if not any(B.REV in r for r in records):
+        return 0
+    return [int(r.get(B.REV, 0) or 0) for r in records]
+
+
+
+def idx_from_key(vals: Sequence[Any], idx_key: str, where: Sequence[str], op: Any) -> list[str]:
+    out = []
+    for i, v in enumerate(vals):
+        if v is None or v == "" or isinstance(v, (list, dict, bytes, float)):
+            what = "has no" if v is None else f"has an unusable ({v!r})"
+            raise SourceError(f"{where[i]} {what} {idx_key!r} field to use as idx", op=op, field=idx_key)
+        out.append(v if type(v) is str else str(v))
+    return out
+
+
+class RecordFiles(FileSource):
+    """Readers of record files: ``keys`` projection, ``idx_key`` or ``hash_keys``."""
+
+    def __init__(
+        self,
+        glob_str: Any,
+        keys: str | Sequence[str] | None = None,
+        *,
+        idx_key: str | None = None,
+        hash_keys: str | Sequence[str] | None = None,
+        shuffle: bool = False,
+        seed: Any = 42,
+        offset: int = 0,
+        max_count: int | None = None,
+        fire_once: bool = True,
+    ) -> None:
+        if idx_key is not None and hash_keys is not None:
+            raise ValueError("give idx_key or hash_keys, not both")
+        self.glob_str, self.keys = glob_str, key_list(keys) if keys is not None else None
+        self.idx_key, self.hash_keys = idx_key, key_list(hash_keys) if hash_keys is not None else None
+        self._reader_options(shuffle, seed, offset, max_count)

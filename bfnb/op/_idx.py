@@ -1,0 +1,220 @@
+"""How sources make idx: type-tagged content hashes, computed column-wise, and uniqueness checks.
+
+A source without an explicit idx gives each record a 16-hex-digit hash of its own content.  The
+hash is computed per column, not per row: pandas' SipHash (``pd.util.hash_array``) over a whole
+object array of text (in chunks, to bound memory), numpy for numbers, and canonical JSON only for
+containers; each value's type is mixed in (``1``, ``1.0``, ``True`` and ``"1"`` differ) and each
+field's name, and the per-field hashes are summed, so a record's hash does not depend on the
+order of its fields nor on the fields of other records.  The same functions give row ops a
+stable per-idx random draw (``SampleProportion``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from ..errors import DuplicateIdxError
+from ..fingerprint import Unhashable, fingerprint
+from ..formats.jsonl import encode_value
+
+__all__ = [
+    "HashError",
+    "Where",
+    "check_unique",
+    "hash_records",
+    "hash_values",
+    "hex_ids",
+    "mix",
+    "obj_column",
+    "objects",
+    "path_ids",
+    "tag",
+]
+
+_C1, _C2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+
+
+def tag(name: str) -> np.uint64:
+    return np.uint64(int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little"))
+
+
+_T = {name: tag(f"bfnb.{name}") for name in ("str", "bytes", "int", "float", "bool", "none", "json", "obj", "rec")}
+_CODES: dict[type, int] = {str: 0, bytes: 1, int: 2, float: 3, bool: 4, type(None): 5, np.str_: 0, np.bool_: 4}
+_CODES.update({t: 2 for t in (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32)})
+_CODES.update({t: 3 for t in (np.float16, np.float32, np.float64)})  # numpy scalars hash as Python numbers
+
+
+def mix(h: np.ndarray, tag: np.uint64) -> np.ndarray:
+    """A bijective 64-bit mix of ``h`` keyed by ``tag`` (splitmix64 finaliser)."""
+    x = h ^ tag
+    x ^= x >> _S30
+    x *= _C1
+    x ^= x >> _S27
+    x *= _C2
+    x ^= x >> _S31
+    return x
+
+
+def objects(values: Any) -> np.ndarray:
+    if isinstance(values, np.ndarray) and values.dtype == object and values.ndim == 1:
+        return values
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(values) if not isinstance(values, list) else values
+    return out
+
+
+_CHUNK = 1 << 16
+
+
+def _hash_text(arr: np.ndarray) -> np.ndarray:
+    """SipHash of each str/bytes value, in chunks (pandas encodes a whole chunk to UTF-8 first)."""
+    if len(arr) > _CHUNK:
+        return np.concatenate([_hash_text(arr[i : i + _CHUNK]) for i in range(0, len(arr), _CHUNK)])
+    try:
+        return pd.util.hash_array(arr, categorize=False)
+    except UnicodeEncodeError:  # lone surrogates
+        enc = objects([s.encode("utf-8", "surrogatepass") if type(s) is str else s for s in arr])
+        return pd.util.hash_array(enc, categorize=False)
+
+
+def _canon(v: Any) -> str:
+    """A type-faithful text form of a container or object value, for hashing."""
+    try:
+        return "j" + orjson.dumps(encode_value(v), option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        pass
+    try:  # datetimes, dataclasses, UUIDs, enums
+        opt = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+        return f"o{type(v).__qualname__}:" + orjson.dumps(v, option=opt).decode()
+    except TypeError:
+        pass
+    try:
+        return "f" + fingerprint(v)
+    except Unhashable as e:
+        raise TypeError(f"cannot hash a {type(v).__name__} value to make an idx: {e}") from e
+
+
+def hash_values(values: Any) -> np.ndarray:
+    """One type-tagged uint64 hash per value (a numpy array, a Series or a list), column-wise."""
+    if isinstance(values, pd.Series | pd.Index):
+        values = values.to_numpy()
+    arr = values if isinstance(values, np.ndarray) and values.ndim == 1 else objects(values)
+    kind = arr.dtype.kind
+    if kind == "b":
+        return mix(arr.astype(np.uint64), _T["bool"])
+    if kind in "iu":
+        return mix(pd.util.hash_array(arr.astype(np.int64)), _T["int"])
+    if kind == "f":
+        return mix(pd.util.hash_array(arr.astype(np.float64)), _T["float"])
+    if kind != "O":
+        arr = arr.astype(object)
+    if pd.api.types.infer_dtype(arr, skipna=False) == "string":
+        return mix(_hash_text(arr), _T["str"])
+    codes = np.fromiter((_CODES.get(type(v), 6) for v in arr), dtype=np.int8, count=len(arr))
+    out = np.zeros(len(arr), dtype=np.uint64)
+    for code in np.unique(codes).tolist():
+        where = codes == code
+        sub = arr[where]
+        if code == 0:
+            out[where] = mix(_hash_text(sub), _T["str"])
+        elif code == 1:
+            out[where] = mix(_hash_text(sub), _T["bytes"])
+        elif code == 2 and all(-(2**63) <= v < 2**63 for v in sub):
+            out[where] = hash_values(np.array(sub.tolist(), dtype=np.int64))
+        elif code == 3:
+            out[where] = hash_values(np.array(sub.tolist(), dtype=np.float64))
+        elif code == 4:
+            out[where] = hash_values(np.array(sub.tolist(), dtype=bool))
+        elif code == 5:
+            out[where] = _T["none"]
+        else:
+            texts = []
+            for j, v in enumerate(sub):
+                try:
+                    texts.append(_canon(v))
+                except TypeError as e:
+                    raise HashError(str(e), int(np.flatnonzero(where)[j])) from e
+            out[where] = mix(_hash_text(objects(texts)), _T["json"])
+    return out
+
+
+class HashError(TypeError):
+    """A value that cannot be hashed into an idx; ``position`` is its row, ``field`` its field."""
+
+    def __init__(self, message: str, position: int, field: str | None = None) -> None:
+        super().__init__(message)
+        self.position, self.field = position, field
+
+
+def hash_records(columns: Mapping[str, Any], present: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+    """One hash per record from its field columns; independent of field order.
+
+    ``present[k]`` (optional) marks the records that have field ``k`` at all: an absent field
+    contributes nothing, so a record's hash never depends on the fields of other records.
+    """
+    total: np.ndarray | None = None
+    for name, vals in columns.items():
+        try:
+            h = mix(hash_values(vals), tag(f"bfnb.key:{name}"))
+        except HashError as e:
+            e.field = name
+            raise
+        if present is not None and name in present:
+            h[~present[name]] = 0
+        total = h if total is None else total + h
+    if total is None:
+        raise ValueError("cannot hash records with no fields")
+    return mix(total, _T["rec"])
+
+
+def hex_ids(h: np.ndarray) -> list[str]:
+    """16-hex-digit strings for uint64 hashes."""
+    if len(h) > _CHUNK:  # bounded temporaries
+        return [s for i in range(0, len(h), _CHUNK) for s in hex_ids(h[i : i + _CHUNK])]
+    text = h.astype(">u8").tobytes().hex().encode("utf-32-le")
+    return np.frombuffer(text, dtype="<U16").tolist()
+
+
+
+class Where(Sequence[str]):
+    """Row descriptions built only when an error needs one (a million f-strings would cost)."""
+
+    def __init__(self, n: int, fn: Callable[[int], str]) -> None:
+        self._n, self._fn = n, fn
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: Any) -> Any:
+        return self._fn(int(i))
+
+
+def check_unique(keys: Any, where: Sequence[str], op: Any, idx: Sequence[str], why: str = "") -> None:
+    """DuplicateIdxError naming both records when two ``keys`` are equal (keys: hashes or idx)."""
+    index = pd.Index(keys)
+    if index.is_unique:
+        return
+    pos = np.flatnonzero(index.duplicated(keep=False))
+    first = index[pos[0]]
+    a, b = [int(p) for p in pos if index[p] == first][:2]
+    reason = why or "share one idx; give them distinct content or an explicit idx"
+    raise DuplicateIdxError(f"{where[a]} and {where[b]} {reason}", op=op, idx=idx[a])
+
+
+
+def obj_column(arr: np.ndarray) -> pd.Series:
+    """An object array as a Series that ``batch.column`` keeps as objects (pandas 3 would infer ``str``)."""
+    return pd.Series(arr, dtype=object, copy=False)
+
+
+def path_ids(parts: list[list[Any]], tag: str) -> list[str]:
+    """idx from a list of [rel path, headings..., text] per record (one JSON text each)."""
+    texts = objects([orjson.dumps(p).decode() for p in parts])
+    return hex_ids(mix(hash_values(texts), tag(f"bfnb.{tag}")))

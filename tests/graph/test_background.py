@@ -1,0 +1,45 @@
+"""Background runs: the call returns at once; the handle waits, gives the result, or cancels."""
+
+from __future__ import annotations
+
+import time
+
+import bfnb as bf
+from bfnb.op import AskLLM, FromList, MapField
+
+
+def slow(n):
+    time.sleep(0.05)
+    return n + 1
+
+
+def test_background_run_returns_at_once_and_delivers_the_result():
+    g = FromList([{"n": i} for i in range(10)]) | MapField(slow, "n")
+    t = time.perf_counter()
+    handle = g.run(background=True)
+    assert time.perf_counter() - t < 0.3
+    assert not handle.done()
+    assert handle.result(timeout=30)["n"].tolist() == list(range(1, 11))
+    assert handle.done() and "done" in repr(handle)
+
+
+def test_cancel_a_background_run_leaves_completed_calls_in_the_ledger(server):
+    server.configure(latency_s=0.2)
+    from bfnb.brokers import RateLimits, get_broker
+
+    get_broker("chat", "gpt-4o-mini@openai", limits=RateLimits(concurrency=4))
+    with bf.ProjectFolder("bg", 1, 0, 0) as project:
+        g = FromList([{"w": f"w{i}"} for i in range(200)]) | AskLLM("About {w}", model="gpt-4o-mini@openai")
+    handle = g.run(background=True)
+    deadline = time.time() + 20
+    while server.stats()["answered"] < 8 and time.time() < deadline:
+        time.sleep(0.02)
+    handle.cancel()
+    out = handle.result(timeout=30)
+    done = int((out["status"] == "done").sum())
+    assert 0 < done < 200 and set(out["status"]) == {"done", "pending"}
+    assert len(project.ledger) >= done
+    server.configure(latency_s=0.0)
+    rest = g.run()  # a later run resumes: only the unsent calls go out
+    assert (rest["status"] == "done").all()
+    assert server.stats()["duplicates"] == 0
