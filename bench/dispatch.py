@@ -208,6 +208,10 @@ def _timed(name: str, n: int, fn: Any) -> dict[str, Any]:
     return out
 
 
+def _best(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    return new if old is None or new["rps"] > old["rps"] else old
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", default="a,b,c,e", help="comma-separated measurements to run")
@@ -216,6 +220,7 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.2)
     ap.add_argument("--rpm", type=int, default=30_000)
     ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--repeat", type=int, default=1, help="alternated runs of (a) and (c); the best counts")
     args = ap.parse_args()
     only = set(args.only.split(","))
     url, proc = start_server(args.latency)
@@ -223,12 +228,13 @@ def main() -> None:
           f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}")  # fmt: skip
     res: dict[str, dict[str, Any]] = {}
     try:
-        if "a" in only:
-            res["a"] = measure_bare_aiohttp(url, args.n)
+        for _ in range(args.repeat):  # on a shared machine, the best of a few alternated runs
+            if "a" in only:
+                res["a"] = _best(res.get("a"), measure_bare_aiohttp(url, args.n))
+            if "c" in only:
+                res["c"] = _best(res.get("c"), measure_broker(url, args.n))
         if "b" in only:
             res["b"] = measure_openai_client(url, args.openai_n)
-        if "c" in only:
-            res["c"] = measure_broker(url, args.n)
         if "e" in only:
             res["e"] = measure_rate_limited(url, args.rpm, args.seconds)
     finally:

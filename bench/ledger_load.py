@@ -11,6 +11,7 @@ page cache (warm), as it is when a notebook kernel restarts.
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import os
 import random
@@ -24,6 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import orjson
+
 from bfnb.ledger import CallRecord, Ledger
 
 WORDS = [
@@ -36,8 +39,11 @@ def key(i: int) -> str:
     return hashlib.md5(i.to_bytes(8, "little")).hexdigest()
 
 
+POEMS = [" ".join(WORDS[(i + j) % len(WORDS)] for j in range(8)) for i in range(len(WORDS))]
+SYSTEM = {"role": "system", "content": "You are a helpful poet."}
+
+
 def record(i: int) -> CallRecord:
-    poem = " ".join(WORDS[(i + j) % len(WORDS)] for j in range(8))
     return CallRecord(
         key=key(i),
         status="failed" if i % 97 == 0 else "done",
@@ -47,13 +53,13 @@ def record(i: int) -> CallRecord:
         request={
             "model": "gpt-4o-mini",
             "messages": [
-                {"role": "system", "content": "You are a helpful poet."},
+                SYSTEM,
                 {"role": "user", "content": f"Write a short poem about the myth number {i}."},
             ],
             "temperature": 0.7,
             "max_tokens": 256,
         },
-        response={"content": poem, "finish_reason": "stop"},
+        response={"content": POEMS[i % len(POEMS)], "finish_reason": "stop"},
         input_tokens=31,
         output_tokens=24,
         cost_usd=1.9e-5,
@@ -93,10 +99,11 @@ class Timer:
 
 
 def write(folder: Path, n: int) -> None:
-    build = 0.0
+    build = floor = 0.0
+    sampled = 0
     put = Timer()
     put.wall = put.cpu = 0.0
-    with Ledger(folder) as ledger:
+    with Ledger(folder) as ledger, open(os.devnull, "wb") as null:
         for start in range(0, n, 10_000):
             t = time.perf_counter()
             batch = [record(i) for i in range(start, min(n, start + 10_000))]
@@ -105,9 +112,16 @@ def write(folder: Path, n: int) -> None:
                 ledger.append_many(batch)
             put.wall += tm.wall
             put.cpu += tm.cpu
+            if start % 100_000 == 0:  # the floor: plain orjson lines, no key check, index or lock
+                t = time.process_time()
+                null.write(b"".join([orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in batch]))
+                floor += time.process_time() - t
+                sampled += len(batch)
     size = (folder / "calls.jsonl").stat().st_size
     print(f"records            {n:,}  ({size / n:.0f} bytes each, {size / 1e6:.0f} MB)")
     print(f"write              {put.wall:.2f} s wall, {put.cpu:.2f} s CPU: append_many = encode + locked write")
+    per, plain = put.cpu / n * 1e6, floor / sampled * 1e6
+    print(f"                   {per:.1f} us CPU a record; plain orjson.dumps of the record: {plain:.1f} us")
     print(f"                   ({build:.1f} s more to build the CallRecord objects, not counted)")
 
 
@@ -134,8 +148,21 @@ def read(folder: Path, n: int) -> None:
         keys = [key(rng.randrange(n)) for _ in range(20_000)]
         with Timer() as tm:
             got = ledger.get_many(keys)
+            gc.collect(0)
         assert all(g is not None and g["key"] == k for g, k in zip(got, keys, strict=True))
         print(f"get_many(20k) #{run + 1}   {tm.rate(len(keys), 'records')}")
+        lines = [orjson.dumps(g) for g in got]
+        del got  # freeing 20k records is not the next call's cost
+    gc.disable()  # as get_many does
+    with Timer() as tm:
+        parsed = [orjson.loads(b) for b in lines]
+        gc.enable()
+        gc.collect(0)  # ... and pay the collection it puts off
+    print(f"  floor: orjson.loads  {tm.rate(len(parsed), 'records')} (the same 20k lines, GC paused)")
+    with Timer() as tm:
+        st = ledger.stats()
+    cost, failed = st["cost_usd"], st["failed"]
+    print(f"stats()            {tm.wall:.2f} s wall, {tm.cpu:.2f} s CPU (${cost:.2f}, {failed:,} failed)")
 
     keys = [key(rng.randrange(2 * n)) for _ in range(1_000_000)]
     with Timer() as tm:

@@ -57,7 +57,7 @@ def column(values: Any, index: pd.Index) -> pd.Series:
             return pd.Series(values.to_numpy(), index=index, dtype=values.dtype, copy=False)
         values = values.to_numpy(dtype=object)
     if isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype.kind in "iufbO":
-        return pd.Series(values, index=index, copy=False)
+        return pd.Series(values, index=index, dtype=values.dtype, copy=False)
     vals = values if isinstance(values, list) else list(values)
     if vals and type(vals[0]) in (int, float, bool, np.int64, np.float64, np.bool_):
         arr = np.asarray(vals)
@@ -166,7 +166,7 @@ def check_unique_idx(df: pd.DataFrame, *, op: Any = None, describe: Sequence[str
     )
 
 
-def validate(df: pd.DataFrame, *, op: Any = None) -> pd.DataFrame:
+def validate(df: pd.DataFrame, *, op: Any = None, check_unique: bool = True) -> pd.DataFrame:
     """Check (and lightly repair) the schema of a batch an op returned."""
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"an op must return a pandas DataFrame, got {type(df).__name__}")
@@ -175,7 +175,8 @@ def validate(df: pd.DataFrame, *, op: Any = None) -> pd.DataFrame:
         df.index.name = IDX
     if REV not in df.columns:
         df = df.assign(**{REV: np.zeros(len(df), dtype="int64")})
-    check_unique_idx(df, op=op)
+    if check_unique:
+        check_unique_idx(df, op=op)
     return df
 
 

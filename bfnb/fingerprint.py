@@ -210,7 +210,7 @@ def _fp_captured(value: Any, depth: int) -> str:
     """Captured values: modules and classes by name (their code is not the user's), others by content."""
     if isinstance(value, types.ModuleType):
         return f"module:{value.__name__}"
-    if isinstance(value, types.BuiltinFunctionType):
+    if isinstance(value, (types.BuiltinFunctionType, types.MethodDescriptorType, types.WrapperDescriptorType)):
         return f"builtin:{getattr(value, '__module__', '')}.{value.__qualname__}"
     if isinstance(value, type) and (value.__module__ == "builtins" or not _is_user_module(value.__module__)):
         return f"class:{_qualname(value)}"
@@ -239,6 +239,10 @@ def _(m: types.MethodType, depth: int) -> str:
 
 
 @_fp.register(types.BuiltinFunctionType)
+@_fp.register(types.MethodDescriptorType)
+@_fp.register(types.WrapperDescriptorType)
+@_fp.register(types.MethodWrapperType)
+@_fp.register(types.ClassMethodDescriptorType)
 def _(fn: types.BuiltinFunctionType, depth: int) -> str:
     return hash_bytes(f"builtin:{getattr(fn, '__module__', '')}.{fn.__qualname__}".encode())
 

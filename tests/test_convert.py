@@ -126,8 +126,8 @@ def test_jsonl_strings_that_look_like_separators(strings):
 
 
 @pytest.mark.parametrize("long_first", [False, True])
-def test_jsonl_long_and_short_columns_in_every_position(long_first):
-    """Long text is cut out as is, short values get their keys baked in: same bytes either way."""
+def test_jsonl_same_bytes_as_per_row_across_chunks_and_field_subsets(long_first):
+    """Long and short text, None, separator look-alikes, lists: same bytes as row by row."""
     from bfnb.formats.jsonl import dumps_line
 
     n = 17_000  # two chunks

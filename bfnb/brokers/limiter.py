@@ -39,10 +39,10 @@ class _Pace:
         self.rate = per_minute * headroom / 60.0
         self.burst = max(1.0, min(self.rate * burst_s, per_minute * (1.0 - headroom)))
         self.tau = self.burst / self.rate  # how far ahead of real time the schedule may run
-        self.tat = 0.0  # theoretical arrival time: when the bucket is empty again
+        self.tat = 0.0  # theoretical arrival time: the bucket is full again from this time on
 
     def earliest(self, units: float) -> float:
-        """When ``units`` fit: at once within the burst; a request above the burst waits for a full bucket."""
+        """When ``units`` fit: at once within the burst; more than the burst waits for a full bucket."""
         return self.tat - self.tau + min(units / self.rate, self.tau)
 
     def take(self, t: float, units: float) -> None:

@@ -3,7 +3,7 @@
 Rate limits belong to an API key at an endpoint, not to a graph: two graphs calling the same model
 must share one limiter and one worker pool, or together they overshoot the limit they each
 respect.  So :func:`get_broker` keys brokers by (kind, provider, base URL, a hash of the API key,
-model, batch) and hands out the same object each time; the UI panel lists them with
+model, batch, and a batch broker's state file) and hands out the same object each time; the UI panel lists them with
 :func:`all_brokers`.  The built-in local provider (and offline mode) gets a
 :class:`~bfnb.brokers.function.FunctionBroker` over the local model: no HTTP at all.
 """
@@ -32,7 +32,7 @@ DEFAULT_PROVIDER_LIMITS: dict[str, RateLimits] = {
 _FALLBACK_LIMITS = RateLimits(concurrency=32)
 
 _lock = threading.Lock()
-_brokers: dict[tuple[str, str, str, str, str, bool], Broker] = {}
+_brokers: dict[tuple[str, str, str, str, str, bool, str], Broker] = {}
 
 
 def get_broker(
@@ -61,7 +61,9 @@ def get_broker(
     key_hash = hashlib.sha256(secret.encode()).hexdigest()[:16] if secret else ""
     local = provider.in_process
     batch = batch and not local  # the built-in model answers at once; there is no batch to wait for
-    ident = (kind, provider.name, provider.base_url or "", key_hash, resolved.model, batch)
+    path = (state_path or _default_state_path(kind, resolved.model, provider.name)) if batch else ""
+    # a batch broker's memory of its batches is its state file: another file, another broker
+    ident = (kind, provider.name, provider.base_url or "", key_hash, resolved.model, batch, os.fspath(path))
     with _lock:
         broker = _brokers.get(ident)
         if broker is not None:
@@ -79,7 +81,6 @@ def get_broker(
         elif batch:
             from .batch_api import BatchAPIBroker
 
-            path = state_path or _default_state_path(kind, resolved.model, provider.name)
             broker = BatchAPIBroker(resolved, state_path=path, kind=kind, limits=use, retry=retry)
         elif kind == "chat":
             from .chat import ChatBroker

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -63,7 +64,7 @@ class NodeReport:
 @dataclass
 class RunReport:
     run_id: str
-    graph: Graph
+    graph_ref: Any  # a weak reference: a graph keeps its last report, not the other way round
     results: dict[int, list[pd.DataFrame]]
     nodes: list[NodeReport] = field(default_factory=list)
     seconds: float = 0.0
@@ -76,6 +77,10 @@ class RunReport:
         if self.tail_id is None:
             return B.empty()
         return self.result(self.tail_id)
+
+    @property
+    def graph(self) -> Graph | None:
+        return self.graph_ref()
 
     def node(self, node_id: int) -> NodeReport:
         return next(n for n in self.nodes if n.node_id == node_id)
@@ -121,7 +126,7 @@ def run_graph(
     else:
         options = {**parent.options, **options}
     p = plan(g, input_fingerprint=input_fingerprint)
-    report = RunReport(run_id, g, {}, tail_id=g._tail)
+    report = RunReport(run_id, weakref.ref(g), {}, tail_id=g._tail)
     if not g._nodes:
         return report
     if not nested:
@@ -256,7 +261,9 @@ def _run_op(op: Any, ins: list[pd.DataFrame], ctx: RunContext) -> list[pd.DataFr
         raise OpError(f"{type(e).__name__}: {e}", op=op) from e
     if not isinstance(outs, list) or len(outs) != op.n_out:
         raise OpError(f"returned {type(outs).__name__} instead of a list of {op.n_out} batch(es)", op=op)
-    return [B.validate(o, op=op) for o in outs]
+    # ops that keep, drop or reorder their input rows cannot create a duplicate idx
+    check = not getattr(op, "preserves_idx", False)
+    return [B.validate(o, op=op, check_unique=check) for o in outs]
 
 
 def _subgraph_runner(ctx: RunContext, dispatch_brokers: bool) -> Any:

@@ -53,7 +53,7 @@ class Edge:
 class Graph:
     """A graph of ops.  ``bf.Graph()`` is the empty graph; ``op | op`` makes one too."""
 
-    __slots__ = ("_cell_bases", "_edges", "_head", "_nodes", "_tail", "last_run")
+    __slots__ = ("__weakref__", "_cell_bases", "_edges", "_head", "_nodes", "_tail", "last_run")
 
     def __init__(self) -> None:
         self._nodes: dict[int, Node] = {}

@@ -17,12 +17,15 @@ Store internals live in :mod:`.store` (file and locking) and :mod:`.index` (the 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .index import usage
 from .origins import Origins, diff_requests
 from .records import CallRecord, Status
 from .store import CALLS_FILE, Ledger
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["CALLS_FILE", "CallRecord", "Ledger", "Origins", "Status", "diff_requests", "records_frame", "tally"]
 
@@ -34,7 +37,7 @@ COLUMNS = (
 )  # fmt: skip
 
 
-def records_frame(chunks: Iterable[list[dict[str, Any]]]) -> Any:
+def records_frame(chunks: Iterable[list[dict[str, Any]]]) -> pd.DataFrame:
     """Lists of record dicts -> a DataFrame with :data:`COLUMNS` (``Ledger.to_pandas``).
 
     Token counts and the cost are flat numeric columns (``cost_usd`` is NaN where the price is

@@ -59,7 +59,12 @@ is_key = re.compile(r"[0-9a-f]{32}\Z").match
 _DUMP_OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
 _STATUS_CODE = {Status.DONE: "d", Status.FAILED: "f"}
 _FIRST = ("input_tokens", "output_tokens", "cost_usd", "attempts", "batch", "t_sent", "t_done")
-_FIELDS = _FIRST + tuple(f for f in CallRecord.__dataclass_fields__ if f not in (*_FIRST, "key", "status"))
+_LAST = ("request", "response")
+_FIELDS = (
+    *_FIRST,
+    *(f for f in CallRecord.__dataclass_fields__ if f not in (*_FIRST, *_LAST, "key", "status")),
+    *_LAST,
+)
 _get_fields = operator.attrgetter(*_FIELDS)
 _USAGE = re.compile(rb'"input_tokens":(\d+),"output_tokens":(\d+),"cost_usd":([^,]*),')
 

@@ -34,6 +34,8 @@ from .index import KeyIndex, decode, encode, scan
 from .records import CallRecord, Status
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .origins import Origins
 
 __all__ = ["CALLS_FILE", "AppendLog", "Ledger"]
@@ -175,6 +177,8 @@ class AppendLog:
 
 def _last_newline_end(fd: int, start: int, size: int) -> int:
     """Offset just past the last newline in ``[start, size)``, or ``start``."""
+    if size > start and os.pread(fd, 1, size - 1) == b"\n":  # the usual case: no torn tail
+        return size
     pos = size
     while pos > start:
         lo = max(start, pos - 65536)
@@ -384,7 +388,7 @@ class Ledger:
         self._stats = (end, out)
         return dict(out)
 
-    def to_pandas(self) -> Any:
+    def to_pandas(self) -> pd.DataFrame:
         """A DataFrame with one row per key (its winning record), in the order calls finished."""
         from . import records_frame
 

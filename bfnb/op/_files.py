@@ -137,10 +137,16 @@ def columns_of_records(records: Sequence[Mapping[str, Any]]) -> tuple[dict[str, 
     return columns, present
 
 
-def rev_of(records: Sequence[Mapping[str, Any]]) -> Any:
+def rev_of(records: Sequence[Mapping[str, Any]], op: Any = None, where: Any = None) -> Any:
+    """The records' ``rev`` values (0 where absent); ``rev`` is reserved for an int revision."""
     if not any(B.REV in r for r in records):
         return 0
-    return [int(r.get(B.REV, 0) or 0) for r in records]
+    out = [r.get(B.REV, 0) for r in records]
+    for i, v in enumerate(out):
+        if type(v) is not int:
+            at = where[i] if where is not None else f"record {i}"
+            raise SourceError(f"{at}: 'rev' is reserved for the entry's revision (an int), got {v!r}", op=op, field=B.REV)
+    return out
 
 
 

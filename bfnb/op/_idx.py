@@ -42,6 +42,7 @@ _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 
 
 def tag(name: str) -> np.uint64:
+    """A 64-bit constant named by ``name`` (a type, a field, a kind of record)."""
     return np.uint64(int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little"))
 
 
@@ -51,9 +52,9 @@ _CODES.update({t: 2 for t in (np.int8, np.int16, np.int32, np.int64, np.uint8, n
 _CODES.update({t: 3 for t in (np.float16, np.float32, np.float64)})  # numpy scalars hash as Python numbers
 
 
-def mix(h: np.ndarray, tag: np.uint64) -> np.ndarray:
-    """A bijective 64-bit mix of ``h`` keyed by ``tag`` (splitmix64 finaliser)."""
-    x = h ^ tag
+def mix(h: np.ndarray, key: np.uint64) -> np.ndarray:
+    """A bijective 64-bit mix of ``h`` keyed by ``key`` (splitmix64 finaliser)."""
+    x = h ^ key
     x ^= x >> _S30
     x *= _C1
     x ^= x >> _S27
@@ -208,13 +209,12 @@ def check_unique(keys: Any, where: Sequence[str], op: Any, idx: Sequence[str], w
     raise DuplicateIdxError(f"{where[a]} and {where[b]} {reason}", op=op, idx=idx[a])
 
 
-
 def obj_column(arr: np.ndarray) -> pd.Series:
     """An object array as a Series that ``batch.column`` keeps as objects (pandas 3 would infer ``str``)."""
     return pd.Series(arr, dtype=object, copy=False)
 
 
-def path_ids(parts: list[list[Any]], tag: str) -> list[str]:
+def path_ids(parts: list[list[Any]], kind: str) -> list[str]:
     """idx from a list of [rel path, headings..., text] per record (one JSON text each)."""
     texts = objects([orjson.dumps(p).decode() for p in parts])
-    return hex_ids(mix(hash_values(texts), tag(f"bfnb.{tag}")))
+    return hex_ids(mix(hash_values(texts), tag(f"bfnb.{kind}")))

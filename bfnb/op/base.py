@@ -71,6 +71,9 @@ class Op:
     side_effect: bool = False
     #: False for ops whose result must not be reused from the in-kernel memo.
     memoize: bool = True
+    #: True for ops whose outputs only keep, drop, reorder or update their input's rows
+    #: (no new idx), so the executor can skip the duplicate-idx check.
+    preserves_idx: bool = False
 
     _args: tuple[tuple[Any, ...], dict[str, Any]]
     _tag: str | None
@@ -149,6 +152,8 @@ def _short_repr(v: Any, limit: int = 60) -> str:
 class MapOp(Op):
     """1 → 1 op: implement ``apply``."""
 
+    preserves_idx = True  # subclasses that create entries (explode, spawn) set it to False
+
     def apply(self, batch: pd.DataFrame, ctx: RunContext) -> pd.DataFrame:
         raise NotImplementedError
 
@@ -174,6 +179,7 @@ class SinkOp(Op):
 
     kind = "sink"
     side_effect = True
+    preserves_idx = True
 
     def write(self, batch: pd.DataFrame, ctx: RunContext) -> None:
         raise NotImplementedError
@@ -250,14 +256,8 @@ def call_rowwise(
     """
     cols = columns_of(batch, in_keys, op)
     out: list[Any] = []
-    append = out.append
     try:
-        if len(cols) == 1:
-            for v in cols[0]:
-                append(fn(v))
-        else:
-            for vals in zip(*cols, strict=True):
-                append(fn(*vals))
+        out.extend(map(fn, *cols))  # on an exception, out holds the rows before the failing one
     except Exception as e:  # the user's function failed on row len(out)
         ix = batch.index[len(out)]
         field_name = in_keys[0] if len(in_keys) == 1 else list(in_keys)

@@ -25,6 +25,7 @@ class Persisted:
     """Mixin: the node's complete result is saved under the project, keyed by its fingerprint."""
 
     persist_result = True
+    preserves_idx = True
     cache_path: str | None = None
     _project: Any = None
 

@@ -22,8 +22,8 @@ import pandas as pd
 from .. import batch as B
 from ..errors import MissingFieldError, OpError, UserFunctionError
 from ..fingerprint import describe_function, hash_bytes
-from .base import MapOp, RunContext, call_rowwise, columns_of, key_list
 from ._idx import hash_values, mix
+from .base import MapOp, RunContext, call_rowwise, columns_of, key_list
 
 __all__ = [
     "ExcludeIdx",

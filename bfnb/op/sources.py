@@ -97,7 +97,8 @@ class FromList(SourceOp):
                 raise SourceError(f"list position {i} has an unusable idx {e!r}", op=self, field=B.IDX)
         has_explicit = any(e is not None for e in explicit)
         cols = {k: typed(v) for k, v in columns.items()}
-        return _Prepared(hashes, cols, explicit if has_explicit else None, rev_of(records))
+        where = Where(len(records), lambda i: f"list position {i}")
+        return _Prepared(hashes, cols, explicit if has_explicit else None, rev_of(records, self, where))
 
     def extra_fingerprint(self) -> str:
         try:
@@ -184,7 +185,7 @@ class ReadJsonl(RecordFiles):
         n = len(records)
         where = Where(n, lambda i: f"{files[file_no[i]]}:{line_no[i]}")
         ids = self._ids(records, where)
-        rev = rev_of(records)
+        rev = rev_of(records, self, where)
         if self.keys is not None:
             records = [{k: r.get(k) for k in self.keys} for r in records]
         columns, _ = columns_of_records(records)
@@ -202,6 +203,7 @@ class ReadJsonl(RecordFiles):
             present = {k: np.fromiter((k in r for r in records), bool, len(records)) for k in self.hash_keys}
             return hex_ids(hash_records(cols, present)) if records else []
         own = [r.get(B.IDX) for r in records]
+        own = [str(v) if type(v) is int else v for v in own]
         missing = [i for i, v in enumerate(own) if type(v) is not str or not v]
         if not missing:
             return own  # type: ignore[return-value]
@@ -229,6 +231,8 @@ class ReadParquet(RecordFiles):
             return f"{files[f]} row {i - sizes[f] + 1}"
 
         nonempty = [p for p in parts if len(p)] or parts[:1]
+        names = list(dict.fromkeys(c for p in nonempty for c in p.columns))
+        nonempty = [_with_columns(p, names) for p in nonempty]
         df = nonempty[0] if len(nonempty) == 1 else pd.concat(nonempty, axis=0, sort=False)
         ids = df.index.tolist()
         check_unique(ids, Where(len(df), describe), self, ids)
@@ -275,6 +279,15 @@ class ReadParquet(RecordFiles):
         if wanted is not None:
             df = df[[B.REV, *[k for k in wanted if k != B.REV]]]
         return df
+
+
+def _with_columns(df: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """``df`` with every column of ``names`` (absent ones None, not NaN), in that order."""
+    missing = [c for c in names if c not in df.columns]
+    if not missing:
+        return df if list(df.columns) == names else df[names]
+    none = {c: pd.Series(np.full(len(df), None, dtype=object), index=df.index, dtype=object) for c in missing}
+    return df.assign(**none)[names]
 
 
 # --- markdown and text files --------------------------------------------------------------------------

@@ -76,6 +76,7 @@ def _drain(server) -> None:
     server.reset_stats()
 
 
+@pytest.mark.slow
 def test_paced_broker_stays_under_the_server_limit(server) -> None:
     _drain(server)
     free = ChatBroker(resolved(server), RateLimits(concurrency=64), Retry(max_attempts=50, backoff_base_s=0.05),

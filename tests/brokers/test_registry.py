@@ -56,3 +56,11 @@ def test_missing_key_fails_at_once(monkeypatch) -> None:
         get_broker("chat", "gpt-4o-mini@openai")
     with pytest.raises(ValueError, match="kind"):
         get_broker("vision", "gpt-4o-mini@local")
+
+
+def test_batch_brokers_with_other_state_files_are_distinct(monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("BFNB_OFFLINE", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-one")
+    a = get_broker("chat", "gpt-4o-mini@openai", batch=True, state_path=tmp_path / "p1.jsonl")
+    b = get_broker("chat", "gpt-4o-mini@openai", batch=True, state_path=tmp_path / "p2.jsonl")
+    assert a is not b and a is get_broker("chat", "gpt-4o-mini@openai", batch=True, state_path=tmp_path / "p1.jsonl")

@@ -1,4 +1,4 @@
-"""Fixtures for the browser tests: one JupyterLab server and one headless Chromium per session.
+"""Fixtures for the browser tests: one JupyterLab server and one headless Chromium for this package.
 
 The server root is a throw-away copy of notebooks/ and demo_data/ (plus tests/browser/fixtures/ as
 ``fixtures/``), so runs never write into the repo; kernels get ``BFNB_OFFLINE=1``, a temporary
@@ -10,6 +10,7 @@ tests/browser/artifacts/ (gitignored).
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def require_browser() -> None:
         pytest.skip(msg)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab_server(tmp_path_factory: pytest.TempPathFactory):
     require_browser()
     base = tmp_path_factory.mktemp("jupyterlab")
@@ -54,8 +55,10 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium_context(tmp_path_factory: pytest.TempPathFactory):
+    # Package scope, not session: while Playwright's sync API is running, the main thread has a
+    # running asyncio loop, so asyncio.run() in every later test of the session would fail.
     require_browser()
     from playwright.sync_api import sync_playwright
 
@@ -69,6 +72,8 @@ def chromium_context(tmp_path_factory: pytest.TempPathFactory):
         )
         yield context
         context.close()
+    # Later tests (anywhere in the session) rely on asyncio.run() working again.
+    asyncio.run(asyncio.sleep(0))
 
 
 @pytest.fixture

@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("BFNB_CHROMIUM", "/usr/bin/chromium")  # Debian's: Playwright cannot fetch its own here
+CHROMIUM = os.environ.get(
+    "BFNB_CHROMIUM", "/usr/bin/chromium"
+)  # Debian's: Playwright cannot fetch its own here
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -94,15 +96,29 @@ class LabServer:
     def _prepare(self) -> None:
         # The kernel goes into the private data dir, pointing at this interpreter (the venv's).
         subprocess.run(
-            [sys.executable, "-m", "ipykernel", "install", "--user", "--name", "python3",
-             "--display-name", "Python 3 (bfnb tests)"],
-            env=self.env, check=True, capture_output=True,
+            [
+                sys.executable,
+                "-m",
+                "ipykernel",
+                "install",
+                "--user",
+                "--name",
+                "python3",
+                "--display-name",
+                "Python 3 (bfnb tests)",
+            ],
+            env=self.env,
+            check=True,
+            capture_output=True,
         )
         settings = Path(self.env["JUPYTERLAB_SETTINGS_DIR"]) / "@jupyterlab"
-        _write_json(settings / "notebook-extension" / "tracker.jupyterlab-settings",
-                    {"windowingMode": "none"})
-        _write_json(settings / "apputils-extension" / "notification.jupyterlab-settings",
-                    {"fetchNews": "false", "checkForUpdates": False})
+        _write_json(
+            settings / "notebook-extension" / "tracker.jupyterlab-settings", {"windowingMode": "none"}
+        )
+        _write_json(
+            settings / "apputils-extension" / "notification.jupyterlab-settings",
+            {"fetchNews": "false", "checkForUpdates": False},
+        )
 
     def start(self, timeout: float = 90) -> LabServer:
         self._prepare()
@@ -110,19 +126,31 @@ class LabServer:
         for _attempt in range(3):  # a port taken between free_port() and bind: try another
             self.port = free_port()
             cmd = [
-                sys.executable, "-m", "jupyterlab", "--no-browser",
-                "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
-                "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
+                sys.executable,
+                "-m",
+                "jupyterlab",
+                "--no-browser",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.port={self.port}",
+                "--ServerApp.port_retries=0",
+                f"--IdentityProvider.token={self.token}",
                 f"--ServerApp.root_dir={self.root}",
-                "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
+                "--LabApp.expose_app_in_browser=True",
+                "--LabApp.news_url=None",
                 "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
                 "--LanguageServerManager.autodetect=False",
             ]
             if hasattr(os, "geteuid") and os.geteuid() == 0:
                 cmd.append("--allow-root")
             log = open(self.log_path, "ab")  # noqa: SIM115 (the child keeps writing to it)
-            self.proc = subprocess.Popen(cmd, cwd=self.root, env=self.env, stdout=log,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                cmd,
+                cwd=self.root,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
             log.close()
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and self.proc.poll() is None:
@@ -137,8 +165,9 @@ class LabServer:
 
     def api(self, path: str, method: str = "GET") -> object:
         """JSON from the server's REST API (``/api/kernels`` …)."""
-        req = urllib.request.Request(self.url + path, method=method,
-                                     headers={"Authorization": f"token {self.token}"})
+        req = urllib.request.Request(
+            self.url + path, method=method, headers={"Authorization": f"token {self.token}"}
+        )
         with urllib.request.urlopen(req, timeout=10) as resp:
             body = resp.read()
         return json.loads(body) if body else None
@@ -232,8 +261,14 @@ class LabPage:
 
     def open(self, path: str, timeout: float = 120) -> None:
         """Open ``path`` (relative to the server root) and wait for its kernel to be idle."""
-        self.page.goto(f"{self.server.url}/lab/tree/{path}?token={self.server.token}")
-        self.page.wait_for_selector(".jp-NotebookPanel .jp-Notebook", timeout=timeout * 1000)
+        # A fresh workspace per tab, or JupyterLab restores the notebooks earlier tests left open.
+        workspace = f"t{secrets.token_hex(4)}"
+        self.page.goto(
+            f"{self.server.url}/lab/workspaces/{workspace}/tree/{path}?reset&token={self.server.token}"
+        )
+        self.page.wait_for_selector(
+            ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook", timeout=timeout * 1000
+        )
         self.page.wait_for_function(
             """() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
                        const k = w && w.sessionContext && w.sessionContext.session
@@ -264,7 +299,8 @@ class LabPage:
                 """() => [window.__bfnb_runall || 'done',
                           [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) '
                                                         + '.jp-CodeCell .jp-InputPrompt')]
-                          .map(p => p.innerText.trim())]""")
+                          .map(p => p.innerText.trim())]"""
+            )
             if state.startswith("failed"):
                 raise RuntimeError(f"run-all {state}")
             busy = state == "running" or any("*" in p for p in prompts)
@@ -289,7 +325,8 @@ class LabPage:
         height = self.page.evaluate(
             """() => { const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
                        const s = panel.querySelector('.jp-WindowedPanel-outer') || panel.querySelector('.jp-Notebook');
-                       return document.documentElement.clientHeight - s.clientHeight + s.scrollHeight + 40; }""")
+                       return document.documentElement.clientHeight - s.clientHeight + s.scrollHeight + 40; }"""
+        )
         self.page.set_viewport_size({"width": width, "height": int(min(max(height, 720), max_height))})
         self.page.wait_for_timeout(400)
 
@@ -302,8 +339,9 @@ class LabPage:
 
     def screenshot_output(self, selector: str, name: str) -> Path:
         """A screenshot of the first output (``.jp-OutputArea-output``) holding ``selector``."""
-        out = self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output",
-                                has=self.page.locator(selector)).first
+        out = self.page.locator(
+            ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output", has=self.page.locator(selector)
+        ).first
         path = self.artifacts / name
         out.screenshot(path=str(path))
         return path

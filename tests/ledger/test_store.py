@@ -33,6 +33,14 @@ def test_records_survive_reopening(tmp_path):
         assert key(3) in ledger and key(999) not in ledger
 
 
+def test_fsync_appends_are_readable_at_once(tmp_path):
+    with Ledger(tmp_path, fsync=True) as ledger:
+        ledger.append(record(1))
+        ledger.append_many([record(2)], fsync=False)
+        with Ledger(tmp_path) as other:
+            assert other.get(key(1)) == record(1) and other.get(key(2)) == record(2)
+
+
 def test_each_line_starts_with_key_and_status(tmp_path):
     with Ledger(tmp_path) as ledger:
         ledger.append_many([record(1), record(2, "failed")])

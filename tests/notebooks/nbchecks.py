@@ -46,7 +46,9 @@ def output_text(out: dict) -> str:
     if kind == "stream":
         return out.get("text", "")
     if kind == "error":
-        return ANSI.sub("", "\n".join([f"{out.get('ename')}: {out.get('evalue')}", *out.get("traceback", [])]))
+        return ANSI.sub(
+            "", "\n".join([f"{out.get('ename')}: {out.get('evalue')}", *out.get("traceback", [])])
+        )
     data = out.get("data", {})
     # A widget view's text/plain is its repr, which front ends show only when the view cannot render.
     keys = ("text/html",) if WIDGET_VIEW in data else ("text/plain", "text/html")
@@ -62,7 +64,9 @@ def _tags(cell) -> set[str]:
 
 
 def is_checked(cell) -> bool:
-    comments = {ln.strip().lstrip("#").strip() for ln in cell.source.splitlines() if ln.strip().startswith("#")}
+    comments = {
+        ln.strip().lstrip("#").strip() for ln in cell.source.splitlines() if ln.strip().startswith("#")
+    }
     return CHECK_TAG in _tags(cell) or CHECK_COMMENT in comments
 
 
@@ -73,7 +77,9 @@ def _output_problems(where: str, out: dict, allow_error: bool) -> list[str]:
         problems.append(f"{where}: error output {out.get('ename')}: {out.get('evalue')}\n{text[-1500:]}")
     if out.get("output_type") == "stream" and out.get("name") == "stderr":
         problems += [f"{where}: stderr shows {s!r}:\n{text[-800:]}" for s in BAD_STDERR if s in text]
-    problems += [f"{where}: widget text fallback {f!r}: {text[:200]!r}" for f in WIDGET_FALLBACKS if f in text]
+    problems += [
+        f"{where}: widget text fallback {f!r}: {text[:200]!r}" for f in WIDGET_FALLBACKS if f in text
+    ]
     return problems
 
 
@@ -102,16 +108,25 @@ def stored_problems(path: Path) -> list[str]:
             problems += _output_problems(where, out, allow_error=bool(_tags(cell) & ALLOW_ERROR_TAGS))
             text = output_text(out)
             if m := ABS_PATH.search(text):
-                snippet = text[max(0, m.start() - 40): m.end() + 60]
+                snippet = text[max(0, m.start() - 40) : m.end() + 60]
                 problems.append(f"{where}: output shows an absolute path: ...{snippet!r}...")
-            if out.get("output_type") == "execute_result" and out.get("execution_count") != cell.get("execution_count"):
-                problems.append(f"{where}: stale result (execution_count {out.get('execution_count')} "
-                                f"in a cell run as {cell.get('execution_count')})")
+            if out.get("output_type") == "execute_result" and out.get("execution_count") != cell.get(
+                "execution_count"
+            ):
+                problems.append(
+                    f"{where}: stale result (execution_count {out.get('execution_count')} "
+                    f"in a cell run as {cell.get('execution_count')})"
+                )
             view = out.get("data", {}).get(WIDGET_VIEW)
             if view and view.get("model_id") not in state:
-                problems.append(f"{where}: widget view {view.get('model_id')} has no saved widget state "
-                                "(execute with nbclient store_widget_state=True, or save widget state)")
-    problems += [f"secret-looking string in the file at offset {m.start()}: {m.group(0)[:4]}..." for m in SECRET.finditer(raw)]
+                problems.append(
+                    f"{where}: widget view {view.get('model_id')} has no saved widget state "
+                    "(execute with nbclient store_widget_state=True, or save widget state)"
+                )
+    problems += [
+        f"secret-looking string in the file at offset {m.start()}: {m.group(0)[:4]}..."
+        for m in SECRET.finditer(raw)
+    ]
     return problems
 
 
@@ -133,9 +148,16 @@ def execute(path: Path, cwd: Path, env: dict[str, str], timeout: int = 300):
     nb = nbformat.read(path, as_version=4)
     # No kernel dirs: "python3" is this interpreter, whatever kernelspecs the user has installed.
     km = KernelManager(kernel_name="python3", kernel_spec_manager=KernelSpecManager(kernel_dirs=[]))
-    client = NotebookClient(nb, km=km, timeout=timeout, startup_timeout=120, allow_errors=True,
-                            record_timing=False, resources={"metadata": {"path": str(cwd)}})
-    client.execute(env=env)
+    client = NotebookClient(
+        nb,
+        km=km,
+        timeout=timeout,
+        startup_timeout=120,
+        allow_errors=True,
+        record_timing=False,
+        resources={"metadata": {"path": str(cwd)}},
+    )
+    client.execute(env=env, cleanup_kc=True)  # we made the manager, so nbclient would keep the kernel
     return nb
 
 
@@ -149,8 +171,9 @@ def execution_problems(executed, stored, subs: list[tuple[re.Pattern, str]]) -> 
         if is_checked(cell):
             got, want = _comparable(cell, subs), _comparable(stored.cells[i], subs)
             if got != want:
-                problems.append(f"cell {i} (# {CHECK_COMMENT}): output changed\n"
-                                f"--- stored\n{want}\n--- now\n{got}")
+                problems.append(
+                    f"cell {i} (# {CHECK_COMMENT}): output changed\n--- stored\n{want}\n--- now\n{got}"
+                )
     return problems
 
 

@@ -116,5 +116,7 @@ def test_checks_report_run_faults_and_changed_checked_output(tmp_path: Path):
 
 def test_sanitizers_remove_run_to_run_noise():
     noisy = "took 0.42 s for $0.0012 at 0x7f3a2b1c9d90 in run 3f2a9c1e0b7d (12.5 it/s) 2024-05-01T10:22:33Z"
-    assert nbchecks.sanitize(noisy, SUBS) == "took DURATION for $COST at 0xADDRESS in run HEXID (RATE) TIMESTAMP"
+    assert (
+        nbchecks.sanitize(noisy, SUBS) == "took DURATION for $COST at 0xADDRESS in run HEXID (RATE) TIMESTAMP"
+    )
     assert nbchecks.sanitize("5 rows, 120 tokens, idx a3", SUBS) == "5 rows, 120 tokens, idx a3"

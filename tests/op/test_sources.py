@@ -179,6 +179,13 @@ def test_readparquet_external_table_with_idx_key_hash_and_keys(tmp_path):
     assert hashed.index.tolist() != ["x", "y"]
 
 
+def test_readparquet_files_with_different_columns_fill_none(tmp_path):
+    pq.write_table(pa.table({"id": ["x"], "a": ["1"]}), tmp_path / "a.parquet")
+    pq.write_table(pa.table({"id": ["y"], "b": [2]}), tmp_path / "b.parquet")
+    out = (ReadParquet(str(tmp_path / "*.parquet"), idx_key="id") | ToList()).execute()
+    assert out == [{"id": "x", "a": "1", "b": None}, {"id": "y", "a": None, "b": 2}]
+
+
 def test_readparquet_reads_many_files_and_reports_duplicates_by_file_and_row(tmp_path):
     pq.write_table(pa.table({"id": ["x", "y"]}), tmp_path / "a.parquet")
     pq.write_table(pa.table({"id": ["z", "x"]}), tmp_path / "b.parquet")
