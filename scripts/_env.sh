@@ -68,7 +68,9 @@ _bfnb_make_venv() {
         || bfnb_die "could not create $BFNB_VENV"
 }
 
-_bfnb_hash() { "$BFNB_PY" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' "$1"; }
+_bfnb_hash() {
+    "$BFNB_PY" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' "$1"
+}
 
 # bfnb_bootstrap [EXTRA]  (EXTRA: test (default) or notebook)
 bfnb_bootstrap() {

@@ -237,7 +237,8 @@ _COLLECT_JS = """(fallbacks) => {
     }
   }
   const handlers = ['onerror', 'onload', 'onclick', 'onmouseover', 'onfocus', 'onanimationstart'];
-  const injected = outs.reduce((n, o) => n + o.querySelectorAll(handlers.map(h => `[${h}]`).join(',')).length, 0);
+  const handlerSel = handlers.map(h => `[${h}]`).join(',');
+  const injected = outs.reduce((n, o) => n + o.querySelectorAll(handlerSel).length, 0);
   return {
     widget_outputs: outs.filter(o => o.querySelector('.jupyter-widgets')
                                      || o.classList.contains('jupyter-widgets')).length,
@@ -323,9 +324,12 @@ class LabPage:
     def fit_viewport(self, width: int = 1280, max_height: int = 16000) -> None:
         """Grow the viewport so the whole notebook (which scrolls in its own panel) is visible."""
         height = self.page.evaluate(
-            """() => { const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
-                       const s = panel.querySelector('.jp-WindowedPanel-outer') || panel.querySelector('.jp-Notebook');
-                       return document.documentElement.clientHeight - s.clientHeight + s.scrollHeight + 40; }"""
+            """() => {
+                const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+                const s = panel.querySelector('.jp-WindowedPanel-outer')
+                          || panel.querySelector('.jp-Notebook');
+                return document.documentElement.clientHeight - s.clientHeight + s.scrollHeight + 40;
+            }"""
         )
         self.page.set_viewport_size({"width": width, "height": int(min(max(height, 720), max_height))})
         self.page.wait_for_timeout(400)

@@ -1,4 +1,4 @@
-"""notebooks/1_quickstart.ipynb in a real JupyterLab: widgets render, tables show, nothing runs that shouldn't.
+"""notebooks/1_quickstart.ipynb in a real JupyterLab: widgets render, tables show, no payload runs.
 
 The quickstart displays bfnb tables (``.bfnb-table``), an ipywidgets broker panel, and a batch holding
 an ``<img src=x onerror=...>`` payload that bfnb must escape. Screenshots land in
