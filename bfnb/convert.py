@@ -64,8 +64,12 @@ def batch_to_jsonl_bytes(df: pd.DataFrame, fields: Sequence[str] | None = None) 
     rev = df[B.REV] if B.REV in df.columns else pd.Series(np.zeros(n, "int64"), index=df.index)
     arrays = [_as_numpy(df.index), _as_numpy(rev)] + [_as_numpy(df[f]) for f in fields]
     # Object columns of str (and None) are encoded whole by orjson, as number columns are.
+    # (pandas caches the inferred type of an index: the idx check is free after the first.)
+    idx_is_str = df.index.dtype == object and df.index.inferred_type == "string"
     columns = [
         (name, a, _str_mask(a) if a.dtype == object else None)
+        if not (name == B.IDX and idx_is_str)
+        else (name, a, np.ones(n, dtype=bool))
         for name, a in zip([B.IDX, B.REV, *fields], arrays, strict=True)
     ]
     keys = [b'{"idx":'] + [b"," + orjson.dumps(c[0]) + b":" for c in columns[1:]]

@@ -11,6 +11,7 @@ the moment it finishes (durability is the caller's).  Subclasses implement one n
 :mod:`bfnb.brokers.retry`.  Controls (pause, resume, cancel, retry_failed) may be called from any
 thread: they are forwarded to the broker's event loop.  The UI learns what happens from events on
 :data:`bfnb.events.bus` (none are built when nobody listens) and from :meth:`Broker.snapshot`.
+The worker and per-attempt machinery lives in :mod:`bfnb.brokers._dispatch`.
 """
 
 from __future__ import annotations
@@ -24,18 +25,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..events import BrokerStateChanged, CallDone, CallFailed, CallRetrying, CallsCached, CallSent, CallsQueued, bus
-from ..keys import SECRET_FIELDS
-from ..ledger.records import CallRecord, Status
+from ..events import BrokerStateChanged, CallsCached, CallsQueued, bus
+from ..ledger.records import CallRecord
+from ._dispatch import Dispatcher, _Entry
 from .budget import BudgetTracker, fallback_cost
 from .config import DEFAULT_RATE_LIMITS, DEFAULT_RETRY, Budget, RateLimits, Retry
 from .limiter import Limiter
-from .retry import FatalError, RateLimitError, TransientError, backoff_delay
 
 __all__ = ["Broker", "BrokerSnapshot", "Job", "OnRecord", "RunResult", "usage_tokens"]
 
 OnRecord = Callable[[CallRecord], None]
-_QUEUED, _TAKEN, _SENDING, _BACKOFF, _DROPPED = range(5)
 _UNPRICED = object()
 
 
@@ -85,16 +84,6 @@ class RunResult(dict[str, CallRecord]):
         self.stopped: str | None = None  # None | "cancelled" | "budget" | "error"
 
 
-class _Entry:
-    __slots__ = ("attempts", "budget", "handle", "job", "reserved_usd", "runs", "state", "t_sent")
-
-    def __init__(self, job: Job) -> None:
-        self.job, self.runs, self.state = job, [], _QUEUED
-        self.attempts, self.t_sent, self.handle = 0, 0.0, None
-        self.reserved_usd: float | None = None  # None: not yet checked against a budget
-        self.budget: BudgetTracker | None = None  # the budget holding its reservation
-
-
 class _Run:
     __slots__ = ("budget", "done", "error", "failed", "on_record", "results", "waiting")
 
@@ -106,7 +95,7 @@ class _Run:
         self.error: BaseException | None = None
 
 
-class Broker:
+class Broker(Dispatcher):
     """Base of every broker; subclasses implement :meth:`_send` (or :meth:`_send_many` to pack)."""
 
     packs = False  # True: ``_gather`` may pack several jobs into one request
@@ -256,249 +245,6 @@ class Broker:
         self._entries.clear()
         self._workers = []
 
-    def _ensure_workers(self) -> None:
-        self._workers = [w for w in self._workers if not w.done()]
-        want = min(self.limits.concurrency, max(1, len(self._entries)))
-        for _ in range(want - len(self._workers)):
-            self._workers.append(self._loop.create_task(self._worker()))
-
-    async def _stop_workers(self) -> None:
-        workers, self._workers = self._workers, []
-        for w in workers:
-            w.cancel()
-        if workers:
-            await asyncio.gather(*workers, return_exceptions=True)
-
-    async def _abort(self) -> None:
-        """The caller was cancelled and no other run needs the workers: stop everything now."""
-        await self._stop_workers()
-        for entry in list(self._entries.values()):
-            if entry.state == _SENDING:
-                self._settle_budget(entry, None)  # a call cut off in flight may still be billed
-            self._drop(entry)
-        self._queue = asyncio.Queue()
-        self._pending = self._in_flight = self._retrying = 0
-
-    async def _worker(self) -> None:
-        queue, resumed = self._queue, self._resumed
-        while True:
-            if not resumed.is_set():
-                await resumed.wait()
-            entry = await queue.get()
-            if entry.state != _QUEUED:
-                continue
-            if not resumed.is_set():
-                await resumed.wait()
-                if entry.state != _QUEUED:
-                    continue
-            entry.state = _TAKEN
-            group = self._gather(entry, queue) if self.packs else [entry]
-            await self._attempt(group)
-
-    async def _attempt(self, group: list[_Entry]) -> None:
-        if self._budgeted:
-            for entry in group:
-                if entry.state == _TAKEN and entry.reserved_usd is None:
-                    self._reserve(entry)  # a refusal stops the run(s) and drops their unsent entries
-            group = [e for e in group if e.state == _TAKEN]
-            if not group:
-                return
-        tokens = 0
-        for entry in group:
-            tokens += entry.job.est_input_tokens + entry.job.max_output_tokens
-        reserved = await self.limiter.acquire(tokens)
-        if len(group) == 1:
-            if group[0].state != _TAKEN:  # cancel() dropped it meanwhile
-                return
-        else:
-            group = [e for e in group if e.state == _TAKEN]
-            if not group:
-                return
-        now, emit = time.time(), bus.has_subscribers
-        for entry in group:
-            entry.state = _SENDING
-            entry.attempts += 1
-            if not entry.t_sent:
-                entry.t_sent = now
-            if emit:
-                bus.emit(CallSent(self.name, entry.job.key, entry.attempts))
-        n = len(group)
-        self._pending -= n
-        self._in_flight += n
-        try:
-            if n == 1 and not self.packs:
-                results = [await self._send(group[0].job)]
-            else:
-                results = await self._send_many([e.job for e in group])
-        except (TransientError, FatalError) as err:
-            self._in_flight -= n
-            self.limiter.settle(reserved, reserved)
-            retry_after = getattr(err, "retry_after", None)
-            if isinstance(err, RateLimitError) and retry_after:
-                self.limiter.pause(retry_after)
-            # one delay for the whole request, so a packed request comes back packed
-            delay = backoff_delay(group[0].attempts, self.retry, retry_after, self._rng)
-            for entry in group:
-                self._failed_attempt(entry, err, delay)
-            return
-        except asyncio.CancelledError:
-            self._in_flight -= n
-            raise
-        except Exception as err:  # a bug in a handler or subclass: give up on these jobs, loudly
-            self._in_flight -= n
-            for entry in group:
-                self._fail(entry, f"{type(err).__name__}: {err}")
-            return
-        self._in_flight -= n
-        used = 0
-        for entry, (response, tin, tout) in zip(group, results):
-            used += tin + tout
-            self._complete(entry, response, tin, tout)
-        self.limiter.settle(reserved, used)
-
-    def _reserve(self, entry: _Entry) -> bool:
-        budget = next((r.budget for r in entry.runs if r.budget is not None), None)
-        if budget is None:
-            entry.reserved_usd = 0.0
-            return True
-        job = entry.job
-        worst = self._budget_cost(job.est_input_tokens, job.max_output_tokens)
-        if budget.try_reserve(worst):
-            entry.reserved_usd, entry.budget = worst, budget
-            return True
-        for run in list(entry.runs):
-            if run.budget is budget:
-                self._stop_run(run, "budget")
-        self._set_state("budget", {"budget_usd": budget.usd, "spent_usd": budget.spent})
-        return False
-
-    # --- outcomes -------------------------------------------------------------------------------
-
-    def _complete(self, entry: _Entry, response: dict[str, Any], tin: int, tout: int) -> None:
-        job, t_done = entry.job, time.time()
-        cost = self.cost(tin, tout)
-        if entry.budget is not None:  # an unknown price is charged at the fallback rate (budget.py)
-            self._settle_budget(entry, cost if cost is not None else fallback_cost(tin, tout, batch=self.batch))
-        record = CallRecord(
-            job.key, Status.DONE, job.kind, self.provider, self.model, _public(job.request), response,
-            tin, tout, cost, entry.attempts, None, entry.t_sent, t_done, self.batch, job.origin,
-        )  # fmt: skip
-        self._done += 1
-        self._in_tokens += tin
-        self._out_tokens += tout
-        if cost is None:
-            self._cost_known = False
-        else:
-            self._cost += cost
-        self._tick(t_done, tin + tout)
-        if bus.has_subscribers:
-            bus.emit(CallDone(self.name, job.key, tin, tout, cost, t_done - entry.t_sent))
-        self._deliver(entry, record)
-
-    def _failed_attempt(self, entry: _Entry, err: TransientError | FatalError, delay: float) -> None:
-        message = str(err)
-        if isinstance(err, FatalError) or entry.attempts >= self.retry.max_attempts:
-            self._fail(entry, message)
-            return
-        if all(r.done.done() or r.results.stopped for r in entry.runs):
-            self._detach(entry)  # cancelled while in flight: leave it unsent rather than retry
-            return
-        entry.state = _BACKOFF
-        entry.handle = self._loop.call_later(delay, self._requeue, entry)
-        self._retrying += 1
-        self._errors.append(message)
-        if bus.has_subscribers:
-            bus.emit(CallRetrying(self.name, entry.job.key, entry.attempts, message, delay))
-
-    def _requeue(self, entry: _Entry) -> None:
-        if entry.state == _BACKOFF:
-            self._retrying -= 1
-            self._pending += 1
-            entry.state, entry.handle = _QUEUED, None
-            self._queue.put_nowait(entry)
-
-    def _fail(self, entry: _Entry, message: str) -> None:
-        job = entry.job
-        self._settle_budget(entry, 0.0)
-        record = CallRecord(
-            job.key, Status.FAILED, job.kind, self.provider, self.model, _public(job.request), None,
-            0, 0, None, entry.attempts, message, entry.t_sent, time.time(), self.batch, job.origin,
-        )  # fmt: skip
-        self._failed += 1
-        self._errors.append(message)
-        if bus.has_subscribers:
-            bus.emit(CallFailed(self.name, job.key, message, entry.attempts))
-        self._deliver(entry, record)
-
-    def _deliver(self, entry: _Entry, record: CallRecord) -> None:
-        key = record.key
-        self._entries.pop(key, None)
-        entry.state = _DROPPED
-        called: list[OnRecord] = []
-        failed = record.status == Status.FAILED
-        for run in entry.runs:
-            run.results[key] = record
-            run.waiting.discard(key)
-            if failed:
-                run.failed[key] = entry.job
-            elif run.failed:
-                run.failed.pop(key, None)
-            if run.on_record not in called:
-                called.append(run.on_record)
-                try:
-                    run.on_record(record)
-                except Exception as exc:  # the caller could not persist it: stop that run, report
-                    if run.error is None:
-                        run.error = exc
-                    self._stop_run(run, "error")
-            if not run.waiting and not run.done.done():
-                run.done.set_result(None)
-
-    def _detach(self, entry: _Entry) -> None:
-        self._settle_budget(entry, 0.0)
-        for run in entry.runs:
-            run.waiting.discard(entry.job.key)
-            run.results.unsent.append(entry.job.key)
-            if not run.waiting and not run.done.done():
-                run.done.set_result(None)
-        entry.runs = []
-        self._drop(entry)
-
-    def _drop(self, entry: _Entry) -> None:
-        if entry.state == _BACKOFF:
-            entry.handle.cancel()
-            self._retrying -= 1
-        elif entry.state in (_QUEUED, _TAKEN):
-            self._pending -= 1
-        if entry.state != _SENDING:
-            self._settle_budget(entry, 0.0)
-        entry.state = _DROPPED
-        self._entries.pop(entry.job.key, None)
-
-    @staticmethod
-    def _settle_budget(entry: _Entry, actual: float | None) -> None:
-        """Replace the entry's reservation by ``actual`` dollars (None: by the reservation itself)."""
-        if entry.budget is not None:
-            entry.budget.commit(entry.reserved_usd or 0.0, actual)
-            entry.budget = None
-
-    def _stop_run(self, run: _Run, reason: str) -> None:
-        """Stop dispatching ``run``: its unsent jobs leave the queue, calls in flight finish."""
-        if run.results.stopped is not None:
-            return
-        run.results.stopped = reason
-        for key in list(run.waiting):
-            entry = self._entries.get(key)
-            if entry is None or entry.state == _SENDING:
-                continue
-            run.waiting.discard(key)
-            run.results.unsent.append(key)
-            entry.runs.remove(run)
-            if not entry.runs:
-                self._drop(entry)
-        if not run.waiting and not run.done.done():
-            run.done.set_result(None)
-
     # --- controls (any thread) ------------------------------------------------------------------
 
     def _call(self, fn: Callable[[], None]) -> None:
@@ -646,13 +392,6 @@ class Broker:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self._state}>"
-
-
-def _public(request: dict[str, Any]) -> dict[str, Any]:
-    """The request as stored in a record: without fields that may carry credentials."""
-    if SECRET_FIELDS.isdisjoint(request):
-        return request
-    return {k: v for k, v in request.items() if k not in SECRET_FIELDS}
 
 
 def usage_tokens(response: dict[str, Any], default_input: int = 0) -> tuple[int, int]:

@@ -24,10 +24,18 @@ from typing import Any
 import orjson
 
 from ..ledger.records import CallRecord, Status
-from .base import _UNPRICED, Broker, Job, OnRecord, RunResult, _public, usage_tokens
+from ._dispatch import _public
+from .base import _UNPRICED, Broker, Job, OnRecord, RunResult, usage_tokens
 from .budget import BudgetTracker
 from .config import Budget, RateLimits, Retry
-from .retry import FatalError, TransientError, backoff_delay, error_for_exception, error_for_status, redact
+from .retry import (
+    FatalError,
+    TransientError,
+    backoff_delay,
+    error_for_exception,
+    error_for_status,
+    redact,
+)
 
 __all__ = ["BatchAPIBroker"]
 

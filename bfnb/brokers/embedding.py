@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from .base import _QUEUED, _TAKEN, Broker, Job, _Entry
+from ._dispatch import _QUEUED, _TAKEN, _Entry
+from .base import Broker, Job
 from .config import RateLimits, Retry
 from .limiter import Limiter
 from .retry import FatalError

@@ -126,7 +126,7 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)")
 _UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 
 
-def parse_duration(value: str | float | int | None) -> float | None:
+def parse_duration(value: str | float | None) -> float | None:
     """Seconds in a duration such as ``"1.5s"``, ``"20ms"``, ``"1m3s"``, ``"6m0s"`` or ``"2"``.
 
     >>> parse_duration("1m3s"), parse_duration("20ms"), parse_duration("7")

@@ -56,7 +56,7 @@ class GraphView(DisplayMixin):
 def _op_name(op: Mapping[str, Any]) -> str:
     label = str(op.get("label") or op.get("kind") or "op")
     tag = op.get("tag")
-    return f"{label} [{tag}]" if tag else label
+    return f"{label} [{tag}]" if tag and tag != label else label
 
 
 def _rows(op: Mapping[str, Any]) -> str:

@@ -8,6 +8,7 @@ memo hit or a checkpoint hit are not run at all.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -21,6 +22,7 @@ import pandas as pd
 from .. import batch as B
 from ..errors import BfnbError, OpError
 from ..events import NodeFinished, NodeStarted, RunFinished, RunStarted, bus
+from ..op import progress
 from ..op.base import RunContext
 from . import hooks
 from .memo import memo as default_memo
@@ -40,7 +42,7 @@ _SLOW_S = 0.2
 @dataclass
 class NodeReport:
     node_id: int
-    label: str
+    label: str  # what the op is (class, model); the tag is separate
     kind: str
     tag: str | None
     fingerprint: str
@@ -56,6 +58,7 @@ class NodeReport:
     output_tokens: int = 0
     cost_usd: float | None = 0.0
     incomplete: bool = False
+    op_label: str = ""  # the op's name in the graph (its tag if tagged): how ledger origins know it
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -164,14 +167,16 @@ def run_graph(
 
     incomplete: dict[int, bool] = {}
     remaining = {nid: sum(1 for e in p.out_edges.get(nid, ()) if e.dst in needed) for nid in p.order}
+    scope = progress.run_scope(background=bool(options.get("_background"))) if not nested else contextlib.nullcontext()
     try:
+        scope.__enter__()
         for nid in p.order:
             if nid not in needed:
                 continue
             node = g._nodes[nid]
             op = node.op
             fp = p.fingerprints[nid]
-            rep = NodeReport(nid, node.label(), op.kind, node.tag, fp)
+            rep = NodeReport(nid, op.display_name(), op.kind, node.tag, fp, op_label=node.label())
             reports[nid] = rep
             edges = p.in_edges.get(nid, ())
             if nid in served:
@@ -189,14 +194,14 @@ def run_graph(
             ctx = RunContext(
                 run_id=run_id,
                 node_id=nid,
-                label=rep.label,
+                label=rep.op_label,
                 fingerprint=fp,
                 dispatch_brokers=dispatch_brokers,
                 project=options.get("project"),
                 budget=options.get("budget"),
                 options=options,
             )
-            ctx.run_subgraph = _subgraph_runner(ctx, dispatch_brokers)
+            ctx.run_subgraph = _subgraph_runner(ctx, dispatch_brokers, use_memo)
             ctx.inputs_incomplete = any(incomplete.get(e.src, False) for e in edges)
             t = time.perf_counter()
             outs = _run_op(op, ins, ctx)
@@ -224,9 +229,11 @@ def run_graph(
                 if remaining[e.src] <= 0 and e.src not in keep:
                     results.pop(e.src, None)
     except BaseException as exc:
+        scope.__exit__(type(exc), exc, exc.__traceback__)
         if not nested:
             bus.emit(RunFinished(run_id, time.perf_counter() - t0, error=f"{type(exc).__name__}: {exc}"))
         raise
+    scope.__exit__(None, None, None)
     report.results = results
     report.nodes = [reports[nid] for nid in p.order if nid in reports]
     report.seconds = time.perf_counter() - t0
@@ -266,7 +273,7 @@ def _run_op(op: Any, ins: list[pd.DataFrame], ctx: RunContext) -> list[pd.DataFr
     return [B.validate(o, op=op, check_unique=check) for o in outs]
 
 
-def _subgraph_runner(ctx: RunContext, dispatch_brokers: bool) -> Any:
+def _subgraph_runner(ctx: RunContext, dispatch_brokers: bool, use_memo: bool) -> Any:
     def run_body(body: Graph, batch: pd.DataFrame, fingerprint: str) -> pd.DataFrame:
         if not body._nodes:
             return batch
@@ -276,6 +283,7 @@ def _subgraph_runner(ctx: RunContext, dispatch_brokers: bool) -> Any:
             inputs=batch,
             input_fingerprint=fingerprint,
             parent=ctx,
+            use_memo=use_memo,
         )
         return rep.tail_result()
 
@@ -294,7 +302,7 @@ class RunHandle:
 
     def _run(self, kwargs: dict[str, Any]) -> None:
         try:
-            self._report = run_graph(self.graph, **kwargs)
+            self._report = run_graph(self.graph, _background=True, **kwargs)
         except BaseException as e:
             self._error = e
 

@@ -41,12 +41,13 @@ def explain_frame(g: Graph, tag: str | None = None) -> pd.DataFrame:
         if node.cached:
             result = rep.results.get(node.node_id)
             idxs = list(result[0].index) if result else []
-            rows += [{"op": node.label, "idx": ix, "served": node.cached} for ix in idxs]
+            rows += [{"op": node.op_label, "idx": ix, "served": node.cached} for ix in idxs]
             continue
         for entry in log:
-            if entry["op"] == node.label:
+            if entry["op"] == node.op_label:
                 rows += _explain_dispatch(entry, rep.run_id)
-    return pd.DataFrame(rows, columns=["op", "idx", "served", "changed", "key", "cost_usd", "error"])
+    columns = ["op", "idx", "served", "changed", "key", "cost_usd", "error"]
+    return pd.DataFrame({c: pd.Series([r.get(c) for r in rows], dtype=object) for c in columns})
 
 
 def _explain_dispatch(entry: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
@@ -83,7 +84,7 @@ def cost_frame(g: Graph) -> pd.DataFrame:
     assert rep is not None
     rows = [
         {
-            "op": n.label, "calls_sent": n.calls_sent, "calls_cached": n.calls_cached, "calls_failed": n.calls_failed,
+            "op": n.op_label or n.label, "calls_sent": n.calls_sent, "calls_cached": n.calls_cached, "calls_failed": n.calls_failed,
             "input_tokens": n.input_tokens, "output_tokens": n.output_tokens, "cost_usd": n.cost_usd,
         }
         for n in rep.nodes

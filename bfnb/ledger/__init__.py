@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .index import usage
 from .origins import Origins, diff_requests
 from .records import CallRecord, Status
 from .store import CALLS_FILE, Ledger
@@ -80,29 +79,18 @@ def records_frame(chunks: Iterable[list[dict[str, Any]]]) -> pd.DataFrame:
 
 
 
-def tally(lines: Iterable[bytes | memoryview]) -> dict[str, Any]:
-    """Ledger lines -> counts by status, tokens, and cost where known (``Ledger.stats``)."""
-    done = failed = tin = tout = unknown = 0
-    cost = 0.0
-    for line in lines:
-        u = usage(line)
-        if u is None:
-            continue
-        ok, i, o, c = u
-        done += ok
-        failed += not ok
-        tin, tout = tin + i, tout + o
-        if c is not None:
-            cost += c
-        elif ok:
-            unknown += 1
+def tally(done: list[bool], usage: list[tuple[bytes, bytes, bytes]]) -> dict[str, Any]:
+    """Per call: done?, and (input tokens, output tokens, cost) as written in its line (``b"31"``,
+    ``b"null"``) -> the totals of ``Ledger.stats``."""
+    tin, tout, cost = zip(*usage, strict=True) if usage else ((), (), ())
+    n_done, n_in, n_out = sum(done), sum(map(int, tin)), sum(map(int, tout))
     return {
-        "calls": done + failed,
-        "done": done,
-        "failed": failed,
-        "input_tokens": tin,
-        "output_tokens": tout,
-        "total_tokens": tin + tout,
-        "cost_usd": cost,
-        "cost_unknown": unknown,  # done calls whose price is not known
+        "calls": len(done),
+        "done": n_done,
+        "failed": len(done) - n_done,
+        "input_tokens": n_in,
+        "output_tokens": n_out,
+        "total_tokens": n_in + n_out,
+        "cost_usd": sum(map(float, [c for c in cost if c != b"null"])),
+        "cost_unknown": sum(c == b"null" and d for c, d in zip(cost, done, strict=True)),  # done, price unknown
     }

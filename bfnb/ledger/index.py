@@ -1,11 +1,13 @@
 """The ledger's in-memory index: key -> (offset, length, status), built without parsing JSON.
 
-Every line of ``calls.jsonl`` starts with its key and status at fixed byte positions::
+Every line of ``calls.jsonl`` is one :class:`CallRecord` as a JSON object whose key and status
+come first, so that they sit at fixed byte positions::
 
-    {"k":"<32 hex digits>","s":"d",...the rest of the record...}\\n      (s: d = done, f = failed)
+    {"key":"<32 hex digits>","status":"done",...the rest of the record...}\\n      (or "failed")
 
-so the index is built by reading the file in 4 MB blocks, finding newlines with numpy, gathering
-the 48-byte head of every line at once and checking it against that template.  The 32 hex digits
+The index is built by reading the file in 4 MB blocks, finding newlines with numpy, gathering the
+56-byte head of every line at once and checking it against that template (byte 52 tells done from
+failed).  A line parses straight into the record's dict: a lookup has nothing to rename.  The 32 hex digits
 become two ``uint64`` words (a SWAR hex decode), so a million keys cost 33 bytes each (hi, lo,
 offset, length, status) instead of ~150 bytes as Python objects, and sort in a tenth of a second.
 A line without its newline is not a record yet (a torn tail, or a write still in progress); a
@@ -23,7 +25,7 @@ import itertools
 import operator
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -44,20 +46,19 @@ __all__ = [
     "key_words",
     "scan",
     "split_key",
-    "usage",
+    "usage_at",
 ]
 
-HEAD_SIZE = 48  # len('{"k":"' + 32 hex + '","s":"d",')
-_KEY_AT, _STATUS_AT = 6, 45
+HEAD_SIZE = 56  # '{"key":"' + 32 hex digits + '","status":"' + 'done' or 'fail'
+_KEY_AT, _STATUS_AT = 8, 52
 _DONE_BYTE = ord("d")
 _BLOCK = 1 << 22  # 4 MB: numpy's compare + nonzero run ~2x faster on blocks that fit in cache
-_M6, _M2 = (1 << 48) - 1, 0xFFFF << 48
-_W0 = int.from_bytes(b'{"k":"\0\0', "little") & _M6  # bytes 0-5 of a head
-_W4 = int.from_bytes(b'\0\0\0\0\0\0",', "little") & _M2  # bytes 38-39
-_W5 = int.from_bytes(b'"s":"\0",', "little") & ~(0xFF << 40)  # bytes 40-47 but the status
+_W0 = int.from_bytes(b'{"key":"', "little")  # bytes 0-7 of a head, as a little-endian word
+_W5 = int.from_bytes(b'","statu', "little")  # bytes 40-47
+_W6_DONE, _W6_FAILED = int.from_bytes(b's":"done', "little"), int.from_bytes(b's":"fail', "little")
 is_key = re.compile(r"[0-9a-f]{32}\Z").match
 _DUMP_OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
-_STATUS_CODE = {Status.DONE: "d", Status.FAILED: "f"}
+_STATUSES = (Status.DONE, Status.FAILED)
 _FIRST = ("input_tokens", "output_tokens", "cost_usd", "attempts", "batch", "t_sent", "t_done")
 _LAST = ("request", "response")
 _FIELDS = (
@@ -66,7 +67,7 @@ _FIELDS = (
     *_LAST,
 )
 _get_fields = operator.attrgetter(*_FIELDS)
-_USAGE = re.compile(rb'"input_tokens":(\d+),"output_tokens":(\d+),"cost_usd":([^,]*),')
+_USAGE = re.compile(rb'(?:ed)?","input_tokens":(\d+),"output_tokens":(\d+),"cost_usd":([^,]*),')
 
 
 # --- the line format ---------------------------------------------------------------------
@@ -75,22 +76,22 @@ _USAGE = re.compile(rb'"input_tokens":(\d+),"output_tokens":(\d+),"cost_usd":([^
 def encode(record: CallRecord) -> tuple[bytes, str, bool]:
     """One record -> (its line, key, done).
 
-    The line is ``{"k":"<key>","s":"d",`` then the usage numbers (so ``stats`` reads them without
-    parsing the rest), the other scalars, and last the request and response.
+    The line is ``{"key":"<key>","status":"done",`` then the usage numbers (so ``stats`` reads
+    them without parsing the rest), the other scalars, and last the request and response.
     """
-    code = _STATUS_CODE.get(record.status)
-    if code is None:
+    status = record.status
+    if status not in _STATUSES:
         raise LedgerError(f"a call record's status must be 'done' or 'failed', not {record.status!r}")
     key = record.key
     if type(key) is not str or not is_key(key):
         raise LedgerError(f"a call record's key must be 32 lowercase hex digits, not {key!r}")
-    d = {"k": key, "s": code}
+    d = {"key": key, "status": status}
     d.update(zip(_FIELDS, _get_fields(record), strict=True))
     req = d["request"]
     if isinstance(req, dict) and not SECRET_FIELDS.isdisjoint(req):
         d["request"] = {k: v for k, v in req.items() if k not in SECRET_FIELDS}
     try:
-        return orjson.dumps(d, default=_default, option=_DUMP_OPTS), key, code == "d"
+        return orjson.dumps(d, default=_default, option=_DUMP_OPTS), key, status == Status.DONE
     except TypeError as e:
         raise LedgerError(f"cannot store the call record {key}: {e}") from e
 
@@ -99,23 +100,19 @@ def decode(line: bytes | memoryview) -> dict[str, Any] | None:
     """A line -> the record as a plain dict with CallRecord's field names (None if unreadable)."""
     try:
         d = orjson.loads(line)
-        d["key"] = d.pop("k")
-        d["status"] = Status.DONE if d.pop("s") == "d" else Status.FAILED
-    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+    except orjson.JSONDecodeError:
         return None
-    return d
+    return d if type(d) is dict else None
 
 
-def usage(line: bytes | memoryview) -> tuple[bool, int, int, float | None] | None:
-    """(done, input tokens, output tokens, cost) of a line, read from its start; None if unreadable."""
-    m = _USAGE.match(line, HEAD_SIZE)
-    if m is not None:
-        cost = m[3]
-        return line[_STATUS_AT] == _DONE_BYTE, int(m[1]), int(m[2]), None if cost == b"null" else float(cost)
-    d = decode(line)  # written some other way: parse it all
-    if d is None:
-        return None
-    return d["status"] == Status.DONE, d.get("input_tokens") or 0, d.get("output_tokens") or 0, d.get("cost_usd")
+def usage_at(block: bytes, starts: Iterable[int]) -> list[tuple[bytes, bytes, bytes] | None]:
+    """(input tokens, output tokens, cost) as written, for lines starting at ``starts`` in ``block``.
+
+    :func:`encode` puts these numbers right after the status, so they are read without parsing
+    the JSON; None for a line written in another layout.
+    """
+    match = _USAGE.match
+    return [m.groups() if (m := match(block, p + HEAD_SIZE)) is not None else None for p in starts]
 
 
 # --- the index -------------------------------------------------------------------------------
@@ -219,15 +216,13 @@ def _scan_block(a: np.ndarray, base: int, scratch: np.ndarray) -> tuple[Entries,
     heads = np.ndarray((len(a) - HEAD_SIZE + 1,), dtype=f"V{HEAD_SIZE}", buffer=a, strides=(1,))[starts]
     h = heads.view(np.uint8).reshape(-1, HEAD_SIZE)
     w = h.view("<u8")
-    good = ((w[:, 0] & np.uint64(_M6)) == _W0) & ((w[:, 4] & np.uint64(_M2)) == _W4)
-    good &= (w[:, 5] & np.uint64(~(0xFF << 40) & (2**64 - 1))) == _W5
-    status = h[:, _STATUS_AT]
-    good &= (status == _DONE_BYTE) | (status == ord("f"))
+    done = w[:, 6] == _W6_DONE
+    good = (w[:, 0] == _W0) & (w[:, 5] == _W5) & (done | (w[:, 6] == _W6_FAILED))
     if not good.all():
-        h, status, starts, ln = h[good], status[good], starts[good], ln[good]
+        h, done, starts, ln = h[good], done[good], starts[good], ln[good]
     hi, lo = _hex_words(_words(h[:, _KEY_AT : _KEY_AT + 32]))
     skipped = len(nl) - len(starts)
-    return Entries(hi, lo, starts + base, ln, status == _DONE_BYTE), int(nl[-1]) + 1, skipped
+    return Entries(hi, lo, starts + base, ln, done), int(nl[-1]) + 1, skipped
 
 
 def scan(fd: int, start: int, stop: int) -> tuple[Entries, int, int]:

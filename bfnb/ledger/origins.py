@@ -54,8 +54,7 @@ class Origins:
                 self._ingest(self._end, end)
 
     def _ingest(self, start: int, stop: int) -> None:
-        data = b"".join(self._log.read_lines([start], [stop - start]))
-        for line in data.splitlines():
+        for line in b"".join(block for _, block in self._log.blocks(start, stop)).splitlines():
             try:
                 self._apply(orjson.loads(line))
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):

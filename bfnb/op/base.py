@@ -100,7 +100,12 @@ class Op:
         return self._tag
 
     def label(self) -> str:
-        return self._tag or type(self).__name__
+        """The op's name in a graph: its tag, else :meth:`display_name`."""
+        return self._tag or self.display_name()
+
+    def display_name(self) -> str:
+        """What the op is, for displays (``AskLLM[gpt-4o-mini@openai]``)."""
+        return type(self).__name__
 
     def fingerprint(self) -> str:
         """Class + arguments (function code and captured values included) + :meth:`extra_fingerprint`."""

@@ -58,8 +58,8 @@ class CharacterTurn(Persisted, Op):
         self.command = PromptMaker.from_prompt(command)
         self._project = current_project()
 
-    def label(self) -> str:
-        return self._tag or f"{self.character.name}: {getattr(self.command, 'prompt', 'turn')[:30]}"
+    def display_name(self) -> str:
+        return f"{self.character.name}: {getattr(self.command, 'prompt', 'turn')[:30]}"
 
     def run(self, inputs: list[pd.DataFrame], ctx: RunContext) -> list[pd.DataFrame]:
         ch = self.character

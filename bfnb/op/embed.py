@@ -111,8 +111,8 @@ class EmbedText(Persisted, Op):
         self.status_key, self.error_key = status_key, error_key
         self._project = current_project()
 
-    def label(self) -> str:
-        return self._tag or f"EmbedText[{self.model}]"
+    def display_name(self) -> str:
+        return f"EmbedText[{self.model}]"
 
     def run(self, inputs: list[pd.DataFrame], ctx: RunContext) -> list[pd.DataFrame]:
         b = inputs[0]

@@ -60,8 +60,8 @@ class AskHuman(Persisted, Op):
         self.status_key, self.error_key = status_key, error_key
         self._project = current_project()
 
-    def label(self) -> str:
-        return self._tag or "AskHuman"
+    def display_name(self) -> str:
+        return "AskHuman"
 
     def run(self, inputs: list[pd.DataFrame], ctx: RunContext) -> list[pd.DataFrame]:
         b = inputs[0]

@@ -169,8 +169,8 @@ class AskLLM(Persisted, Op):
         self.finish_reason_key, self.cost_key = finish_reason_key, cost_key
         self._project = current_project()
 
-    def label(self) -> str:
-        return self._tag or f"AskLLM[{self.model}]"
+    def display_name(self) -> str:
+        return f"AskLLM[{self.model}]"
 
     def messages(self, prompt: str) -> list[dict[str, str]]:
         msgs = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []

@@ -178,7 +178,7 @@ class Shuffle(MapOp):
 
     kind = "batch"
 
-    def __init__(self, *, seed: Any = None, barrier_level: int = 1) -> None:
+    def __init__(self, seed: Any = None, *, barrier_level: int = 1) -> None:
         self.seed = _seed_of(seed)
 
     def extra_fingerprint(self) -> str:

@@ -7,8 +7,8 @@ from broker_helpers import FAST_RETRY, resolved, run
 
 from bfnb.brokers import EmbeddingBroker, Job, Retry
 from bfnb.brokers.embedding import apportion
-from bfnb.local import model as local_model
 from bfnb.ledger.records import CallRecord
+from bfnb.local import model as local_model
 
 
 def embed_job(i: int, **extra: object) -> Job:

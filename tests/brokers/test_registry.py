@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 from broker_helpers import chat_job, run
 
-from bfnb.brokers import BatchAPIBroker, ChatBroker, EmbeddingBroker, FunctionBroker, RateLimits, all_brokers, get_broker
+from bfnb.brokers import (
+    BatchAPIBroker,
+    ChatBroker,
+    EmbeddingBroker,
+    FunctionBroker,
+    RateLimits,
+    all_brokers,
+    get_broker,
+)
 from bfnb.errors import MissingAPIKeyError
 
 

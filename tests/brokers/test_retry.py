@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
 
 import aiohttp
 import pytest
@@ -49,7 +48,7 @@ def test_429_is_rate_limited_and_part_of_the_tree() -> None:
 @pytest.mark.parametrize(
     "exc",
     [
-        asyncio.TimeoutError(),
+        TimeoutError(),
         aiohttp.ServerDisconnectedError(),
         ConnectionResetError("reset by peer"),
         aiohttp.ClientPayloadError("truncated"),
@@ -81,7 +80,7 @@ def test_parse_retry_after_forms() -> None:
     assert parse_retry_after({"retry-after-ms": "1500"}) == 1.5
     assert parse_retry_after({}) is None
     assert parse_retry_after(None) is None
-    when = datetime.now(timezone.utc) + timedelta(seconds=30)
+    when = datetime.now(UTC) + timedelta(seconds=30)
     secs = parse_retry_after({"retry-after": format_datetime(when, usegmt=True)})
     assert secs is not None and 25 <= secs <= 31
 

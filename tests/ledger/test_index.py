@@ -11,7 +11,8 @@ from bfnb.ledger.index import KeyIndex, key_words, scan
 
 
 def line(key: str, done: bool, body: str = "") -> bytes:
-    return b'{"k":"%s","s":"%s","x":"%s"}\n' % (key.encode(), b"d" if done else b"f", body.encode())
+    status = b"done" if done else b"failed"
+    return b'{"key":"%s","status":"%s","x":"%s"}\n' % (key.encode(), status, body.encode())
 
 
 def reference(events):
@@ -44,7 +45,7 @@ def test_scan_finds_complete_lines_only(tmp_path):
         assert [f"{h:016x}{lo:016x}" for h, lo in zip(e.hi.tolist(), e.lo.tolist(), strict=True)] == keys
         assert e.done.tolist() == [True, False, True, False, True]
         for o, n, k in zip(e.off.tolist(), e.ln.tolist(), keys, strict=True):
-            assert data[o : o + n].startswith(b'{"k":"' + k.encode()) and data[o + n - 1 : o + n] == b"\n"
+            assert data[o : o + n].startswith(b'{"key":"' + k.encode()) and data[o + n - 1 : o + n] == b"\n"
         e2, end2, _ = scan(fd, e.off[2], len(data))  # from the middle, as refresh does
         assert e2.off.tolist() == e.off.tolist()[2:] and end2 == end
     finally:

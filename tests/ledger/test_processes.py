@@ -51,8 +51,8 @@ def check_lines(folder):
     keys = []
     for line in data.splitlines():
         d = orjson.loads(line)  # an interleaved line would not parse
-        assert line.startswith(b'{"k":"' + d["k"].encode() + b'","s":"d",')
-        keys.append(d["k"])
+        assert line.startswith(b'{"key":"' + d["key"].encode() + b'","status":"done",')
+        keys.append(d["key"])
     return keys
 
 

@@ -31,6 +31,8 @@ def test_records_survive_reopening(tmp_path):
         assert ledger.status(key(999)) is None
         assert ledger.get(key(999)) is None
         assert key(3) in ledger and key(999) not in ledger
+    with pytest.raises(LedgerError, match="closed"):
+        ledger.get(key(1))
 
 
 def test_fsync_appends_are_readable_at_once(tmp_path):
@@ -45,8 +47,8 @@ def test_each_line_starts_with_key_and_status(tmp_path):
     with Ledger(tmp_path) as ledger:
         ledger.append_many([record(1), record(2, "failed")])
     first, second = lines_of(tmp_path)
-    assert first.startswith(b'{"k":"' + key(1).encode() + b'","s":"d",')
-    assert second.startswith(b'{"k":"' + key(2).encode() + b'","s":"f",')
+    assert first.startswith(b'{"key":"' + key(1).encode() + b'","status":"done","input_tokens":11,')
+    assert second.startswith(b'{"key":"' + key(2).encode() + b'","status":"failed","input_tokens":12,')
     assert orjson.loads(second)["error"] == "HTTP 500 on call 2"
 
 
@@ -78,7 +80,7 @@ def test_later_lines_win_otherwise(tmp_path):
         assert ledger.failed_keys() == [key(1)]
 
 
-@pytest.mark.parametrize("tail", [b'{"k":"' + b"a" * 20, b"", b'{"k":"' + b"b" * 32 + b'","s":"d","kind":{}}'])
+@pytest.mark.parametrize("tail", [b'{"key":"' + b"a" * 20, b"", b'{"key":"' + b"b" * 32 + b'","status":"done"}'])
 def test_a_torn_last_line_is_skipped_and_the_next_append_is_clean(tmp_path, tail):
     with Ledger(tmp_path) as ledger:
         ledger.append_many([record(i) for i in range(3)])
@@ -91,7 +93,7 @@ def test_a_torn_last_line_is_skipped_and_the_next_append_is_clean(tmp_path, tail
         ledger.append(record(3))
     data = (tmp_path / CALLS_FILE).read_bytes()
     assert data.startswith(whole) and data.endswith(b"\n")
-    assert [orjson.loads(line)["k"] for line in data.splitlines()] == [key(i) for i in range(4)]
+    assert [orjson.loads(line)["key"] for line in data.splitlines()] == [key(i) for i in range(4)]
     with Ledger(tmp_path) as ledger:
         assert [ledger.get(key(i)) for i in range(4)] == [record(i) for i in range(4)]
 
@@ -143,6 +145,20 @@ def test_stats_count_distinct_calls(tmp_path):
     assert s["input_tokens"] == sum(10 + i % 7 for i in (0, 1, 2, 3, 5, 9))
     assert s["output_tokens"] == 5 * 20 and s["total_tokens"] == s["input_tokens"] + 100
     assert math.isclose(s["cost_usd"], 0.004) and s["cost_unknown"] == 1
+
+
+def test_stats_read_lines_written_in_another_field_order(tmp_path):
+    other = {"key": key(8), "status": "done", "kind": "chat", "provider": "p", "model": "m", "request": {}}
+    other |= {"input_tokens": 5, "output_tokens": 6, "cost_usd": 0.5}  # after the request: not where encode puts them
+    with Ledger(tmp_path) as ledger:
+        ledger.append(record(1))
+    with open(tmp_path / CALLS_FILE, "ab") as f:
+        f.write(orjson.dumps(other) + b"\n")
+    with Ledger(tmp_path) as ledger:
+        s = ledger.stats()
+        assert (s["calls"], s["input_tokens"], s["output_tokens"]) == (2, 11 + 5, 20 + 6)
+        assert math.isclose(s["cost_usd"], 0.501)
+        assert ledger.get(key(8)).input_tokens == 5
 
 
 def test_to_pandas_has_one_row_per_call_with_flat_columns(tmp_path):
