@@ -5,14 +5,17 @@ GIL) with a fixed 200 ms latency, then measures, in one run:
 
   (a) a bare aiohttp + orjson client: the ceiling of this machine for Python clients;
   (b) the official ``openai.AsyncOpenAI`` client (capped at ``--openai-n`` requests to stay short);
-  (c) ``ChatBroker.run`` over ``--n`` jobs, cold;
-  (e) ``ChatBroker`` under a server limit of ``--rpm`` requests per minute for ``--seconds``: the
-      share of the limit it achieves and how many 429s it causes.
+  (c) the AskLLM op over ``--n`` entries, cold, in a fresh process and project (the whole path:
+      prompts, keys, ledger, broker, HTTP), and (c2) ``ChatBroker.run`` alone over the same count;
+  (d) the same AskLLM pipeline re-run in a new process, everything cached: rows/s of ``g.run()``
+      (and (d2) with the node checkpoints deleted, so every row is looked up in the ledger);
+  (e) AskLLM under a server limit of ``--rpm`` requests per minute (about ``--seconds`` of work):
+      the share of the limit it achieves and how many 429s it causes; (e2) the broker alone.
 
 and prints the ratios (c)/(a) and (c)/(b).  Each measurement is one function taking the server URL
-and returning a dict, so more can be added (the AskLLM op, a cached re-run in a new process).
+and returning a dict.
 
-    .venv/bin/python bench/dispatch.py                 # everything, about 2.5 minutes
+    .venv/bin/python bench/dispatch.py                 # everything, about 5 minutes
     .venv/bin/python bench/dispatch.py --only a,c      # a subset
 """
 
@@ -21,8 +24,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -155,8 +160,84 @@ def measure_broker(url: str, n: int) -> dict[str, Any]:
     broker = _broker(url)
     jobs = _jobs(n)
     records: list[Any] = []
-    return _timed("c) ChatBroker.run, cold", n,
+    return _timed("c2) ChatBroker.run, cold", n,
                   lambda: sum(r.status == "done" for r in run_sync(broker.run(jobs, on_record=records.append)).values()))  # fmt: skip
+
+
+# --- (c), (d), (e) through the AskLLM op, each in a fresh process ---------------------------------
+
+_ASK = """
+import json, shutil, sys, time
+t0 = time.perf_counter()
+import bfnb as bf
+from bfnb.op import AskLLM, FromList
+from bfnb.brokers import RateLimits, Retry, get_broker
+n, rpm, drop_checkpoints = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
+limits = RateLimits(concurrency=256, rpm=float(rpm)) if rpm != "none" else RateLimits(concurrency=256)
+get_broker("chat", "gpt-4o-mini@openai", limits=limits, retry=Retry(max_attempts=20))
+with bf.ProjectFolder("bench", 1, 0, 0) as project:
+    if drop_checkpoints:
+        shutil.rmtree(project.checkpoint_dir, ignore_errors=True)
+    rows = [{"i": i, "note": PROMPT} for i in range(n)]
+    t1 = time.perf_counter()
+    g = FromList(rows) | AskLLM("{i}: {note}", model="gpt-4o-mini@openai", max_completion_tokens=20)
+    out = g.run()
+t2 = time.perf_counter()
+cost = g.cost().loc["total"]
+print(json.dumps({"seconds": t2 - t1, "startup": t1 - t0, "rows": len(out), "done": int((out["status"] == "done").sum()),
+                  "sent": int(cost["calls_sent"]), "cached": int(cost["calls_cached"])}))
+"""
+
+
+def _ask(url: str, n: int, data_dir: Path, *, rpm: int | None = None, drop_checkpoints: bool = False) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENAI_BASE_URL": url, "OPENAI_API_KEY": "sk-bench",
+           "BFNB_DATA_DIR": str(data_dir)}  # fmt: skip
+    env.pop("BFNB_OFFLINE", None)
+    code = f"PROMPT = {PROMPT!r}\n" + _ASK
+    res = subprocess.run([sys.executable, "-c", code, str(n), str(rpm or "none"), "1" if drop_checkpoints else "0"],
+                         capture_output=True, text=True, env=env, cwd=ROOT)  # fmt: skip
+    if res.returncode:
+        raise RuntimeError(res.stderr[-3000:])
+    return orjson.loads(res.stdout.strip().splitlines()[-1])
+
+
+def measure_askllm(url: str, n: int, data_dir: Path) -> dict[str, Any]:
+    """(c) AskLLM over ``n`` entries, cold, in a fresh process and project."""
+    r = _ask(url, n, data_dir)
+    out = {"name": "c) AskLLM, cold", "n": n, "ok": r["done"], "seconds": r["seconds"], "rps": n / r["seconds"]}
+    print(f"  {out['name']}: {n:,} entries in {r['seconds']:.1f} s = {out['rps']:,.0f} req/s "
+          f"({r['sent']:,} sent, {r['done']:,} done)")  # fmt: skip
+    return out
+
+
+def measure_rerun(url: str, n: int, data_dir: Path) -> dict[str, Any]:
+    """(d) the cold pipeline again in a new process; (d2) the same with node checkpoints deleted."""
+    r = _ask(url, n, data_dir)
+    r2 = _ask(url, n, data_dir, drop_checkpoints=True)
+    out = {"name": "d) AskLLM re-run in a new process", "rows_per_s": n / r["seconds"], "sent": r["sent"],
+           "ledger_rows_per_s": n / r2["seconds"], "ledger_sent": r2["sent"]}  # fmt: skip
+    print(f"  {out['name']}: {n:,} rows in {r['seconds'] * 1000:.0f} ms = {out['rows_per_s']:,.0f} rows/s, "
+          f"{r['sent']} sent (interpreter start and imports before it: {r['startup']:.1f} s)")  # fmt: skip
+    print(f"  d2) the same without node checkpoints (every row looked up in the ledger): "
+          f"{r2['seconds'] * 1000:.0f} ms = {out['ledger_rows_per_s']:,.0f} rows/s, {r2['sent']} sent")  # fmt: skip
+    return out
+
+
+def measure_askllm_limited(url: str, rpm: int, seconds: float, data_dir: Path) -> dict[str, Any]:
+    """(e) AskLLM over ``rpm * seconds / 60`` entries against a server limit of ``rpm``."""
+    control(url, "/configure", {"rpm": rpm})
+    control(url, "/reset_stats", {})
+    n = int(rpm * seconds / 60)
+    r = _ask(url, n, data_dir, rpm=rpm)
+    stats = control(url, "/stats")
+    control(url, "/configure", {"rpm": None})
+    by_status = {int(k): v for k, v in stats["by_status"].items()}
+    ok, n429 = by_status.get(200, 0), by_status.get(429, 0)
+    out = {"name": f"e) AskLLM under {rpm:,} RPM", "answered": ok, "share_of_limit": ok / (rpm * r["seconds"] / 60),
+           "429s": n429, "429_fraction": n429 / max(1, ok + n429), "done": r["done"]}  # fmt: skip
+    print(f"  {out['name']}: {n:,} entries in {r['seconds']:.1f} s, {ok:,} answered = {out['share_of_limit']:.1%} "
+          f"of the limit, {n429} answers 429 ({out['429_fraction']:.2%}), {r['done']:,} done")  # fmt: skip
+    return out
 
 
 # --- (e) under a rate limit ---------------------------------------------------------------------
@@ -183,7 +264,7 @@ def measure_rate_limited(url: str, rpm: int, seconds: float) -> dict[str, Any]:
     steady = [t for t in done_at if t - t0 >= 5.0]
     steady_share = len(steady) / (rpm * (elapsed - 5.0) / 60) if elapsed > 5 else float("nan")
     out = {
-        "name": f"e) ChatBroker under {rpm:,} RPM for {elapsed:.0f} s",
+        "name": f"e2) ChatBroker under {rpm:,} RPM for {elapsed:.0f} s",
         "answered": ok,
         "share_of_limit": ok / (rpm * elapsed / 60),
         "steady_share_of_limit": steady_share,
@@ -214,7 +295,7 @@ def _best(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--only", default="a,b,c,e", help="comma-separated measurements to run")
+    ap.add_argument("--only", default="a,b,c,c2,d,e", help="comma-separated measurements to run (also e2)")
     ap.add_argument("--n", type=int, default=20_000, help="requests for (a) and (c)")
     ap.add_argument("--openai-n", type=int, default=3_000, help="requests for (b)")
     ap.add_argument("--latency", type=float, default=0.2)
@@ -227,25 +308,37 @@ def main() -> None:
     print(f"server {url}, latency {args.latency * 1000:.0f} ms, concurrency {CONCURRENCY}, "
           f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}")  # fmt: skip
     res: dict[str, dict[str, Any]] = {}
+    tmp = Path(tempfile.mkdtemp(prefix="bfnb-bench-"))
     try:
-        for _ in range(args.repeat):  # on a shared machine, the best of a few alternated runs
+        for r in range(args.repeat):  # on a shared machine, the best of a few alternated runs
             if "a" in only:
                 res["a"] = _best(res.get("a"), measure_bare_aiohttp(url, args.n))
             if "c" in only:
-                res["c"] = _best(res.get("c"), measure_broker(url, args.n))
+                res["c"] = _best(res.get("c"), measure_askllm(url, args.n, tmp / f"cold{r}"))
+            if "c2" in only:
+                res["c2"] = _best(res.get("c2"), measure_broker(url, args.n))
+        if "d" in only:
+            if "c" not in res:
+                measure_askllm(url, args.n, tmp / "cold0")
+            res["d"] = measure_rerun(url, args.n, tmp / "cold0")
         if "b" in only:
             res["b"] = measure_openai_client(url, args.openai_n)
         if "e" in only:
-            res["e"] = measure_rate_limited(url, args.rpm, args.seconds)
+            res["e"] = measure_askllm_limited(url, args.rpm, args.seconds, tmp / "limited")
+        if "e2" in only:
+            res["e2"] = measure_rate_limited(url, args.rpm, args.seconds)
     finally:
         proc.stdin.close()
         proc.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
     if "c" in res:
         c = res["c"]["rps"]
         if "a" in res:
             print(f"  (c)/(a) = {c / res['a']['rps']:.2f}   (target >= 0.8)")
         if "b" in res:
             print(f"  (c)/(b) = {c / res['b']['rps']:.1f}   (target >= 4)")
+    if "d" in res:
+        print(f"  (d) {res['d']['rows_per_s']:,.0f} rows/s   (target >= 200,000)")
     if "e" in res:
         e = res["e"]
         print(f"  (e) share {e['share_of_limit']:.1%} (target >= 95%), 429s {e['429_fraction']:.2%} (target < 1%)")

@@ -78,7 +78,6 @@ def records_frame(chunks: Iterable[list[dict[str, Any]]]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(data[c], dtype=data[c].dtype, copy=False) for c in COLUMNS})
 
 
-
 def tally(done: list[bool], usage: list[tuple[bytes, bytes, bytes]]) -> dict[str, Any]:
     """Per call: done?, and (input tokens, output tokens, cost) as written in its line (``b"31"``,
     ``b"null"``) -> the totals of ``Ledger.stats``."""

@@ -163,6 +163,7 @@ class AppendLog:
             yield start, block[:cut] if cut < len(block) else block
             start += cut
 
+
 def _last_newline_end(fd: int, start: int, size: int) -> int:
     """Offset just past the last newline in ``[start, size)``, or ``start``."""
     if size > start and os.pread(fd, 1, size - 1) == b"\n":  # the usual case: no torn tail
