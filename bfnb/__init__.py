@@ -54,31 +54,41 @@ _LAZY = {
 }
 _LAZY_MODULES = {"markdown": "bfnb.formats.markdown", "testing": "bfnb.testing"}
 
-__all__ = sorted(
-    [
-        "BfnbError",
-        "BrokerError",
-        "BudgetExceeded",
-        "DuplicateIdxError",
-        "Graph",
-        "GraphError",
-        "LedgerError",
-        "LoopLimitError",
-        "MissingAPIKeyError",
-        "MissingFieldError",
-        "OpError",
-        "ProjectFolder",
-        "ProviderError",
-        "RateLimited",
-        "SourceError",
-        "UserFunctionError",
-        "__version__",
-        "default_embedding_model",
-        "default_model",
-        "options",
-        *_LAZY,
-    ]
-)
+__all__ = [
+    "BasicPromptMaker",
+    "BatchTable",
+    "BfnbError",
+    "BrokerError",
+    "Budget",
+    "BudgetExceeded",
+    "CompareView",
+    "DuplicateIdxError",
+    "Graph",
+    "GraphError",
+    "Ledger",
+    "LedgerError",
+    "LoopLimitError",
+    "MissingAPIKeyError",
+    "MissingFieldError",
+    "OpError",
+    "ProjectFolder",
+    "PromptMaker",
+    "ProviderError",
+    "RateLimited",
+    "RateLimits",
+    "Retry",
+    "SourceError",
+    "UserFunctionError",
+    "__version__",
+    "all_brokers",
+    "compare",
+    "default_embedding_model",
+    "default_model",
+    "get_broker",
+    "options",
+    "register_price",
+    "register_provider",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -74,15 +74,23 @@ def batch_to_jsonl_bytes(df: pd.DataFrame, fields: Sequence[str] | None = None) 
     ]
     keys = [b'{"idx":'] + [b"," + orjson.dumps(c[0]) + b":" for c in columns[1:]]
     consts = pa.array([*keys, b"}\n", b"null"], type=pa.large_binary())
-    # Chunks of rows keep every intermediate buffer small and warm in memory; only the result
-    # is allocated at full size, once.
-    step = _CHUNK_ROWS
+    # Chunks of rows (about _CHUNK_BYTES of text each) keep every intermediate buffer small
+    # and warm in memory; only the result is allocated at full size, once.
+    text = sum(_mean_len(a) for a in arrays if a.dtype == object)
+    step = int(min(_CHUNK_ROWS, max(64, _CHUNK_BYTES // max(text, 1))))
     return b"".join(
         _jsonl_chunk(columns, consts, df.index, i, min(i + step, n)) for i in range(0, n, step)
     )
 
 
 _CHUNK_ROWS = 1 << 14
+_CHUNK_BYTES = 8 << 20
+
+
+def _mean_len(arr: np.ndarray) -> float:
+    """The mean length of the str values in a sample of an object column (other values: 16)."""
+    sample = arr[:: max(1, len(arr) // 64)].tolist()
+    return sum(len(v) if isinstance(v, str) else 16 for v in sample) / max(1, len(sample))
 
 
 def _jsonl_chunk(

@@ -100,8 +100,6 @@ class ProjectFolder:
     def ledger(self) -> Any:
         """The project's call ledger (opened on first use, shared by every op of the project)."""
         if self._ledger is None:
-            from .ledger import Ledger
-
             self._ledger = _shared_ledger(self.ledger_dir)
         return self._ledger
 

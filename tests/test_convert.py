@@ -154,6 +154,15 @@ def test_jsonl_same_bytes_as_per_row_across_chunks_and_field_subsets(long_first)
         assert batch_to_jsonl_bytes(df, fields=fields) == expected, fields
 
 
+def test_jsonl_long_texts_use_smaller_chunks_with_same_bytes():
+    from bfnb.formats.jsonl import dumps_line
+
+    n = 3000
+    texts = [f"{i}: " + 'long paragraph, "quoted"\n' * 300 for i in range(n)]  # ~8 kB each
+    df = B.from_columns([f"p{i}" for i in range(n)], {"text": texts, "k": np.arange(n)})
+    assert batch_to_jsonl_bytes(df) == b"".join(dumps_line(r) for r in B.to_records(df))
+
+
 def test_jsonl_large_batch_and_typed_columns():
     n = 20_000
     df = B.from_columns(

@@ -30,11 +30,11 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb", **kwargs: Any) -
     ``mode`` is ``"wb"`` or ``"w"`` (text mode defaults to UTF-8 and ``\\n`` newlines).
     Parent directories are created.
 
-    >>> import tempfile, os
+    >>> import tempfile, os, pathlib
     >>> d = tempfile.mkdtemp()
     >>> with atomic_open(os.path.join(d, "sub", "a.txt"), "w") as f:
     ...     _ = f.write("hello")
-    >>> open(os.path.join(d, "sub", "a.txt")).read()
+    >>> pathlib.Path(d, "sub", "a.txt").read_text()
     'hello'
     """
     if mode not in ("w", "wb", "wt"):
@@ -62,10 +62,10 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb", **kwargs: Any) -
 def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> None:
     """Write ``data`` (bytes, or str as UTF-8) to ``path`` atomically.
 
-    >>> import tempfile, os
+    >>> import tempfile, os, pathlib
     >>> p = os.path.join(tempfile.mkdtemp(), "b.bin")
     >>> atomic_write(p, b"\\x00\\x01")
-    >>> open(p, "rb").read()
+    >>> pathlib.Path(p).read_bytes()
     b'\\x00\\x01'
     """
     if isinstance(data, str):

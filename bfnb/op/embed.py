@@ -15,12 +15,11 @@ import numpy as np
 import pandas as pd
 
 from .. import batch as B
-from ..errors import OpError
 from ..project import current_project
 from ._dispatch import dispatch, estimate_tokens, resolve_model
 from .checkpoint import Persisted
 from .base import MapOp, Op, RunContext
-from .llm import active_mask, merge_rows, status_fields
+from .llm import CallRequests, active_mask, merge_rows, status_fields
 
 __all__ = [
     "CallLLMEmbedding",
@@ -146,39 +145,17 @@ class GenerateLLMEmbeddingRequest(MapOp):
         return B.with_fields(b, {self.output_key: reqs})
 
 
-class CallLLMEmbedding(Persisted, Op):
-    """Sends the embedding requests in ``input_key``; responses into ``output_key``."""
+class CallLLMEmbedding(CallRequests):
+    """Sends the embedding requests in ``input_key``; responses into ``output_key`` (seed API)."""
 
-    kind = "broker"
+    call_kind = "embedding"
 
     def __init__(self, *, input_key: str = "embedding_request", output_key: str = "embedding_response",
                  status_key: str = "status", error_key: str = "error", **seed_compat: Any) -> None:
-        self.input_key, self.output_key = input_key, output_key
-        self.status_key, self.error_key = status_key, error_key
-        self._project = current_project()
+        super().__init__(input_key=input_key, output_key=output_key, status_key=status_key, error_key=error_key)
 
-    def run(self, inputs: list[pd.DataFrame], ctx: RunContext) -> list[pd.DataFrame]:
-        b = inputs[0]
-        mask = active_mask(b, self.status_key)
-        rows = b[mask] if not mask.all() else b
-        B.require_fields(rows, [self.input_key], op=self)
-        reqs = rows[self.input_key].tolist()
-        records: list[dict[str, Any] | None] = [None] * len(reqs)
-        by_model: dict[str, list[int]] = {}
-        for i, r in enumerate(reqs):
-            if not isinstance(r, dict) or "model" not in r:
-                raise OpError("expected an embedding request dict", op=self, idx=rows.index[i], field=self.input_key)
-            by_model.setdefault(r["model"], []).append(i)
-        for model, positions in by_model.items():
-            resolved = resolve_model(model)
-            bodies = [{**reqs[i], "model": resolved.model} for i in positions]
-            d = dispatch(self, ctx, kind="embedding", model=model, requests=bodies, idxs=[rows.index[i] for i in positions],
-                         est_input_tokens=[estimate_tokens(len(str(x["input"]))) for x in bodies], max_output_tokens=0)
-            for i, rec in zip(positions, d.records, strict=True):
-                records[i] = rec
-        status, errors = status_fields(records)
-        responses = [r.get("response") if r and r.get("status") == "done" else None for r in records]
-        return [merge_rows(b, mask, {self.output_key: responses, self.status_key: status, self.error_key: errors})]
+    def estimate(self, body: dict[str, Any]) -> tuple[int, int]:
+        return estimate_tokens(len(str(body.get("input", "")))), 0
 
 
 class ExtractResponseEmbedding(MapOp):

@@ -30,6 +30,7 @@ __all__ = [
     "AskLLM",
     "BasicPromptMaker",
     "CallLLM",
+    "CallRequests",
     "CleanupLLMData",
     "ExtractResponseText",
     "GenerateLLMRequest",
@@ -260,10 +261,11 @@ class GenerateLLMRequest(MapOp):
         return B.with_fields(b, {self.output_key: reqs})
 
 
-class CallLLM(Persisted, Op):
-    """Sends the requests in ``input_key`` (their ``model`` is ``name@provider``); responses to ``output_key``."""
+class CallRequests(Persisted, Op):
+    """Sends the request dicts in ``input_key`` (their ``model`` is ``name@provider``), grouped by model."""
 
     kind = "broker"
+    call_kind = "chat"
 
     def __init__(
         self,
@@ -278,6 +280,11 @@ class CallLLM(Persisted, Op):
         self.input_key, self.output_key = input_key, output_key
         self.status_key, self.error_key, self.batch = status_key, error_key, batch
         self._project = current_project()
+
+    def estimate(self, body: dict[str, Any]) -> tuple[int, int]:
+        """(input tokens, output tokens to reserve) for one request."""
+        chars = sum(len(str(m.get("content", ""))) for m in body.get("messages", []))
+        return estimate_tokens(chars), int(body.get("max_completion_tokens") or DEFAULT_OUTPUT_ESTIMATE)
 
     def run(self, inputs: list[pd.DataFrame], ctx: RunContext) -> list[pd.DataFrame]:
         b = inputs[0]
@@ -294,15 +301,19 @@ class CallLLM(Persisted, Op):
         for model, positions in by_model.items():
             resolved = resolve_model(model)
             bodies = [{**reqs[i], "model": resolved.model} for i in positions]
-            est = [estimate_tokens(sum(len(str(m.get("content", ""))) for m in body["messages"])) for body in bodies]
-            max_out = max((int(body.get("max_completion_tokens") or DEFAULT_OUTPUT_ESTIMATE) for body in bodies), default=0)
-            d = dispatch(self, ctx, kind="chat", model=model, requests=bodies, idxs=[rows.index[i] for i in positions],
-                         est_input_tokens=est, max_output_tokens=max_out, batch=self.batch)
+            est = [self.estimate(body) for body in bodies]
+            d = dispatch(self, ctx, kind=self.call_kind, model=model, requests=bodies,
+                         idxs=[rows.index[i] for i in positions], est_input_tokens=[e[0] for e in est],
+                         max_output_tokens=max((e[1] for e in est), default=0), batch=self.batch)
             for i, rec in zip(positions, d.records, strict=True):
                 records[i] = rec
         status, errors = status_fields(records)
         responses = [r.get("response") if r and r.get("status") == "done" else None for r in records]
         return [merge_rows(b, mask, {self.output_key: responses, self.status_key: status, self.error_key: errors})]
+
+
+class CallLLM(CallRequests):
+    """Sends the chat requests in ``input_key``; responses to ``output_key`` (seed API)."""
 
 
 class ExtractResponseText(MapOp):

@@ -23,7 +23,7 @@ from typing import Any
 
 from bfnb.local.server import LocalServer
 
-__all__ = ["LocalServer", "local_server", "server", "server_fixture"]
+__all__ = ["LocalServer", "local_server", "server", "server_fixture"]  # noqa: F822 (server: lazy, below)
 
 
 @contextmanager
