@@ -20,9 +20,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 
-from ..errors import SourceError
+from .txt import read_text_file
 
 __all__ = [
     "build_sort_key_from_headings",
@@ -49,19 +48,7 @@ _FIRST_INT = re.compile(r"\d+")
 
 def read_markdown_text(path: str | os.PathLike[str]) -> str:
     """A file's text, as UTF-8 (a BOM is dropped); :class:`SourceError` names the bad line."""
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as e:
-        raise SourceError(f"cannot read {str(p)!r}: {e.strerror or e}") from e
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        raise SourceError(
-            f"{str(p)!r} line {line}: invalid UTF-8 at byte offset {e.start} "
-            f"(byte {data[e.start : e.start + 1]!r})"
-        ) from None
+    return read_text_file(path)
 
 
 def _source_text(source: str | os.PathLike[str]) -> str:
