@@ -21,14 +21,33 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import xxhash
 
-__all__ = ["Unhashable", "combine", "fingerprint", "hash_bytes"]
+__all__ = ["Unhashable", "combine", "fingerprint", "hash_bytes", "text_hashes"]
 
 MAX_DEPTH = 12
 
 
 class Unhashable(TypeError):
     """An argument whose content bfnb cannot fingerprint."""
+
+
+def text_hashes(values: Any) -> np.ndarray:
+    """A uint64 xxh3 hash of each str (as UTF-8) or bytes value of a homogeneous sequence.
+
+    One C call per value and no bulk UTF-8 copy: about 3x faster than pandas' SipHash over object
+    arrays, which matters because every source hashes its records to make idx.
+    """
+    n = len(values)
+    if not n:
+        return np.zeros(0, dtype=np.uint64)
+    h = xxhash.xxh3_64_intdigest
+    if type(values[0]) is str:
+        try:
+            return np.fromiter(map(h, map(str.encode, values)), dtype=np.uint64, count=n)
+        except UnicodeEncodeError:  # lone surrogates
+            return np.fromiter((h(v.encode("utf-8", "surrogatepass")) for v in values), dtype=np.uint64, count=n)
+    return np.fromiter(map(h, values), dtype=np.uint64, count=n)
 
 
 def hash_bytes(data: bytes) -> str:
@@ -101,9 +120,7 @@ def _(obj: enum.Enum, depth: int) -> str:
 def _(obj: list[Any] | tuple[Any, ...], depth: int) -> str:
     tag = type(obj).__name__
     if obj and all(type(v) is str for v in obj):  # fast path for long lists of text
-        arr = np.asarray(obj, dtype=object)
-        hashed = pd.util.hash_array(arr, categorize=False)
-        return hash_bytes(f"{tag}-str:{len(obj)}:".encode() + hashed.tobytes())
+        return hash_bytes(f"{tag}-str:{len(obj)}:".encode() + text_hashes(obj).tobytes())
     return combine(f"{tag}:{len(obj)}", *(fingerprint(v, depth + 1) for v in obj))
 
 

@@ -82,6 +82,8 @@ def rel_name(path: Path, base: Path) -> str:
 class FileSource(SourceOp):
     """Base of file readers: the glob, the reader options, the files' fingerprint."""
 
+    preserves_idx = True  # each reader checks its idx itself, naming both records
+
     glob_str: Any
 
     def _reader_options(self, shuffle: bool, seed: Any, offset: int, max_count: int | None) -> None:

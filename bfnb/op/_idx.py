@@ -1,8 +1,8 @@
 """How sources make idx: type-tagged content hashes, computed column-wise, and uniqueness checks.
 
 A source without an explicit idx gives each record a 16-hex-digit hash of its own content.  The
-hash is computed per column, not per row: pandas' SipHash (``pd.util.hash_array``) over a whole
-object array of text (in chunks, to bound memory), numpy for numbers, and canonical JSON only for
+hash is computed per column, not per row: xxh3 over each text (one C call per value), numpy for
+numbers, and canonical JSON only for
 containers; each value's type is mixed in (``1``, ``1.0``, ``True`` and ``"1"`` differ) and each
 field's name, and the per-field hashes are summed, so a record's hash does not depend on the
 order of its fields nor on the fields of other records.  The same functions give row ops a
@@ -20,7 +20,7 @@ import orjson
 import pandas as pd
 
 from ..errors import DuplicateIdxError
-from ..fingerprint import Unhashable, fingerprint
+from ..fingerprint import Unhashable, fingerprint, text_hashes
 from ..formats.jsonl import encode_value
 
 __all__ = [
@@ -75,14 +75,8 @@ _CHUNK = 1 << 16
 
 
 def _hash_text(arr: np.ndarray) -> np.ndarray:
-    """SipHash of each str/bytes value, in chunks (pandas encodes a whole chunk to UTF-8 first)."""
-    if len(arr) > _CHUNK:
-        return np.concatenate([_hash_text(arr[i : i + _CHUNK]) for i in range(0, len(arr), _CHUNK)])
-    try:
-        return pd.util.hash_array(arr, categorize=False)
-    except UnicodeEncodeError:  # lone surrogates
-        enc = objects([s.encode("utf-8", "surrogatepass") if type(s) is str else s for s in arr])
-        return pd.util.hash_array(enc, categorize=False)
+    """One hash per str (or per bytes) value of a homogeneous array."""
+    return text_hashes(arr)
 
 
 def _canon(v: Any) -> str:

@@ -71,8 +71,9 @@ class Op:
     side_effect: bool = False
     #: False for ops whose result must not be reused from the in-kernel memo.
     memoize: bool = True
-    #: True for ops whose outputs only keep, drop, reorder or update their input's rows
-    #: (no new idx), so the executor can skip the duplicate-idx check.
+    #: True for ops whose outputs cannot hold a duplicate idx: they only keep, drop, reorder or
+    #: update their input's rows, or (sources) check their idx themselves with a better message.
+    #: The executor skips its own duplicate-idx check for them.
     preserves_idx: bool = False
 
     _args: tuple[tuple[Any, ...], dict[str, Any]]

@@ -68,6 +68,8 @@ class FromList(SourceOp):
     both list positions.  ``{"idx": ..., "data": {...}}`` dicts and seed ``Entry`` objects work too.
     """
 
+    preserves_idx = True  # read() checks its idx itself, naming both list positions
+
     def __init__(self, input_list: Sequence[Any], output_key: str | None = None, *, fire_once: bool = True) -> None:
         self.set_input(input_list)
         self.output_key = output_key
