@@ -106,6 +106,15 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__) | set(_LAZY_MODULES))
 
 
-from ._ipython import install as _install_ipython  # noqa: E402
+def _live_progress(brokers_getter: Any) -> Any:
+    """A live panel in Jupyter, tqdm bars and a summary line elsewhere (imported when first used)."""
+    from .widgets import live_progress
 
+    return live_progress(brokers_getter)
+
+
+from ._ipython import install as _install_ipython  # noqa: E402
+from .op import progress as _progress  # noqa: E402
+
+_progress.set_display(_live_progress)
 _install_ipython()
