@@ -164,3 +164,18 @@ def test_seed_quickstart_runs_offline(tmp_path, monkeypatch):
     text = (project.root_folder / "out" / "poems.md").read_text(encoding="utf-8")
     assert text.startswith("# Greek Mythology Stories") and text.count("\n## ") == 2
     assert g.cost().loc["total", "calls_sent"] == 2
+
+
+def test_per_entry_cost_and_spend_rollup(server):
+    out = poems(WORDS[:3], cost_key="cost_usd").run()
+    costs = out["cost_usd"].tolist()
+    assert all(isinstance(c, float) and c > 0 for c in costs)  # gpt-4o-mini has a known price
+    g = poems(WORDS[:3], cost_key="cost_usd")
+    g.run()
+    assert g.cost().loc["total", "calls_sent"] == 0  # memo/ledger: nothing new paid
+
+
+def test_unknown_price_is_unknown_not_zero(server, monkeypatch):
+    g = bf.Graph() | FromList([{"keyword": "x"}]) | AskLLM("About {keyword}", model="some-new-model@openai")
+    g.run()
+    assert g.cost().loc["total", "cost_usd"] is None
