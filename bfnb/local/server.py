@@ -143,17 +143,24 @@ class LocalServer:
     def reset_stats(self) -> None:
         """Zero every counter of :meth:`stats`."""
         self._stat = {"requests": 0, "dropped": 0, "answered": 0, "duplicates": 0,
-                      "duplicate_answers": 0, "tokens": 0, "batch_lines": 0}  # fmt: skip
+                      "duplicate_answers": 0, "resent_unread": 0, "tokens": 0, "batch_lines": 0}  # fmt: skip
         self._by_status: dict[int, int] = {}
         self._seen: dict[int, int] = {}  # 64-bit body hash -> 200 answers (~100 bytes per body)
+        # delivery: an answer is known to have been read once its connection carries a next request
+        self._unread: dict[int, int] = {}  # connection -> body hash of its last answer
+        self._read: set[int] = set()
+        self._dup_bodies: set[int] = set()
 
     def stats(self) -> dict[str, Any]:
         """Counters since start or :meth:`reset_stats`.
 
         ``requests`` counts HTTP requests to the model endpoints; ``by_status`` their answers by
         status; ``dropped`` connections closed on purpose; ``answered`` 200 answers; ``bodies``
-        distinct bodies answered 200; ``duplicates`` bodies answered 200 more than once and
-        ``duplicate_answers`` the extra answers they got; ``tokens`` prompt + completion tokens
+        distinct bodies answered 200; ``duplicates`` bodies answered 200 again after the client had
+        read an earlier answer (its connection carried a next request): a completed call paid
+        twice; ``resent_unread`` answers to bodies whose earlier answer the client may never have
+        read (it was the last on a connection that then closed: a call in flight when the client
+        died); ``duplicate_answers`` every extra 200 answer to a body, whatever the cause; ``tokens`` prompt + completion tokens
         answered (batches included); ``batch_lines`` batch requests run.
         """
         out: dict[str, Any] = dict(self._stat)
@@ -226,7 +233,9 @@ class LocalServer:
             web.post("/configure", self._configure_http),
             web.post("/reset_stats", self._reset_http),
         ])  # fmt: skip
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # handler_cancellation: a client that vanishes (killed, cancelled) cancels its request, so an
+        # answer it can never receive is not counted as answered
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, handler_cancellation=True)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, backlog=4096, reuse_address=True)
         await site.start()
@@ -263,6 +272,9 @@ class LocalServer:
     async def _model_call(self, request: web.Request) -> web.StreamResponse:
         kind = _MODEL_PATHS[request.path]
         raw = await request.read()
+        prev = self._unread.pop(id(request.transport), None)
+        if prev is not None:  # the client sent again on this connection: it read the last answer
+            self._read.add(prev)
         self._stat["requests"] += 1
         if not request.headers.get("Authorization", "").lower().startswith("bearer "):
             return self._reply(
@@ -308,7 +320,7 @@ class LocalServer:
             # so it is not counted as answered, and a re-send of the body is not a duplicate
             self._stat["abandoned"] = self._stat.get("abandoned", 0) + 1
             return web.Response(status=499)
-        self._count_answer(raw, answer)
+        self._count_answer(raw, answer, id(request.transport))
         headers = self._limit_headers()
         headers["x-request-id"] = f"req_{self._stat['requests']:x}"
         return self._reply(200, _json(answer, headers))
@@ -346,7 +358,7 @@ class LocalServer:
         self._stat["batch_lines"] += lines
         self._stat["tokens"] += tokens
 
-    def _count_answer(self, raw: bytes, answer: dict[str, Any]) -> None:
+    def _count_answer(self, raw: bytes, answer: dict[str, Any], conn: int) -> None:
         st = self._stat
         st["answered"] += 1
         st["tokens"] += answer["usage"]["total_tokens"]
@@ -355,8 +367,13 @@ class LocalServer:
         self._seen[key] = seen + 1
         if seen:
             st["duplicate_answers"] += 1
-            if seen == 1:
-                st["duplicates"] += 1
+            if key in self._read:
+                if key not in self._dup_bodies:
+                    self._dup_bodies.add(key)
+                    st["duplicates"] += 1
+            else:
+                st["resent_unread"] += 1
+        self._unread[conn] = key
 
     async def _models(self, request: web.Request) -> web.Response:
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "bfnb"}

@@ -67,7 +67,6 @@ class FromList(SourceOp):
     Without an ``idx`` key the idx is a content hash, so identical records are an error naming
     both list positions.  ``{"idx": ..., "data": {...}}`` dicts and seed ``Entry`` objects work too.
     """
-
     preserves_idx = True  # read() checks its idx itself, naming both list positions
 
     def __init__(self, input_list: Sequence[Any], output_key: str | None = None, *, fire_once: bool = True) -> None:

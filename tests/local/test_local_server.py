@@ -101,17 +101,28 @@ def test_official_openai_client_chat_embeddings_models(server, request):
     assert client.models.retrieve("gpt-4o-mini").id == "gpt-4o-mini"
 
 
+def post_on_one_connection(url, bodies):
+    async def main():
+        async with aiohttp.ClientSession(headers={"Authorization": "Bearer sk-test"}) as session:
+            for b in bodies:
+                async with session.post(url + "/chat/completions", json=b) as r:
+                    await r.read()
+
+    asyncio.run(main())
+
+
 def test_stats_count_answers_bodies_and_duplicates_also_over_http(server):
-    post_sequential(server.url, [body(1), body(2), body(1), body(1)])
+    # one keep-alive connection: each next request shows the client read the answer before it
+    post_on_one_connection(server.url, [body(1), body(2), body(1), body(1), body(3)])
     s = server.stats()
-    assert (s["requests"], s["answered"], s["bodies"], s["duplicates"], s["duplicate_answers"]) == (
-        4,
-        4,
-        2,
-        1,
-        2,
-    )
-    assert s["by_status"] == {200: 4} and s["tokens"] > 0
+    assert (s["requests"], s["answered"], s["bodies"], s["duplicates"], s["duplicate_answers"]) == (5, 5, 3, 1, 2)
+    assert s["resent_unread"] == 0
+    # an answer that was the last on its connection may never have been read: a re-send is not a
+    # completed call paid twice (the client may have died with the call in flight)
+    post_sequential(server.url, [body(7), body(7)])
+    s = server.stats()
+    assert s["duplicates"] == 1 and s["resent_unread"] == 1
+    assert s["by_status"] == {200: 7} and s["tokens"] > 0
 
     async def get_stats():
         async with (
@@ -120,7 +131,7 @@ def test_stats_count_answers_bodies_and_duplicates_also_over_http(server):
         ):
             return await r.json()
 
-    assert asyncio.run(get_stats())["by_status"] == {"200": 4}
+    assert asyncio.run(get_stats())["by_status"] == {"200": 7}
     server.reset_stats()
     assert server.stats()["requests"] == 0 and server.stats()["bodies"] == 0
 
