@@ -38,7 +38,7 @@ class RateLimits:
     rpm: float | None = None
     tpm: float | None = None
     concurrency: int = 64
-    headroom: float = 0.95
+    headroom: float = 0.97
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:

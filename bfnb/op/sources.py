@@ -1,9 +1,9 @@
 """Sources: ops that make a batch from a Python list or from files (JSONL, Parquet, markdown, text).
 
 Every entry gets a deterministic, unique idx: an explicit one (an ``idx`` key, ``idx_key=``) or a
-16-hex-digit content hash.  The hash is computed column-wise and type-tagged (see :mod:`._idx`) and
-depends only on the record's own content, so adding a record elsewhere never changes another's idx.  Two records with one idx are an error that
-names both (list positions, or file and line).  A source's fingerprint covers its input content
+16-hex-digit type-tagged content hash of the record alone (see :mod:`._idx`), so adding a record
+never changes another's idx.  Two records with one idx are an error naming both (list positions,
+or file and line).  A source's fingerprint covers its input content
 (:meth:`extra_fingerprint`: the list's hashes, or each file's size and mtime), so the in-kernel memo
 never serves stale data.  Reader options ``shuffle/seed/offset/max_count`` apply after reading.
 """
@@ -89,7 +89,8 @@ class FromList(SourceOp):
         if self.output_key is not None:
             values = objects(items)
             return _Prepared(hash_records({self.output_key: values}), {self.output_key: obj_column(values)})
-        records = [_as_record(x, i, self) for i, x in enumerate(items)]
+        plain = all(type(x) is dict and "data" not in x for x in items)  # the common case: use as is
+        records = items if plain else [_as_record(x, i, self) for i, x in enumerate(items)]
         columns, present = columns_of_records(records)
         hashes = hash_records(columns, present) if columns else np.zeros(len(records), np.uint64)
         explicit = [r.get(B.IDX) for r in records]
