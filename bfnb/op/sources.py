@@ -2,8 +2,7 @@
 
 Every entry gets a deterministic, unique idx: an explicit one (an ``idx`` key, ``idx_key=``) or a
 16-hex-digit type-tagged content hash of the record alone (see :mod:`._idx`), so adding a record
-never changes another's idx.  Two records with one idx are an error naming both (list positions,
-or file and line).  A source's fingerprint covers its input content
+never changes another's idx; two records with one idx are an error naming both.  A source's fingerprint covers its input content
 (:meth:`extra_fingerprint`: the list's hashes, or each file's size and mtime), so the in-kernel memo
 never serves stale data.  Reader options ``shuffle/seed/offset/max_count`` apply after reading.
 """
