@@ -18,19 +18,14 @@ from .limiter import Limiter
 from .retry import TransientError, redact
 from .transport import auth_headers, post_checked
 
-__all__ = ["ChatBroker", "finish_reasons"]
+__all__ = ["ChatBroker", "HTTPBroker", "finish_reasons"]
 
 
-class ChatBroker(Broker):
-    """Broker for ``chat/completions`` of one model at one provider.
+class HTTPBroker(Broker):
+    """A broker posting JSON to ``{base_url}/{path}`` of an OpenAI-compatible provider."""
 
-    Parameters
-    ----------
-    resolved
-        A :class:`~bfnb.brokers.providers.ResolvedModel` (model, provider with ``base_url``, key).
-    limits, retry
-        :class:`RateLimits` and :class:`Retry` (defaults: ``DEFAULT_RATE_LIMITS``, ``DEFAULT_RETRY``).
-    """
+    kind: str
+    path: str
 
     def __init__(
         self,
@@ -45,12 +40,27 @@ class ChatBroker(Broker):
         provider = resolved.provider
         if not provider.base_url:
             raise ValueError(f"provider {provider.name!r} has no base URL; use the local broker for it")
-        super().__init__(provider=provider.name, model=resolved.model, kind="chat", limits=limits,
+        super().__init__(provider=provider.name, model=resolved.model, kind=self.kind, limits=limits,
                          retry=retry, limiter=limiter, name=name, prices=prices)  # fmt: skip
         self.base_url = provider.base_url.rstrip("/")
-        self._url = f"{self.base_url}/chat/completions"
+        self._url = f"{self.base_url}/{self.path}"
         self._headers = {**auth_headers(resolved.api_key), **dict(getattr(provider, "extra_headers", {}) or {})}
         self._secret = resolved.api_key
+
+
+class ChatBroker(HTTPBroker):
+    """Broker for ``chat/completions`` of one model at one provider.
+
+    Parameters
+    ----------
+    resolved
+        A :class:`~bfnb.brokers.providers.ResolvedModel` (model, provider with ``base_url``, key).
+    limits, retry
+        :class:`RateLimits` and :class:`Retry` (defaults: ``DEFAULT_RATE_LIMITS``, ``DEFAULT_RETRY``).
+    """
+
+    kind = "chat"
+    path = "chat/completions"
 
     async def _send(self, job: Job) -> tuple[dict[str, Any], int, int]:
         body = job.request

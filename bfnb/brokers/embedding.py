@@ -14,18 +14,19 @@ import asyncio
 from typing import Any
 
 from ._dispatch import _QUEUED, _TAKEN, _Entry
-from .base import Broker, Job
+from .base import Job
+from .chat import HTTPBroker
 from .config import RateLimits, Retry
 from .limiter import Limiter
 from .retry import FatalError
-from .transport import auth_headers, post_checked
+from .transport import post_checked
 
 __all__ = ["EmbeddingBroker", "apportion"]
 
 _MAX_SKIPPED = 64  # queued jobs with other parameters looked past before sending what is packed
 
 
-class EmbeddingBroker(Broker):
+class EmbeddingBroker(HTTPBroker):
     """Broker for ``embeddings`` of one model at one provider.
 
     Parameters
@@ -39,6 +40,8 @@ class EmbeddingBroker(Broker):
     """
 
     packs = True
+    kind = "embedding"
+    path = "embeddings"
 
     def __init__(
         self,
@@ -52,17 +55,9 @@ class EmbeddingBroker(Broker):
         name: str | None = None,
         prices: tuple[float, float] | None = None,
     ) -> None:
-        provider = resolved.provider
-        if not provider.base_url:
-            raise ValueError(f"provider {provider.name!r} has no base URL; use the local broker for it")
-        super().__init__(provider=provider.name, model=resolved.model, kind="embedding", limits=limits,
-                         retry=retry, limiter=limiter, name=name, prices=prices)  # fmt: skip
+        super().__init__(resolved, limits, retry, limiter=limiter, name=name, prices=prices)
         self.max_inputs = max(1, int(max_inputs))
         self.max_request_tokens = max(1, int(max_request_tokens))
-        self.base_url = provider.base_url.rstrip("/")
-        self._url = f"{self.base_url}/embeddings"
-        self._headers = {**auth_headers(resolved.api_key), **dict(getattr(provider, "extra_headers", {}) or {})}
-        self._secret = resolved.api_key
 
     def _gather(self, first: _Entry, queue: asyncio.Queue[_Entry]) -> list[_Entry]:
         if not isinstance(first.job.request.get("input"), str):
