@@ -13,8 +13,9 @@ so ``import bfnb`` stays quick and never imports ipywidgets, IPython or the open
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from ._lazy import lazy_names
 
 from ._version import __version__
 from .errors import (
@@ -91,19 +92,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-    elif name in _LAZY_MODULES:
-        value = importlib.import_module(_LAZY_MODULES[name])
-    else:
-        raise AttributeError(f"module 'bfnb' has no attribute {name!r}")
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__) | set(_LAZY_MODULES))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals(), modules=_LAZY_MODULES)
 
 
 def _live_progress(brokers_getter: Any) -> Any:

@@ -6,8 +6,7 @@ embed, chat); this module maps each public name to its module and imports it on 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_names
 
 _FAMILIES: dict[str, list[str]] = {
     "sources": ["FromList", "ReadJsonl", "ReadMarkdownEntries", "ReadMarkdownLines", "ReadParquet", "ReadTxtFolder"],
@@ -56,14 +55,4 @@ _WHERE = {name: module for module, names in _FAMILIES.items() for name in names}
 __all__ = sorted(_WHERE)
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'bfnb.op' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, {k: f".{v}" for k, v in _WHERE.items()}, globals())
