@@ -25,7 +25,6 @@ __all__ = [
     "data_fields",
     "empty",
     "from_columns",
-    "from_records",
     "require_fields",
     "to_records",
     "validate",
@@ -106,25 +105,6 @@ def from_columns(
     if check_unique:
         check_unique_idx(df, op=op, describe=describe)
     return df
-
-
-def from_records(
-    records: Sequence[Mapping[str, Any]],
-    idx: Sequence[str],
-    rev: int | Sequence[int] = 0,
-    *,
-    op: Any = None,
-    describe: Sequence[str] | None = None,
-) -> pd.DataFrame:
-    """Build a batch from dict records; a field missing from some records becomes None there."""
-    keys: dict[str, None] = {}
-    for r in records:
-        for k in r:
-            keys.setdefault(k, None)
-    keys.pop(IDX, None)
-    keys.pop(REV, None)
-    columns = {k: [r.get(k) for r in records] for k in keys}
-    return from_columns(idx, columns, rev, op=op, describe=describe)
 
 
 def to_records(df: pd.DataFrame, *, with_meta: bool = True) -> list[dict[str, Any]]:

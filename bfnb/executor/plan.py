@@ -9,7 +9,7 @@ kernel has the same fingerprints, and a CheckPoint written by one process is fou
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import GraphError
@@ -28,7 +28,6 @@ class Plan:
     in_edges: dict[int, list[Edge]]
     out_edges: dict[int, list[Edge]]
     graph_fingerprint: str
-    consumers: dict[int, int] = field(default_factory=dict)
 
 
 def topological_order(g: Graph) -> list[int]:
@@ -75,5 +74,4 @@ def plan(g: Graph, *, input_fingerprint: str = "") -> Plan:
         fps[nid] = combine(*parts, *feeds)
     sinks = [fps[n] for n in order if not out_edges[n]]
     gfp = combine("graph", *sorted(sinks), *(fps[n] for n in order))
-    consumers = {n: len(out_edges[n]) for n in order}
-    return Plan(order, fps, dict(in_edges), dict(out_edges), gfp, consumers)
+    return Plan(order, fps, dict(in_edges), dict(out_edges), gfp)

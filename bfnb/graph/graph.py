@@ -225,8 +225,14 @@ class Graph:
         return [e for e in self._edges if e.dst == node_id]
 
     def is_chain(self) -> bool:
-        return len(self._edges) == len(self._nodes) - 1 and all(
-            e.src_port == 0 and e.dst_port == 0 for e in self._edges
+        """True when the ops form one line: each feeds the next through port 0, nothing branches."""
+        srcs = [e.src for e in self._edges]
+        dsts = [e.dst for e in self._edges]
+        return (
+            len(self._edges) == len(self._nodes) - 1
+            and len(set(srcs)) == len(srcs)
+            and len(set(dsts)) == len(dsts)
+            and all(e.src_port == 0 and e.dst_port == 0 for e in self._edges)
         )
 
     def fingerprint(self) -> str:
@@ -247,11 +253,10 @@ class Graph:
         """
         from ..executor.run import run_graph
 
-        report = run_graph(self, dispatch_brokers=dispatch_brokers, **options)
+        run_graph(self, dispatch_brokers=dispatch_brokers, **options)  # records itself in self.last_run
         outputs = [n.op.get_output() for n in self._nodes.values() if getattr(n.op, "produces_output", False)]
         if not outputs:
             return None
-        self.last_run = report
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def run(self, *, dispatch_brokers: bool = True, background: bool = False, **options: Any) -> Any:

@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["active", "active_brokers", "run_scope", "set_display"]
+__all__ = ["active", "run_scope", "set_display"]
 
 _display: Callable[[Callable[[], list[Any]]], Any] | None = None
-_active: list[Any] = []
-_lock = threading.Lock()
 
 
 class _Scope:
@@ -37,12 +34,6 @@ def set_display(factory: Callable[[Callable[[], list[Any]]], Any] | None) -> Non
     """Install the factory that shows live progress (None: show nothing)."""
     global _display
     _display = factory
-
-
-def active_brokers() -> list[Any]:
-    """Brokers sending calls right now, in any run."""
-    with _lock:
-        return list(_active)
 
 
 def _wanted() -> bool:
@@ -69,9 +60,7 @@ def run_scope(*, background: bool = False) -> Iterator[None]:
 
 @contextlib.contextmanager
 def active(broker: Any) -> Iterator[None]:
-    """Mark ``broker`` as sending calls for the duration of the block."""
-    with _lock:
-        _active.append(broker)
+    """Show ``broker`` in the run's display while it sends calls (the block)."""
     scope = _scope.get()
     own: Any = None
     if scope is not None:
@@ -89,5 +78,3 @@ def active(broker: Any) -> Iterator[None]:
     finally:
         if own is not None:
             own.__exit__(None, None, None)
-        with _lock:
-            _active.remove(broker)

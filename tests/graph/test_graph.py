@@ -96,3 +96,13 @@ def test_execute_returns_tolist_output_and_runs_twice():
 def test_chaining_into_a_source_is_an_error():
     with pytest.raises(bf.GraphError, match="source"):
         nums(1) | nums(2)
+
+
+def test_seed_inspection_helpers():
+    sort = Sort("n").tag("s")
+    src = nums(1)
+    g = src | sort
+    assert g.get_node_by_tag("s") is sort
+    assert g.is_chain()
+    g.wire(src, MapField(lambda n: n, "n"))  # a second consumer of the source: a branch, not a chain
+    assert not g.is_chain()
