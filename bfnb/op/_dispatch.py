@@ -108,13 +108,12 @@ def dispatch(
         with progress.active(broker):
             result = run_sync(broker.run(list(missing.values()), on_record=on_record, budget=ctx.budget))
         fresh = {k: rec.to_dict() for k, rec in result.items()}
+    # without dispatch, a call that failed in an earlier run still shows as failed (with its error)
+    earlier = {} if ctx.dispatch_brokers else {k: r for k, r in zip(keys, found, strict=True) if r is not None}
     out: list[dict[str, Any] | None] = []
     failed = pending = 0
     for k in keys:
-        rec = done.get(k) or fresh.get(k)
-        if rec is None:
-            prior = next((r for r, kk in zip(found, keys, strict=True) if kk == k and r is not None), None)
-            rec = prior if prior is not None and not ctx.dispatch_brokers else None
+        rec = done.get(k) or fresh.get(k) or earlier.get(k)
         out.append(rec)
         if rec is None:
             pending += 1
