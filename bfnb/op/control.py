@@ -82,15 +82,21 @@ def If(
     if false_g is not None:
         g = g | false_g
     g = g | end
-    true_g = _as_graph(true_chain)
-    if true_g is None:
-        g.wire(begin, end, 1, 1)
-    else:
-        if not true_g._nodes.keys().isdisjoint(g._nodes):
-            true_g = true_g._fresh_ids()
-        g.wire(begin, true_g, 1, 0)
-        g.wire(true_g, end, 0, 1)
-    return g
+    return wire_branch(g, begin, true_chain, end)
+
+
+def wire_branch(g: Graph, src: Op, chain: Any, dst: Op) -> Graph:
+    """Wire ``src``'s port 1 through ``chain`` (or straight) into ``dst``'s port 1, in place.
+
+    A chain that shares ops with ``g`` (the same op used on both branches) gets its own nodes.
+    """
+    body = _as_graph(chain)
+    if body is None:
+        return g.wire(src, dst, 1, 1)
+    if not body._nodes.keys().isdisjoint(g._nodes):
+        body = body._fresh_ids()
+    g.wire(src, body, 1, 0)
+    return g.wire(body, dst, 0, 1)
 
 
 # --- loops ------------------------------------------------------------------------------------------

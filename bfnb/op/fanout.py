@@ -20,7 +20,7 @@ from .. import batch as B
 from ..errors import OpError
 from ..graph import Graph
 from .base import Op, RunContext, key_list
-from .control import _as_graph
+from .control import _as_graph, wire_branch
 
 __all__ = ["CollectAllToList", "ExplodeList", "ListParallel", "SpawnFromList"]
 
@@ -224,12 +224,4 @@ def ListParallel(
     if mb is not None:
         g = g | mb
     g = g | collect
-    body = _as_graph(spawn_body)
-    if body is None:
-        g.wire(spawn, collect, 1, 1)
-    else:
-        if not body._nodes.keys().isdisjoint(g._nodes):
-            body = body._fresh_ids()
-        g.wire(spawn, body, 1, 0)
-        g.wire(body, collect, 0, 1)
-    return g
+    return wire_branch(g, spawn, spawn_body, collect)
