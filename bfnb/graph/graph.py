@@ -268,9 +268,26 @@ class Graph:
         report = run_graph(self, dispatch_brokers=dispatch_brokers, **options)
         return report.tail_result()
 
-    def to_pandas(self, **options: Any) -> pd.DataFrame:
-        """The tail's batch as a DataFrame (``idx`` index, ``rev`` and field columns)."""
-        return self.run(**options)
+    def to_pandas(self, *, meta: bool = True, **options: Any) -> pd.DataFrame:
+        """The tail's batch as a DataFrame, indexed by ``idx``; runs what is needed.
+
+        ``meta=False`` keeps the data fields only: no ``rev`` and none of the bookkeeping fields
+        the graph's ops write (``status``, ``error``, ``finish_reason``, a ``cost_key``), ready to
+        merge or export.  Failed rows stay, with their answer fields empty.
+        """
+        df = self.run(**options)
+        if meta:
+            return df
+        drop = {"rev", *self.meta_fields()}
+        return df.drop(columns=[c for c in df.columns if c in drop])
+
+    def meta_fields(self) -> list[str]:
+        """The bookkeeping fields written by this graph's ops (loop and branch bodies included)."""
+        seen: dict[str, None] = {}
+        for op in _ops_within(self):
+            for name in op.meta_fields():
+                seen.setdefault(name, None)
+        return list(seen)
 
     def __getitem__(self, tag: str) -> pd.DataFrame:
         """The result (out-port 0) of the op tagged ``tag``; runs what is needed."""
@@ -325,6 +342,22 @@ class Graph:
         from .._ipython import graph_mimebundle
 
         return graph_mimebundle(self)
+
+
+def _ops_within(g: Graph) -> Iterator[Op]:
+    """Every op of ``g`` and of the graphs its ops hold as bodies (If, While, ListParallel)."""
+    stack, seen = list(g), set()
+    while stack:
+        op = stack.pop()
+        if id(op) in seen:
+            continue
+        seen.add(id(op))
+        yield op
+        for v in vars(op).values() if hasattr(op, "__dict__") else ():
+            if isinstance(v, Graph):
+                stack.extend(v)
+            elif isinstance(v, Op):
+                stack.append(v)
 
 
 def _label_code(i: int) -> str:

@@ -120,10 +120,29 @@ class Op:
         """Content that is not in the arguments (a source's files); computed on every run."""
         return ""
 
+    def meta_fields(self) -> list[str]:
+        """The bookkeeping fields this op writes (status, error, finish reason, cost), not data.
+
+        ``g.to_pandas(meta=False)`` leaves them out.  Read from the seed's ``*_key`` arguments so
+        that a renamed ``status_key`` is still known as bookkeeping.
+        """
+        names = (getattr(self, a, None) for a in _META_ATTRS)
+        return [n for n in names if isinstance(n, str) and n]
+
     # --- running ------------------------------------------------------------------------------
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "run" in cls.__dict__:
+            cls.run = _lone_op_run(cls.__dict__["run"])  # type: ignore[method-assign]
+
     def run(self, inputs: list[pd.DataFrame], ctx: RunContext) -> list[pd.DataFrame]:
+        """The executor's entry point (``inputs``, ``ctx``); ``op.run()`` runs a lone op as a graph."""
         raise NotImplementedError
+
+    def to_pandas(self, **options: Any) -> pd.DataFrame:
+        """Run this op alone as a one-node graph: ``FromList(df).to_pandas(meta=False)``."""
+        return self.to_graph().to_pandas(**options)
 
     def get_output(self) -> Any:
         """The Python object this op produced in the last run (ToList, OutputEntries); else None."""
@@ -144,6 +163,24 @@ class Op:
         parts = [_short_repr(a) for a in args] + [f"{k}={_short_repr(v)}" for k, v in kwargs.items()]
         text = f"{type(self).__name__}({', '.join(parts)})"
         return f"{text}.tag({self._tag!r})" if self._tag else text
+
+
+_META_ATTRS = ("status_key", "error_key", "finish_reason_key", "cost_key")
+
+
+def _lone_op_run(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Let ``op.run()`` (no inputs, no context) mean: run this op alone as a one-node graph."""
+    import functools
+
+    @functools.wraps(method)
+    def run(self: Op, inputs: Any = None, ctx: Any = None, /, **options: Any) -> Any:
+        if inputs is None and ctx is None:
+            return self.to_graph().run(**options)
+        if options:
+            raise TypeError(f"{type(self).__name__}.run(inputs, ctx) takes no keyword options: {sorted(options)}")
+        return method(self, inputs, ctx)
+
+    return run
 
 
 def _short_repr(v: Any, limit: int = 60) -> str:

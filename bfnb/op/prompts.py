@@ -7,6 +7,7 @@ the entry's idx.  A list of strings renders as its items joined by ", " (``{head
 
 from __future__ import annotations
 
+import difflib
 import string
 from abc import ABC, abstractmethod
 from typing import Any
@@ -16,7 +17,7 @@ import pandas as pd
 from ..errors import MissingFieldError, UserFunctionError
 from .base import row_dicts
 
-__all__ = ["BasicPromptMaker", "PromptMaker", "render_prompts", "template_fields"]
+__all__ = ["BasicPromptMaker", "PromptMaker", "missing_field_message", "render_prompts", "template_fields"]
 
 
 class PromptMaker(ABC):
@@ -34,17 +35,46 @@ class PromptMaker(ABC):
         raise TypeError(f"a prompt is a str or a PromptMaker, got {type(prompt).__name__}")
 
 
+BRACES_HINT = "write {{ and }} for a literal brace (a JSON example in a prompt: '{{\"label\": ...}}')"
+
+
 def template_fields(template: str) -> list[str]:
+    """The entry fields a ``str.format`` template reads, in order; a clear error for brace traps."""
     names: list[str] = []
-    for _, name, _, _ in string.Formatter().parse(template):
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as e:  # "Single '}' encountered in format string"
+        raise ValueError(f"the prompt template cannot be read ({e}); {BRACES_HINT}: {_short(template)}") from None
+    for _, name, _, _ in parsed:
         if name is None:
             continue
         base = name.split(".")[0].split("[")[0]
         if not base:
-            raise ValueError(f"positional fields {{}} are not allowed in a prompt template: {template!r}")
+            raise ValueError(f"positional fields {{}} are not allowed in a prompt template; {BRACES_HINT}: {_short(template)}")
+        if _looks_literal(base):
+            raise ValueError(
+                f"the prompt template reads {{{name}}} as the field {base!r}, which looks like literal text; "
+                f"{BRACES_HINT}: {_short(template)}"
+            )
         if base not in names:
             names.append(base)
     return names
+
+
+def _looks_literal(name: str) -> bool:
+    """A 'field name' that is surely JSON or prose between literal braces, not a field."""
+    return name[0] in "\"' \n\t" or any(c in name for c in "\"'\n")
+
+
+def _short(text: str, n: int = 80) -> str:
+    return repr(text if len(text) <= n else text[: n - 1] + "…")
+
+
+def missing_field_message(field: str, available: list[str], what: str = "the prompt uses field") -> str:
+    """"... lacks 'reveiw'; did you mean 'review'? fields: [...]" (closest names first)."""
+    close = difflib.get_close_matches(field, available, n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return f"{what} {field!r}, which this entry lacks{hint} (fields: {available})"
 
 
 def _render_value(v: Any) -> Any:
@@ -70,7 +100,8 @@ def render_prompts(maker: PromptMaker, batch: pd.DataFrame, op: Any) -> list[str
         for f in maker.fields:
             if f not in batch.columns:
                 ix = batch.index[0] if len(batch) else None
-                raise MissingFieldError(f"the prompt uses field {f!r}, which this entry lacks", op=op, idx=ix, field=f)
+                fields = [c for c in batch.columns if c != "rev"]
+                raise MissingFieldError(missing_field_message(f, fields), op=op, idx=ix, field=f)
         cols = [batch[f].tolist() for f in maker.fields]
         tmpl = maker.prompt
         out = []
@@ -88,7 +119,9 @@ def render_prompts(maker: PromptMaker, batch: pd.DataFrame, op: Any) -> list[str
             p = maker.make_prompt(d)
         except KeyError as e:
             field = e.args[0] if e.args else None
-            raise MissingFieldError(f"the prompt maker read a missing field {field!r}", op=op, idx=batch.index[i], field=field) from e
+            fields = [c for c in batch.columns if c != "rev"]
+            msg = missing_field_message(str(field), fields, "the prompt maker read the field")
+            raise MissingFieldError(msg, op=op, idx=batch.index[i], field=field) from e
         except Exception as e:
             raise UserFunctionError(f"{type(maker).__name__}.make_prompt raised {type(e).__name__}: {e}", op=op, idx=batch.index[i]) from e
         if not isinstance(p, str):
