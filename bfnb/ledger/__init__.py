@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from .claims import Claim, ClaimStore, FileClaimStore
 from .origins import Origins, diff_requests
 from .records import CallRecord, Status
 from .store import CALLS_FILE, Ledger
@@ -26,7 +27,19 @@ from .store import CALLS_FILE, Ledger
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CALLS_FILE", "CallRecord", "Ledger", "Origins", "Status", "diff_requests", "records_frame", "tally"]
+__all__ = [
+    "CALLS_FILE",
+    "CallRecord",
+    "Claim",
+    "ClaimStore",
+    "FileClaimStore",
+    "Ledger",
+    "Origins",
+    "Status",
+    "diff_requests",
+    "records_frame",
+    "tally",
+]
 
 _INT = ("input_tokens", "output_tokens", "attempts")
 COLUMNS = (

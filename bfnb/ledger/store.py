@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import LedgerError
+from .claims import CLAIMS_FILE, ClaimStore, FileClaimStore
 from .index import KeyIndex, decode, encode, scan, usage_at
 from .records import CallRecord, Status
 
@@ -204,6 +205,9 @@ class Ledger:
         Folder holding ``calls.jsonl`` (and ``origins.jsonl``); created if missing.
     fsync
         Flush every append to disk, not only to the OS (survives a power cut; slower).
+    claims
+        Where claims on keys being sent are kept (:attr:`claims`); default a
+        :class:`~bfnb.ledger.claims.FileClaimStore` on ``claims.jsonl`` in ``path``.
 
     Examples
     --------
@@ -213,7 +217,9 @@ class Ledger:
     'done'
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, fsync: bool = False, claims: ClaimStore | None = None
+    ) -> None:
         self.path = Path(path)
         if self.path.exists() and not self.path.is_dir():
             raise LedgerError(f"a ledger is a folder, but {self.path} is a file")
@@ -230,6 +236,7 @@ class Ledger:
         self.skipped_lines = 0  # complete lines that were not records (corruption)
         self._stats: tuple[int, dict[str, Any]] | None = None
         self._origins: Origins | None = None
+        self._claims = claims
         self.refresh()
 
     # --- writing ----------------------------------------------------------------------------
@@ -306,11 +313,19 @@ class Ledger:
             except TypeError as e:
                 raise LedgerError(f"the ledger record of {key} in {self._log.path} is incomplete: {e}") from e
 
-    def get_many(self, keys: Sequence[str]) -> list[dict[str, Any] | None]:
-        """The records of ``keys`` as plain dicts (None where missing), in the order asked."""
+    def get_many(self, keys: Sequence[str], *, refresh: bool | None = None) -> list[dict[str, Any] | None]:
+        """The records of ``keys`` as plain dicts (None where missing), in the order asked.
+
+        ``refresh`` says when to read what other processes appended since the last look (only
+        the new tail is read; one ``fstat`` when nothing changed): None (default) when a key is
+        missing, True always (a done record may have replaced a failed one: the call client's
+        check right before it sends), False never.
+        """
         keys = list(keys)
+        if refresh:
+            self.refresh()
         off, ln, _ = self._index.get_many(keys)
-        if (off < 0).any() and self.refresh():
+        if refresh is None and (off < 0).any() and self.refresh():
             off, ln, _ = self._index.get_many(keys)
         out: list[dict[str, Any] | None] = [None] * len(keys)
         found = np.flatnonzero(off >= 0)
@@ -399,6 +414,19 @@ class Ledger:
 
     # --- lifecycle ----------------------------------------------------------------------------
     @property
+    def claims(self) -> ClaimStore:
+        """Claims on the keys being sent now, shared by every process on this ledger.
+
+        See :mod:`bfnb.ledger.claims`: ``acquire(keys, lease_s)`` before sending, ``renew``
+        while waiting, ``release`` once the record is appended.
+        """
+        if self._claims is None:
+            with self._lock:
+                if self._claims is None:
+                    self._claims = FileClaimStore(self.path / CLAIMS_FILE)
+        return self._claims
+
+    @property
     def origins(self) -> Origins:
         """The log of which op entries asked for which keys (see :mod:`bfnb.ledger.origins`)."""
         if self._origins is None:
@@ -410,6 +438,8 @@ class Ledger:
     def close(self) -> None:
         with self._lock:
             self._log.close()
+            if self._claims is not None:
+                self._claims.close()
             if self._origins is not None:
                 self._origins.close()
 
