@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from ..keys import SECRET_FIELDS
-from .store import AppendLog
+from .appendlog import AppendLog
 
 __all__ = ["ORIGINS_FILE", "Origins", "diff_requests"]
 
