@@ -49,6 +49,7 @@ _LAZY = {
     "Retry": "bfnb.brokers.config",
     "all_brokers": "bfnb.brokers.registry",
     "compare": "bfnb.compare",
+    "versions": "bfnb.versioning",
     "get_broker": "bfnb.brokers.registry",
     "register_price": "bfnb.brokers.pricing",
     "register_provider": "bfnb.brokers.providers",
@@ -89,6 +90,7 @@ __all__ = [
     "options",
     "register_price",
     "register_provider",
+    "versions",
 ]
 
 

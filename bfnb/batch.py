@@ -24,6 +24,7 @@ __all__ = [
     "concat",
     "data_fields",
     "empty",
+    "field_values",
     "from_columns",
     "require_fields",
     "to_records",
@@ -120,6 +121,33 @@ def to_records(df: pd.DataFrame, *, with_meta: bool = True) -> list[dict[str, An
             rec[f] = col[i]
         out.append(rec)
     return out
+
+
+def field_values(df: pd.DataFrame, field: str, *, op: Any = None) -> pd.Series:
+    """The values of ``field``, where ``"a.b"`` reads key ``b`` of the dicts in column ``a``.
+
+    A column literally named ``"a.b"`` wins.  A row whose ``a`` is not a dict (a failed answer)
+    gives None.  A missing field raises :class:`MissingFieldError` listing the fields there are.
+    """
+    if field in df.columns:
+        return df[field]
+    parts = field.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        head = ".".join(parts[:cut])
+        if head in df.columns:
+            keys = parts[cut:]
+            return pd.Series([_dig(v, keys) for v in df[head].tolist()], index=df.index, dtype=object, name=field)
+    ix = df.index[0] if len(df) else None
+    raise MissingFieldError(f"missing field {field!r} (fields: {data_fields(df)})", op=op, idx=ix, field=field)
+
+
+def _dig(value: Any, keys: Sequence[str]) -> Any:
+    for k in keys:
+        if isinstance(value, Mapping):
+            value = value.get(k)
+        else:
+            value = getattr(value, k, None) if value is not None and not isinstance(value, (str, bytes)) else None
+    return value
 
 
 def data_fields(df: pd.DataFrame) -> list[str]:

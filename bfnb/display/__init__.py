@@ -14,6 +14,8 @@ from .._lazy import lazy_names
 
 if TYPE_CHECKING:
     from .compare import CompareView, compare_frame
+    from .history import VersionsView
+    from .scoreboard import ComparisonView
     from .graph import GraphView, render_graph_html, render_graph_text
     from .spend import SpendSummary
     from .table import BatchTable, render_table_html, render_table_text
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
 _WHERE = {
     "BatchTable": "table",
     "CompareView": "compare",
+    "ComparisonView": "scoreboard",
+    "VersionsView": "history",
     "GraphView": "graph",
     "SpendSummary": "spend",
     "TextProgress": "text",
@@ -35,9 +39,11 @@ _WHERE = {
 __all__ = [
     "BatchTable",
     "CompareView",
+    "ComparisonView",
     "GraphView",
     "SpendSummary",
     "TextProgress",
+    "VersionsView",
     "compare_frame",
     "format_cost",
     "render_graph_html",

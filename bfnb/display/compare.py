@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bfnb.batch import field_values
 from bfnb.errors import MissingFieldError
 
 from ._mixin import DisplayMixin
@@ -70,13 +71,16 @@ def compare_frame(
     ``"only A"``/``"only B"`` (with the given labels) when one side lacks it.
     """
     fa, fb = _fields(field)
+    cols = []
     for df, f, lab in ((a, fa, labels[0]), (b, fb, labels[1])):
-        if f not in df.columns:
-            raise MissingFieldError(f"{lab} has no field {f!r} to compare (fields: {list(df.columns)})", field=f)
+        try:
+            cols.append(field_values(df, f))  # "sentiment.label" reads a key of a dict column
+        except MissingFieldError:
+            raise MissingFieldError(f"{lab} has no field {f!r} to compare (fields: {list(df.columns)})", field=f) from None
     index = a.index.union(b.index, sort=False) if not a.index.equals(b.index) else a.index
     in_a, in_b = index.isin(a.index), index.isin(b.index)
-    va = a[fa].reindex(index).to_numpy(dtype=object, copy=True)
-    vb = b[fb].reindex(index).to_numpy(dtype=object, copy=True)
+    va = cols[0].reindex(index).to_numpy(dtype=object, copy=True)
+    vb = cols[1].reindex(index).to_numpy(dtype=object, copy=True)
     va[~in_a] = None
     vb[~in_b] = None
     diff = np.full(len(index), SAME, dtype=object)

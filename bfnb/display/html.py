@@ -140,6 +140,8 @@ CSS = """
 .bfnb .bfnb-grid tr.bfnb-failed>td{border-bottom:none}
 .bfnb .bfnb-grid tr.bfnb-errrow>td{color:var(--jp-error-color1,#d32f2f);padding-top:0}
 .bfnb .bfnb-grid tr.bfnb-pending>td{opacity:.55}
+.bfnb .bfnb-ok{color:var(--jp-success-color1,#2e7d32);font-weight:600}
+.bfnb .bfnb-bad{color:var(--jp-error-color1,#d32f2f);font-weight:600}
 .bfnb .bfnb-diff{color:var(--jp-warn-color1,#e65100);font-weight:600}
 .bfnb .bfnb-grid tr.bfnb-total>td{font-weight:600;border-top:1px solid var(--jp-border-color1,rgba(127,127,127,.5))}
 """

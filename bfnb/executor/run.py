@@ -303,6 +303,9 @@ class RunHandle:
     def _run(self, kwargs: dict[str, Any]) -> None:
         try:
             self._report = run_graph(self.graph, _background=True, **kwargs)
+            from ..versioning import record_run
+
+            record_run(self.graph, self._report)  # a background run keeps its versions too
         except BaseException as e:
             self._error = e
 

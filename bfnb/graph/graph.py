@@ -253,7 +253,7 @@ class Graph:
         """
         from ..executor.run import run_graph
 
-        run_graph(self, dispatch_brokers=dispatch_brokers, **options)  # records itself in self.last_run
+        _recorded(self, run_graph(self, dispatch_brokers=dispatch_brokers, **options))  # also in self.last_run
         outputs = [n.op.get_output() for n in self._nodes.values() if getattr(n.op, "produces_output", False)]
         if not outputs:
             return None
@@ -265,7 +265,7 @@ class Graph:
 
         if background:
             return run_in_background(self, dispatch_brokers=dispatch_brokers, **options)
-        report = run_graph(self, dispatch_brokers=dispatch_brokers, **options)
+        report = _recorded(self, run_graph(self, dispatch_brokers=dispatch_brokers, **options))
         return report.tail_result()
 
     def to_pandas(self, *, meta: bool = True, **options: Any) -> pd.DataFrame:
@@ -294,14 +294,14 @@ class Graph:
         from ..executor.run import run_graph
 
         node = self.node_by_tag(tag)
-        report = run_graph(self, targets=[node.id])
+        report = _recorded(self, run_graph(self, targets=[node.id]))
         return report.result(node.id)
 
     def result(self, ref: str | Op, port: int = 0, **options: Any) -> pd.DataFrame:
         from ..executor.run import run_graph
 
         nid = self._resolve(ref, as_source=True) if not isinstance(ref, str) else self.node_by_tag(ref).id
-        report = run_graph(self, targets=[nid], **options)
+        report = _recorded(self, run_graph(self, targets=[nid], **options))
         return report.result(nid, port)
 
     def explain(self, tag: str | None = None) -> pd.DataFrame:
@@ -342,6 +342,19 @@ class Graph:
         from .._ipython import graph_mimebundle
 
         return graph_mimebundle(self)
+
+
+def _recorded(g: Graph, report: RunReport) -> RunReport:
+    """Keep a version of each tagged (or cell-added broker) node whose result is new (bfnb.versioning)."""
+    from ..versioning import record_run
+
+    try:
+        record_run(g, report)
+    except OSError as e:  # a full disk must not lose the run's result; say so instead
+        import warnings
+
+        warnings.warn(f"bfnb could not record this run's versions: {e}", stacklevel=3)
+    return report
 
 
 def _ops_within(g: Graph) -> Iterator[Op]:
