@@ -34,6 +34,7 @@ from .errors import (
     SourceError,
     UserFunctionError,
 )
+from .entry import Entry
 from .graph import Graph
 from .options import default_embedding_model, default_model, options
 from .project import ProjectFolder
@@ -54,7 +55,7 @@ _LAZY = {
     "register_price": "bfnb.brokers.pricing",
     "register_provider": "bfnb.brokers.providers",
 }
-_LAZY_MODULES = {"markdown": "bfnb.formats.markdown", "testing": "bfnb.testing"}
+_LAZY_MODULES = {"markdown": "bfnb.formats.markdown_utils", "testing": "bfnb.testing"}
 
 __all__ = [
     "BasicPromptMaker",
@@ -65,6 +66,7 @@ __all__ = [
     "BudgetExceeded",
     "CompareView",
     "DuplicateIdxError",
+    "Entry",
     "Graph",
     "GraphError",
     "Ledger",

@@ -1,19 +1,21 @@
 r"""Small text helpers for ``MapField``: ``import bfnb.op.functional as F``.
 
-These keep batchfactory's names and meanings (``F.lines``, ``F.label_texts``,
-``F.text_to_integer_list``, ...) so that its recipes run unchanged, and fix its bugs:
+These keep batchfactory's names, signatures and results (``F.lines``, ``F.label_texts``,
+``F.group_texts_by_length``, ``F.text_to_integer_list``, ...) so that its recipes run unchanged.
+They depart from it only where it had a bug (each departure is listed in the README):
 
-* ``lines(non_empty=True)`` drops whitespace-only lines too, not only empty ones.
-* ``group_texts_by_length`` never makes an empty group, and counts the separator exactly.
-* ``partition_list_by_labels`` of an empty list is ``[]``; labels are looked up in a set.
-* ``label_multiline_texts`` has no trailing blank lines; multiline chunks join with a blank line.
-* ``flatten_list`` flattens one level and keeps non-list items (a str is not split into letters).
-* ``remove_markup_header`` removes heading markers only (``#`` then a space), without eating the
-  following blank lines.
+* ``group_texts_by_length`` and ``partition_list_by_labels`` of an empty list are ``[]`` (the seed
+  gave ``[[]]``: one empty chunk, sent to the model as an empty prompt); a ``chunk_length`` below 1
+  is an error.
+* ``flatten_list`` flattens one level and keeps non-list items (the seed split a str into letters
+  and raised on a number).
+* ``remove_markup_header`` removes heading markers only (``#`` then a space), not the ``#`` of a
+  ``#hashtag`` nor the blank lines after a bare ``#``.
 * ``remove_speaker_tag`` strips ``Name:`` only when Name looks like a speaker (1-3 capitalised
-  words, not a label such as ``Note`` or ``Answer``).
+  words, or any word before a full-width ``：``), never a label such as ``Note:`` or a URL scheme.
 * ``split_cot`` also handles an unclosed ``<think>`` (a truncated answer: everything is thought).
-* ``text_to_integer_list`` extracts every integer instead of raising on anything else.
+* ``text_to_integer_list`` extracts every integer instead of raising on punctuation
+  (``"3, 17 and 42."``); on the seed's valid input (integers separated by spaces) it is the same.
 """
 
 from __future__ import annotations
@@ -50,18 +52,20 @@ __all__ = [
 
 
 def lines(text: str, *, non_empty: bool = True, strip: bool = False) -> list[str]:
-    r"""Split text into lines; drop blank ones (``non_empty``) and strip each (``strip``).
+    r"""Split text into lines; strip each (``strip``), then drop empty ones (``non_empty``).
 
-    >>> lines("a\n  \n b \n")
+    As in the seed, a line of spaces is empty only once stripped.
+
+    >>> lines("a\n\n b \n")
     ['a', ' b ']
-    >>> lines("a\n\n b ", non_empty=False, strip=True)
-    ['a', '', 'b']
+    >>> lines("a\n  \n b ", strip=True)
+    ['a', 'b']
     """
     out = text.splitlines()
     if strip:
         out = [ln.strip() for ln in out]
     if non_empty:
-        out = [ln for ln in out if ln.strip()]
+        out = [ln for ln in out if ln]
     return out
 
 
@@ -75,35 +79,37 @@ def label_texts(texts: Sequence[str], *, offset: int = 1) -> list[str]:
 
 
 def label_multiline_texts(texts: Sequence[str], *, offset: int = 1) -> list[str]:
-    r"""Number each multi-line text on a line of its own: ``"1:\nfirst paragraph"``.
+    r"""Number each multi-line text on a line of its own, followed by a blank line (as the seed).
 
     >>> label_multiline_texts(["a\nb", "c"])
-    ['1:\na\nb', '2:\nc']
+    ['1:\na\nb\n\n', '2:\nc\n\n']
     """
-    return [f"{i}:\n{t}" for i, t in enumerate(texts, offset)]
+    return [f"{i}:\n{t}\n\n" for i, t in enumerate(texts, offset)]
 
 
 def group_texts_by_length(
     texts: Sequence[str], *, chunk_length: int, separator: str = "\n"
 ) -> list[list[str]]:
-    r"""Group consecutive texts greedily so that each group, joined, fits in ``chunk_length``.
+    r"""Group consecutive texts greedily; each text counts its length plus one separator (as the seed).
 
-    A text longer than ``chunk_length`` is a group of its own; no group is ever empty.
+    So a group joined with ``separator`` and ending in one fits in ``chunk_length``. A text
+    longer than ``chunk_length`` is a group of its own; no group is ever empty.
 
-    >>> group_texts_by_length(["aaa", "bb", "c", "dddddd"], chunk_length=6)
+    >>> group_texts_by_length(["aaa", "bb", "c", "dddddd"], chunk_length=7)
     [['aaa', 'bb'], ['c'], ['dddddd']]
     """
     if chunk_length <= 0:
         raise ValueError(f"chunk_length must be positive, got {chunk_length}")
     groups: list[list[str]] = []
     size = 0
+    step = len(separator)
     for t in texts:
-        if groups and size + len(separator) + len(t) <= chunk_length:
+        if groups and size + len(t) + step <= chunk_length:
             groups[-1].append(t)
-            size += len(separator) + len(t)
+            size += len(t) + step
         else:
             groups.append([t])
-            size = len(t)
+            size = len(t) + step
     return groups
 
 
@@ -182,17 +188,14 @@ def label_and_chunk_texts(
 ) -> list[str]:
     r"""Number the texts, then pack them into chunks of about ``chunk_length`` characters.
 
-    Multiline texts are numbered on their own line and separated by a blank line.
+    Multiline texts are numbered on their own line and end with a blank line (as the seed).
 
-    >>> label_and_chunk_texts(["alpha", "beta", "gamma"], 16)
+    >>> label_and_chunk_texts(["alpha", "beta", "gamma"], 18)
     ['1: alpha\n2: beta', '3: gamma']
     """
-    if multiline:
-        labelled, sep = label_multiline_texts(texts), "\n\n"
-    else:
-        labelled, sep = label_texts(texts), "\n"
-    groups = group_texts_by_length(labelled, chunk_length=chunk_length, separator=sep)
-    return [join_texts(g, separator=sep) for g in groups]
+    labelled = label_multiline_texts(texts) if multiline else label_texts(texts)
+    groups = group_texts_by_length(labelled, chunk_length=chunk_length)
+    return [join_texts(g) for g in groups]
 
 
 def postprocess_labels(

@@ -150,13 +150,19 @@ class ToList(SinkOp):
 
 
 class OutputEntries(SinkOp):
-    """Collect the entries as a list of dicts ``{"idx": ..., "rev": ..., <field>: <value>, ...}``."""
+    """Collect the entries as a list of :class:`bfnb.Entry` (``e.idx``, ``e.rev``, ``e.data``), as the seed did.
+
+    ``e.to_dict()`` gives ``{"idx": ..., "rev": ..., <field>: <value>, ...}``; ``FromList`` takes
+    the entries back.
+    """
 
     produces_output = True
     memoize = False
 
     def write(self, batch: pd.DataFrame, ctx: RunContext) -> None:
-        self._output = B.to_records(batch, with_meta=True)
+        from ..entry import entries_from_records
+
+        self._output = entries_from_records(B.to_records(batch, with_meta=True))
 
 
 def _short(v: Any, limit: int = 200) -> str:

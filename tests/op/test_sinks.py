@@ -150,13 +150,14 @@ def test_tolist_shapes_and_second_execute():
 
 def test_outputentries_gives_idx_rev_and_fields():
     out = (FromList([{"idx": "k", "rev": 1, "t": "x"}]) | SetField("u", 2) | OutputEntries()).execute()
-    assert out == [{"idx": "k", "rev": 1, "t": "x", "u": 2}]
+    assert [(e.idx, e.rev, e.data) for e in out] == [("k", 1, {"t": "x", "u": 2})]
+    assert [e.to_dict() for e in out] == [{"idx": "k", "rev": 1, "t": "x", "u": 2}]
 
 
 def test_several_collectors_return_a_tuple_in_graph_order():
     g = FromList(["a"], "t") | ToList("t") | OutputEntries()
     values, entries = g.execute()
-    assert values == ["a"] and entries[0]["t"] == "a"
+    assert values == ["a"] and entries[0].data["t"] == "a"
 
 
 def test_print_entry_and_field(capsys):
