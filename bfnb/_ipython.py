@@ -8,7 +8,10 @@ Installed on ``import bfnb`` when running inside IPython (nothing happens in a p
 * the id of the running cell is recorded before each cell, so re-running a cell replaces what it
   added to a graph (:mod:`bfnb.graph.cells`);
 * batches (DataFrames with an ``idx`` index and a ``rev`` column) display as bfnb tables;
-* broker work shows a live panel (ipywidgets) while it runs.
+* broker work shows a live panel (ipywidgets) while it runs;
+* after each cell, a statement ``g | op`` whose graph is thrown away gets a warning pointing at
+  ``g |= op`` (batchfactory's ``|`` changed ``g`` in place, so its snippets write ``g | op``;
+  in bfnb graphs are values and ``g`` is unchanged).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-__all__ = ["graph_mimebundle", "install", "show"]
+__all__ = ["discarded_graphs", "graph_mimebundle", "install", "show"]
 
 _SHOW = "__bfnb_show__"
 _installed = False
@@ -104,6 +107,71 @@ def _pre_run_cell(info: Any) -> None:
     ip._bfnb_current_source = getattr(info, "raw_cell", None)
 
 
+def _leftmost_name(node: ast.expr) -> str | None:
+    while isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        node = node.left
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _statements(body: list[ast.stmt]) -> Any:
+    """Every statement run at the cell's top level (inside with/for/if/try too, not in functions)."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            yield from _statements(getattr(stmt, field, None) or [])
+        for handler in getattr(stmt, "handlers", None) or []:
+            yield from _statements(handler.body)
+
+
+def discarded_graphs(source: str, namespace: dict[str, Any]) -> list[str]:
+    """Warnings for the statements of a cell that build ``g | op`` and throw the graph away.
+
+    Only a name that holds a bfnb graph or op counts (``a | b`` of sets is left alone); the cell's
+    last statement, whose value is shown, is reported too, since it is still not kept.
+    """
+    from .graph import Graph
+    from .op.base import Op
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    last = tree.body[-1] if tree.body else None
+    out = []
+    for stmt in _statements(tree.body):
+        if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.BinOp) and isinstance(stmt.value.op, ast.BitOr)):
+            continue
+        name = _leftmost_name(stmt.value)
+        if name is None or not isinstance(namespace.get(name), Graph | Op):
+            continue
+        text = ast.get_source_segment(source, stmt.value) or ast.unparse(stmt.value)
+        first = text.splitlines()[0] + (" ..." if "\n" in text else "")
+        fate = "is shown but not kept" if stmt is last else "builds a new graph and throws it away"
+        out.append(
+            f"bfnb: line {stmt.lineno}: `{first}` {fate}: graphs are values, so `{name}` is unchanged. "
+            f"Write `{name} |= ...` to extend `{name}` (batchfactory's `|` changed the graph in place)."
+        )
+    return out
+
+
+def _post_run_cell(result: Any) -> None:
+    import sys
+
+    ip = _ip()
+    source = getattr(getattr(result, "info", None), "raw_cell", None)
+    if ip is None or not source or "|" not in source:
+        return
+    try:
+        source = ip.transform_cell(source)  # magics and other IPython syntax become Python
+        messages = discarded_graphs(source, ip.user_ns)
+    except Exception:  # a warning helper must never break a cell
+        return
+    for message in messages:
+        print(message, file=sys.stderr)
+
+
 def _ip() -> Any:
     try:
         from IPython import get_ipython
@@ -129,6 +197,7 @@ def install() -> bool:
     if not any(isinstance(t, _ShowLast) for t in ip.ast_transformers):
         ip.ast_transformers.append(_ShowLast())
     ip.events.register("pre_run_cell", _pre_run_cell)
+    ip.events.register("post_run_cell", _post_run_cell)
     ip.display_formatter.formatters["text/html"].for_type(pd.DataFrame, _batch_html)
     try:
         from .brokers.registry import all_brokers

@@ -54,6 +54,8 @@ class NodeReport:
     calls_cached: int = 0
     calls_failed: int = 0
     calls_pending: int = 0
+    pending_calls: int = 0  # distinct requests a run without dispatch left unsent
+    pending_usd_max: float | None = 0.0  # their worst-case cost (None: a price is unknown)
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float | None = 0.0
@@ -87,6 +89,20 @@ class RunReport:
 
     def node(self, node_id: int) -> NodeReport:
         return next(n for n in self.nodes if n.node_id == node_id)
+
+    def pending_summary(self) -> str | None:
+        """``"N calls pending (≤ $x)"`` after a run that did not dispatch; None when nothing waits.
+
+        ``x`` is the worst case of the unsent calls (input estimate + ``max_tokens`` of output each).
+        """
+        n = sum(r.pending_calls for r in self.nodes)
+        if not n:
+            return None
+        from ..brokers.pricing import format_cost
+
+        bounds = [r.pending_usd_max for r in self.nodes if r.pending_calls]
+        bound = None if any(b is None for b in bounds) else float(sum(bounds))  # type: ignore[arg-type]
+        return f"{n} call{'s' if n != 1 else ''} pending (≤ {format_cost(bound)})"
 
     @property
     def cost_usd(self) -> float | None:
@@ -251,10 +267,12 @@ def _emit_finished(nested: bool, run_id: str, rep: NodeReport) -> None:
 
 
 def _fill_stats(rep: NodeReport, stats: dict[str, Any]) -> None:
-    for name in ("calls_sent", "calls_cached", "calls_failed", "calls_pending", "input_tokens", "output_tokens"):
+    for name in ("calls_sent", "calls_cached", "calls_failed", "calls_pending", "pending_calls", "input_tokens",
+                 "output_tokens"):
         setattr(rep, name, int(stats.get(name, 0) or 0))
-    if "cost_usd" in stats:
-        rep.cost_usd = stats["cost_usd"]
+    for name in ("cost_usd", "pending_usd_max"):
+        if name in stats:
+            setattr(rep, name, stats[name])
 
 
 def _run_op(op: Any, ins: list[pd.DataFrame], ctx: RunContext) -> list[pd.DataFrame]:

@@ -246,14 +246,21 @@ class Graph:
 
     # --- running --------------------------------------------------------------------------------
 
-    def execute(self, dispatch_brokers: bool = True, **options: Any) -> Any:
-        """Run the graph (seed API).  Returns the output of ToList/OutputEntries ops.
+    def execute(self, dispatch_brokers: bool = False, **options: Any) -> Any:
+        """Run the graph with the seed's meaning.  Returns the output of ToList/OutputEntries ops.
 
-        One such op: its output; several: a tuple in graph order; none: None.
+        As in batchfactory, paid calls are sent only with ``dispatch_brokers=True``; without it
+        the rows that need a call come back marked ``status="pending"`` and a line such as
+        ``5 calls pending (≤ $0.0123)`` is printed (the worst case of what dispatching would
+        cost).  ``run()`` is bfnb's own entry point and dispatches by default.
+        One collector op: its output; several: a tuple in graph order; none: None.
         """
         from ..executor.run import run_graph
 
-        _recorded(self, run_graph(self, dispatch_brokers=dispatch_brokers, **options))  # also in self.last_run
+        report = _recorded(self, run_graph(self, dispatch_brokers=dispatch_brokers, **options))  # also in self.last_run
+        summary = report.pending_summary()
+        if summary is not None:
+            print(summary)
         outputs = [n.op.get_output() for n in self._nodes.values() if getattr(n.op, "produces_output", False)]
         if not outputs:
             return None

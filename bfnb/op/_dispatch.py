@@ -98,6 +98,8 @@ def dispatch(
     if n_cached_rows:
         broker.note_cached(n_cached_rows, label)
     fresh: dict[str, dict[str, Any]] = {}
+    if missing and not ctx.dispatch_brokers:
+        _note_pending(ctx, broker, missing.values())
     if missing and ctx.dispatch_brokers:
         from ..executor.loop import run_sync
         from . import progress
@@ -143,6 +145,20 @@ def dispatch(
     if failed or pending:
         ctx.incomplete = True
     return d
+
+
+def _note_pending(ctx: RunContext, broker: Any, jobs: Any) -> None:
+    """Count the calls a run without dispatch left unsent, and what they could cost at most.
+
+    The bound is each call's worst case (its input estimate plus ``max_tokens`` of output), as a
+    budget reserves it; None when a price is unknown.
+    """
+    worst = [broker.cost(j.est_input_tokens, j.max_output_tokens) for j in jobs]
+    ctx.add_stat("pending_calls", len(worst))
+    if any(w is None for w in worst) or ("pending_usd_max" in ctx.stats and ctx.stats["pending_usd_max"] is None):
+        ctx.stats["pending_usd_max"] = None
+    else:
+        ctx.add_stat("pending_usd_max", float(sum(worst)))
 
 
 #: what each broker op of the last runs asked for: run_id -> [entries]; read by ``g.explain()``

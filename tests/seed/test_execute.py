@@ -1,0 +1,39 @@
+"""execute() keeps the seed's meaning: it sends paid calls only when asked; run() is bfnb's."""
+
+from __future__ import annotations
+
+import re
+
+import bfnb as bf
+from bfnb.executor.memo import memo
+from bfnb.op import AskLLM, FromList, OutputEntries
+
+MODEL = "gpt-4o-mini@openai"  # priced in the table, answered by the local server
+
+
+def graph(words):
+    with bf.ProjectFolder("exec", 1, 0, 0):
+        return FromList([{"keyword": w} for w in words]) | AskLLM("Poem about {keyword}.", model=MODEL, max_completion_tokens=100) | OutputEntries()
+
+
+def test_execute_without_dispatch_sends_nothing_and_says_what_waits(server, capsys):
+    words = ["sea", "sky", "sea2"]
+    out = graph(words).execute()
+    assert server.stats()["answered"] == 0
+    assert [e.data["status"] for e in out] == ["pending"] * 3  # the rows come back, marked
+    line = capsys.readouterr().out.strip()
+    m = re.fullmatch(r"3 calls pending \(≤ \$([0-9.]+)\)", line)
+    assert m, line
+    # the bound is the worst case: at least 100 output tokens per call at gpt-4o-mini's $0.60 / 1M
+    assert float(m.group(1)) >= 3 * 100 * 0.60 / 1e6
+    done = graph(words).execute(dispatch_brokers=True)
+    assert server.stats()["answered"] == 3
+    assert [e.data["status"] for e in done] == ["done"] * 3
+    assert capsys.readouterr().out == ""  # nothing pending: nothing printed
+
+
+def test_run_dispatches_by_default(server, capsys):
+    memo.clear()
+    out = graph(["a", "b"]).run()
+    assert server.stats()["answered"] == 2 and (out["status"] == "done").all()
+    assert "pending" not in capsys.readouterr().out
