@@ -1,6 +1,6 @@
 """The op namespace: ``from bfnb.op import *`` gives every op of the seed API.
 
-Ops live in one module per family (sources, sinks, fields, rows, control, fanout, checkpoint, llm,
+Ops live in one module per family (fromlist, sources, sinks, fields, rows, control, fanout, checkpoint, llm,
 embed, chat); this module maps each public name to its module and imports it on first use.
 """
 
@@ -9,7 +9,8 @@ from __future__ import annotations
 from .._lazy import lazy_names
 
 _FAMILIES: dict[str, list[str]] = {
-    "sources": ["FromList", "ReadJsonl", "ReadMarkdownEntries", "ReadMarkdownLines", "ReadParquet", "ReadTxtFolder"],
+    "fromlist": ["FromList"],
+    "sources": ["ReadJsonl", "ReadMarkdownEntries", "ReadMarkdownLines", "ReadParquet", "ReadTxtFolder"],
     "sinks": [
         "OutputEntries",
         "PrintEntry",

@@ -9,6 +9,8 @@ and an unchanged file is served from the in-kernel memo.  Reader options (``shuf
 from __future__ import annotations
 
 import glob as _glob
+import itertools
+import operator
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -125,17 +127,22 @@ def typed(vals: list[Any]) -> Any:
 
 def columns_of_records(records: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Field columns (absent → None) and, for fields some records lack, where they are present."""
-    counts: dict[str, int] = {}
-    for r in records:
-        for k in r:
-            counts[k] = counts.get(k, 0) + 1
-    counts.pop(B.IDX, None)
-    counts.pop(B.REV, None)
+    # C-level passes (map over the records) instead of a Python loop per record and key
     n = len(records)
-    columns = {k: [r.get(k) for r in records] for k in counts}
-    present = {
-        k: np.fromiter((k in r for r in records), dtype=bool, count=n) for k, c in counts.items() if c < n
-    }
+    names = list(dict.fromkeys(itertools.chain.from_iterable(records)))  # first-appearance order
+    everywhere = bool(n) and len(set(map(len, records))) == 1 and len(records[0]) == len(names)
+    columns: dict[str, list[Any]] = {}
+    present: dict[str, np.ndarray] = {}
+    for k in names:
+        if k in (B.IDX, B.REV):
+            continue
+        if everywhere:
+            columns[k] = list(map(operator.itemgetter(k), records))
+            continue
+        has = np.fromiter(map(operator.contains, records, itertools.repeat(k, n)), dtype=bool, count=n)
+        columns[k] = [r.get(k) for r in records]
+        if not has.all():
+            present[k] = has
     return columns, present
 
 

@@ -1,17 +1,17 @@
-"""Sources: ops that make a batch from a Python list or from files (JSONL, Parquet, markdown, text).
+"""Sources: ops that make a batch from files (JSONL, Parquet, markdown, text); FromList is in :mod:`.fromlist`.
 
 Every entry gets a deterministic, unique idx: an explicit one (an ``idx`` key, ``idx_key=``) or a
 16-hex-digit type-tagged content hash of the record alone (see :mod:`._idx`), so adding a record
-never changes another's idx; two records with one idx are an error naming both.  A source's fingerprint covers its input content
-(:meth:`extra_fingerprint`: the list's hashes, or each file's size and mtime), so the in-kernel memo
-never serves stale data.  Reader options ``shuffle/seed/offset/max_count`` apply after reading.
+never changes another's idx; two records with one idx are an error naming both.  A source's
+fingerprint covers its input (:meth:`extra_fingerprint`: each file's size and mtime), so the
+in-kernel memo never serves stale data.  Reader options ``shuffle/seed/offset/max_count`` apply
+after reading.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,6 @@ import pyarrow.parquet as pq
 from .. import batch as B
 from ..convert import batch_from_arrow
 from ..errors import SourceError
-from ..fingerprint import combine, fingerprint, hash_bytes
 from ..formats.jsonl import read_jsonl
 from ._files import (
     FileSource,
@@ -37,7 +36,6 @@ from ._files import (
     typed,
 )
 from ._idx import (
-    HashError,
     Where,
     check_unique,
     hash_records,
@@ -46,118 +44,17 @@ from ._idx import (
     objects,
     path_ids,
 )
-from .base import RunContext, SourceOp
+from .base import RunContext
+from .fromlist import FromList
 
 __all__ = [
-    "FromList",
+    "FromList",  # re-exported from .fromlist
     "ReadJsonl",
     "ReadMarkdownEntries",
     "ReadMarkdownLines",
     "ReadParquet",
     "ReadTxtFolder",
 ]
-
-# --- FromList ------------------------------------------------------------------------------------------
-
-
-class FromList(SourceOp):
-    """Entries from a Python list: dicts (their ``idx``/``rev`` keys are kept), or any values with ``output_key``.
-
-    Without an ``idx`` key the idx is a content hash, so identical records are an error naming
-    both list positions.  ``{"idx": ..., "data": {...}}`` dicts and seed ``Entry`` objects work too.
-    """
-    preserves_idx = True  # read() checks its idx itself, naming both list positions
-
-    def __init__(self, input_list: Sequence[Any], output_key: str | None = None, *, fire_once: bool = True) -> None:
-        self.set_input(input_list)
-        self.output_key = output_key
-        # the list's content enters the fingerprint through extra_fingerprint (hashed once per run)
-        self._fp = combine("bfnb.op.sources.FromList", fingerprint({"output_key": output_key}))
-
-    def set_input(self, input_list: Sequence[Any]) -> None:
-        """Replace the list (seed API)."""
-        if isinstance(input_list, (str, bytes, Mapping)) or not hasattr(input_list, "__len__"):
-            raise TypeError(f"FromList takes a list, got {type(input_list).__name__}")
-        self.input_list = input_list
-        self._args = ((input_list,), dict(self._args[1]))
-        self._prepared: tuple[int, int, _Prepared] | None = None
-
-    def _prepare(self) -> _Prepared:
-        """Hashes, columns, explicit idx and rev for the current list contents."""
-        items = self.input_list if isinstance(self.input_list, list) else list(self.input_list)
-        if self.output_key is not None:
-            values = objects(items)
-            return _Prepared(hash_records({self.output_key: values}), {self.output_key: obj_column(values)})
-        plain = all(type(x) is dict and "data" not in x for x in items)  # the common case: use as is
-        records = items if plain else [_as_record(x, i, self) for i, x in enumerate(items)]
-        columns, present = columns_of_records(records)
-        hashes = hash_records(columns, present) if columns else np.zeros(len(records), np.uint64)
-        explicit = [r.get(B.IDX) for r in records]
-        for i, e in enumerate(explicit):
-            if e is not None and (e == "" or not isinstance(e, (str, int))):
-                raise SourceError(f"list position {i} has an unusable idx {e!r}", op=self, field=B.IDX)
-        has_explicit = any(e is not None for e in explicit)
-        cols = {k: typed(v) for k, v in columns.items()}
-        where = Where(len(records), lambda i: f"list position {i}")
-        return _Prepared(hashes, cols, explicit if has_explicit else None, rev_of(records, self, where))
-
-    def extra_fingerprint(self) -> str:
-        try:
-            prepared = self._prepare()
-        except (HashError, SourceError) as e:  # read() reports it; a graph's repr or plan must not raise
-            return combine("unhashable", str(e))
-        self._prepared = (id(self.input_list), len(self.input_list), prepared)
-        parts = [b"fromlist:", prepared.hashes.tobytes()]
-        if prepared.explicit is not None:
-            parts.append("\x1f".join(str(e) for e in prepared.explicit).encode())
-        if not isinstance(prepared.rev, int):
-            parts.append(np.asarray(prepared.rev, dtype=np.int64).tobytes())
-        return hash_bytes(b"".join(parts))
-
-    def read(self, ctx: RunContext) -> pd.DataFrame:
-        cached, self._prepared = self._prepared, None  # used at most once after the fingerprint
-        if cached is not None and cached[0] == id(self.input_list) and cached[1] == len(self.input_list):
-            prepared = cached[2]
-        else:
-            try:
-                prepared = self._prepare()
-            except HashError as e:
-                raise SourceError(f"list position {e.position}: {e}", op=self, field=e.field) from e
-        n = len(prepared.hashes)
-        if not n:
-            return B.empty([self.output_key] if self.output_key else [])
-        ids = hex_ids(prepared.hashes)
-        keys: Any = prepared.hashes
-        if prepared.explicit is not None:
-            ids = [h if e is None else str(e) for e, h in zip(prepared.explicit, ids, strict=True)]
-            keys = ids
-        where = Where(n, lambda i: f"list position {i}")
-        check_unique(keys, where, self, ids, "are identical records; give them distinct content or an 'idx' key")
-        return B.from_columns(ids, prepared.columns, prepared.rev, op=self, check_unique=False)
-
-
-@dataclass
-class _Prepared:
-    hashes: np.ndarray
-    columns: dict[str, Any]
-    explicit: list[Any] | None = None
-    rev: Any = 0
-
-
-def _as_record(x: Any, i: int, op: Any) -> Mapping[str, Any]:
-    if isinstance(x, Mapping):
-        if B.IDX in x and isinstance(x.get("data"), Mapping) and set(x) <= {"idx", "rev", "data", "meta"}:
-            return {**x["data"], B.IDX: x[B.IDX], B.REV: x.get(B.REV, 0)}
-        return x
-    data = getattr(x, "data", None)
-    if hasattr(x, "idx") and isinstance(data, Mapping):  # a seed Entry
-        return {**data, B.IDX: x.idx, B.REV: getattr(x, "rev", 0)}
-    raise SourceError(
-        f"list position {i} is a {type(x).__name__}, not a dict; give FromList an output_key to store "
-        "plain values under",
-        op=op,
-    )
-
 
 # --- JSONL and Parquet ------------------------------------------------------------------------------
 

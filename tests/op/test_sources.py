@@ -86,14 +86,26 @@ def test_fromlist_empty_list_gives_an_empty_batch():
     assert len(df) == 0 and "text" in df.columns
 
 
-def test_fromlist_sees_changes_to_its_list_between_runs():
+def test_fromlist_takes_its_list_as_a_value():
     data = ["a", "b"]
+    records = [{"t": "x", "tags": ["p"]}]
     g = FromList(data, "t") | MapField(lambda t: t.upper(), "t")
+    h = FromList(records).to_graph()
     assert g.run()["t"].tolist() == ["A", "B"]
-    data[1] = "c"  # same length, changed content: the memo must not serve the old result
-    assert g.run()["t"].tolist() == ["A", "C"]
+    data[1] = "c"  # changing the list (or a value inside it) after construction changes nothing
     data.append("d")
-    assert g.run()["t"].tolist() == ["A", "C", "D"]
+    records[0]["tags"].append("q")
+    records.append({"t": "y"})
+    assert g.run()["t"].tolist() == ["A", "B"]
+    assert h.run()["tags"].tolist() == [["p"]]
+    assert (FromList(data, "t") | MapField(lambda t: t.upper(), "t")).run()["t"].tolist() == ["A", "C", "D"]
+
+
+def test_fromlist_fingerprint_follows_content_not_identity():
+    a, b = FromList([{"t": "x"}, {"t": "y"}]), FromList([{"t": "x"}, {"t": "y"}])
+    assert a.fingerprint() == b.fingerprint()
+    assert a.fingerprint() != FromList([{"t": "x"}, {"t": "z"}]).fingerprint()
+    assert a.fingerprint() != FromList([{"t": "x", "idx": "1"}, {"t": "y"}]).fingerprint()
 
 
 def test_fromlist_set_input_replaces_the_list():
@@ -106,6 +118,45 @@ def test_fromlist_set_input_replaces_the_list():
 
 def test_fromlist_repr_is_short_for_long_lists():
     assert "[1000 items]" in repr(FromList(list(map(str, range(1000))), "t"))
+    assert "DataFrame[3 rows × 2 columns]" in repr(FromList(pd.DataFrame({"a": [1, 2, 3], "b": list("xyz")})))
+
+
+def test_fromlist_dataframe_index_becomes_idx_as_text():
+    df = pd.DataFrame({"review": ["good", "bad", None], "stars": [5, 1, 3]}, index=[10, 11, 12])
+    op = FromList(df)
+    out = op.to_graph().run()
+    assert out.index.tolist() == ["10", "11", "12"] and out.index.name == "idx"
+    assert out["review"].tolist() == ["good", "bad", None]  # pandas' missing text comes back as None
+    assert out["stars"].dtype == np.int64 and out["rev"].tolist() == [0, 0, 0]
+    df.loc[10, "review"] = "changed"  # taken as a value: the op keeps what it was given
+    assert op.to_graph().run()["review"].iloc[0] == "good"
+    assert FromList(df).fingerprint() != op.fingerprint()
+
+
+def test_fromlist_dataframe_idx_key_and_round_trip_of_a_batch():
+    df = pd.DataFrame({"id": ["a", "b"], "x": [[1], [2]]})
+    out = FromList(df, idx_key="id").to_graph().run()
+    assert out.index.tolist() == ["a", "b"] and out["id"].tolist() == ["a", "b"]
+    df["x"].iloc[0].append(99)  # a list inside the frame was copied
+    assert out["x"].tolist() == [[1], [2]]
+    batch = FromList([{"t": "x", "idx": "k", "rev": 3}]).to_graph().run()
+    again = FromList(batch).to_graph().run()  # a batch (idx index, rev column) comes back as it was
+    assert again.index.tolist() == ["k"] and again["rev"].tolist() == [3] and again["t"].tolist() == ["x"]
+
+
+def test_fromlist_dataframe_with_a_repeated_index_needs_idx_key():
+    df = pd.DataFrame({"t": ["x", "y"]}, index=[0, 0])
+    with pytest.raises(bf.SourceError, match="index is not unique.*idx_key="):
+        FromList(df).to_graph().run()
+    with pytest.raises(bf.DuplicateIdxError, match="idx_key must name a column of unique values"):
+        FromList(pd.DataFrame({"k": [1, 1]}), idx_key="k").to_graph().run()
+    with pytest.raises(bf.SourceError, match="'nope' is not a column"):
+        FromList(df, idx_key="nope").to_graph().run()
+
+
+def test_fromlist_idx_key_picks_a_dict_field():
+    out = FromList([{"id": 7, "q": "x"}, {"id": 8, "q": "y"}], idx_key="id").to_graph().run()
+    assert out.index.tolist() == ["7", "8"]
 
 
 # --- JSONL ------------------------------------------------------------------------------------------
