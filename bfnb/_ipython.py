@@ -200,13 +200,16 @@ def install() -> bool:
     ip.events.register("post_run_cell", _post_run_cell)
     ip.display_formatter.formatters["text/html"].for_type(pd.DataFrame, _batch_html)
     try:
+        from .brokers.human import set_answerer
         from .brokers.registry import all_brokers
         from .executor import hooks
         from .op import progress
         from .widgets import live_progress, watch_background
+        from .widgets.label import answer_in_widget
 
         progress.set_display(lambda getter: live_progress(getter))
         hooks.wrap_background = lambda handle: watch_background(handle, all_brokers)
+        set_answerer(answer_in_widget)  # AskHuman's questions go to a label widget
     except ImportError:  # ipywidgets missing: text progress only
         pass
     _installed = True

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["SECRET_FIELDS", "canonical", "request_key"]
+__all__ = ["SECRET_FIELDS", "canonical", "keyed_request", "request_key"]
 
 # Fields that may carry credentials if a user passes them in a request body; never hashed or stored.
 SECRET_FIELDS = frozenset({"api_key", "authorization", "Authorization", "headers", "extra_headers"})
@@ -38,9 +38,23 @@ def canonical(request: dict[str, Any]) -> bytes:
     return orjson.dumps(body, default=_default, option=_OPTS)
 
 
-def request_key(provider: str, request: dict[str, Any], *, kind: str = "chat", sample: int = 0) -> str:
-    """The 32-hex-digit key of one call: provider + kind + sample index + canonical request."""
+def request_key(endpoint: str, request: dict[str, Any], *, kind: str = "chat", sample: int = 0) -> str:
+    """The 32-hex-digit key of one call: endpoint + kind + sample index + canonical request.
+
+    ``endpoint`` names who answers (``provider|base_url|model``, see :class:`bfnb.calls.Endpoint`),
+    so the same request sent to another provider, URL or model is another call.
+    """
+    return keyed_request(endpoint, request, kind=kind, sample=sample)[0]
+
+
+def keyed_request(endpoint: str, request: dict[str, Any], *, kind: str = "chat", sample: int = 0) -> tuple[str, int]:
+    """``(key, size)``: the key of :func:`request_key` and the request's canonical size in bytes.
+
+    The size (UTF-8 JSON of the body, schema and tools included) is an upper bound on the input
+    tokens of the call (every token is at least one byte), which is what a budget reserves.
+    """
+    body = canonical(request)
     h = hashlib.sha256()
-    h.update(f"{kind}\x00{provider}\x00{sample}\x00".encode())
-    h.update(canonical(request))
-    return h.hexdigest()[:32]
+    h.update(f"{kind}\x00{endpoint}\x00{sample}\x00".encode())
+    h.update(body)
+    return h.hexdigest()[:32], len(body)

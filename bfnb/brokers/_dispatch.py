@@ -13,31 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..events import CallDone, CallFailed, CallRetrying, CallSent, bus
 from ..keys import SECRET_FIELDS
 from ..ledger.records import CallRecord, Status
-from .budget import BudgetTracker, fallback_cost
+from .budget import fallback_cost
 from .retry import FatalError, RateLimitError, TransientError, backoff_delay
 
-if TYPE_CHECKING:
-    from .base import Job, OnRecord, _Run
+from .jobs import BACKOFF as _BACKOFF, DROPPED as _DROPPED, QUEUED as _QUEUED, SENDING as _SENDING, TAKEN as _TAKEN
+from .jobs import Entry as _Entry, OnRecord, Run as _Run
 
 __all__ = ["Dispatcher"]
-
-_QUEUED, _TAKEN, _SENDING, _BACKOFF, _DROPPED = range(5)
-
-
-class _Entry:
-    __slots__ = ("attempts", "budget", "handle", "job", "reserved_usd", "runs", "state", "t_sent")
-
-    def __init__(self, job: Job) -> None:
-        self.job, self.runs, self.state = job, [], _QUEUED
-        self.attempts, self.t_sent, self.handle = 0, 0.0, None
-        self.reserved_usd: float | None = None  # None: not yet checked against a budget
-        self.budget: BudgetTracker | None = None  # the budget holding its reservation
-
 
 class Dispatcher:
     """Worker pool and per-attempt logic of a broker (a mixin of :class:`~bfnb.brokers.base.Broker`)."""

@@ -11,7 +11,7 @@ the moment it finishes (durability is the caller's).  Subclasses implement one n
 :mod:`bfnb.brokers.retry`.  Controls (pause, resume, cancel, retry_failed) may be called from any
 thread: they are forwarded to the broker's event loop.  The UI learns what happens from events on
 :data:`bfnb.events.bus` (none are built when nobody listens) and from :meth:`Broker.snapshot`.
-The worker and per-attempt machinery lives in :mod:`bfnb.brokers._dispatch`.
+The worker and per-attempt machinery lives in :mod:`bfnb.brokers._dispatch`; the data types in :mod:`bfnb.brokers.jobs`.
 """
 
 from __future__ import annotations
@@ -22,33 +22,19 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..events import BrokerStateChanged, CallsCached, CallsQueued, bus
-from ..ledger.records import CallRecord
-from ._dispatch import Dispatcher, _Entry
+from ._dispatch import Dispatcher
+from .jobs import Entry, Job, OnRecord, Run, RunResult
 from .budget import BudgetTracker, fallback_cost
 from .config import DEFAULT_RATE_LIMITS, DEFAULT_RETRY, Budget, RateLimits, Retry
 from .limiter import Limiter
 
 __all__ = ["Broker", "BrokerSnapshot", "Job", "OnRecord", "RunResult", "usage_tokens"]
 
-OnRecord = Callable[[CallRecord], None]
 _UNPRICED = object()
-
-
-@dataclass(slots=True)
-class Job:
-    """One expensive call: ``request`` is the provider request body, ``key`` its content key."""
-
-    key: str
-    kind: str
-    request: dict[str, Any]
-    est_input_tokens: int = 0
-    max_output_tokens: int = 0
-    op: str = ""
-    origin: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,26 +59,6 @@ class BrokerSnapshot:
     eta_s: float | None
     last_errors: tuple[str, ...]
     started_at: float
-
-
-class RunResult(dict[str, CallRecord]):
-    """Records by key of one run; ``unsent`` lists keys never sent, ``stopped`` says why."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.unsent: list[str] = []
-        self.stopped: str | None = None  # None | "cancelled" | "budget" | "error"
-
-
-class _Run:
-    __slots__ = ("budget", "done", "error", "failed", "on_record", "results", "waiting")
-
-    def __init__(self, on_record: OnRecord, budget: BudgetTracker | None, done: asyncio.Future[None]) -> None:
-        self.on_record, self.budget, self.done = on_record, budget, done
-        self.results = RunResult()
-        self.waiting: set[str] = set()
-        self.failed: dict[str, Job] = {}
-        self.error: BaseException | None = None
 
 
 class Broker(Dispatcher):
@@ -123,12 +89,12 @@ class Broker(Dispatcher):
         self._rng = random.Random()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: int | None = None
-        self._queue: asyncio.Queue[_Entry] | None = None
+        self._queue: asyncio.Queue[Entry] | None = None
         self._resumed: asyncio.Event | None = None
-        self._entries: dict[str, _Entry] = {}
-        self._runs: list[_Run] = []
+        self._entries: dict[str, Entry] = {}
+        self._runs: list[Run] = []
         self._budgeted = 0  # runs in progress that have a budget
-        self._last_run: _Run | None = None
+        self._last_run: Run | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._state = "idle"
         self._paused = False
@@ -145,7 +111,7 @@ class Broker(Dispatcher):
         """Make one request for several jobs (only brokers that pack override this)."""
         return [await self._send(jobs[0])]
 
-    def _gather(self, first: _Entry, queue: asyncio.Queue[_Entry]) -> list[_Entry]:
+    def _gather(self, first: Entry, queue: asyncio.Queue[Entry]) -> list[Entry]:
         """Entries to send in one request with ``first`` (packing brokers take more from ``queue``)."""
         return [first]
 
@@ -185,7 +151,7 @@ class Broker(Dispatcher):
         self._price = _UNPRICED
         if isinstance(budget, Budget):
             budget = BudgetTracker(budget.usd) if budget.usd is not None else None
-        run = _Run(on_record, budget, self._loop.create_future())
+        run = Run(on_record, budget, self._loop.create_future())
         queue, fresh, op = self._queue, 0, ""
         for job in jobs:
             key = job.key
@@ -194,7 +160,7 @@ class Broker(Dispatcher):
             run.waiting.add(key)
             entry = self._entries.get(key)
             if entry is None:
-                entry = self._entries[key] = _Entry(job)
+                entry = self._entries[key] = Entry(job)
                 queue.put_nowait(entry)
                 fresh += 1
                 op = op or job.op
@@ -308,7 +274,7 @@ class Broker(Dispatcher):
             for key, job in run.failed.items():
                 entry = self._entries.get(key)
                 if entry is None:
-                    entry = self._entries[key] = _Entry(job)
+                    entry = self._entries[key] = Entry(job)
                     self._queue.put_nowait(entry)
                     self._pending += 1
                 entry.runs.append(run)

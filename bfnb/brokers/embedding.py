@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ._dispatch import _QUEUED, _TAKEN, _Entry
+from .jobs import QUEUED as _QUEUED, TAKEN as _TAKEN, Entry as _Entry
 from .base import Job
 from .chat import HTTPBroker
 from .config import RateLimits, Retry

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .base import Broker
 from .config import RateLimits, Retry
+from .providers import ResolvedModel
 
 __all__ = ["DEFAULT_PROVIDER_LIMITS", "all_brokers", "get_broker"]
 
@@ -37,14 +38,15 @@ _brokers: dict[tuple[str, str, str, str, str, bool, str], Broker] = {}
 
 def get_broker(
     kind: str,
-    model_string: str,
+    model: str | ResolvedModel,
     *,
     batch: bool = False,
     limits: RateLimits | None = None,
     retry: Retry | None = None,
     state_path: str | os.PathLike[str] | None = None,
 ) -> Broker:
-    """The shared broker for ``kind`` ("chat" | "embedding") calls to ``model@provider``.
+    """The shared broker for ``kind`` ("chat" | "embedding") calls to ``model`` (``model@provider``
+    or a :class:`~bfnb.brokers.providers.ResolvedModel` the caller resolved once).
 
     ``limits`` and ``retry``, when given, replace those of an existing broker.  ``batch=True``
     gives the Batch API broker, remembering its batches in ``state_path`` (default:
@@ -55,7 +57,7 @@ def get_broker(
 
     if kind not in ("chat", "embedding"):
         raise ValueError(f"broker kind must be 'chat' or 'embedding', got {kind!r}")
-    resolved = resolve(model_string)
+    resolved = resolve(model) if isinstance(model, str) else model
     provider = resolved.provider
     secret = resolved.api_key or ""
     key_hash = hashlib.sha256(secret.encode()).hexdigest()[:16] if secret else ""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .. import batch as B
+from ..calls import CallClient
 from ..errors import BfnbError, OpError
 from ..events import NodeFinished, NodeStarted, RunFinished, RunStarted, bus
 from ..op import progress
@@ -74,6 +75,8 @@ class RunReport:
     nodes: list[NodeReport] = field(default_factory=list)
     seconds: float = 0.0
     tail_id: int | None = None
+    #: what each broker op asked the call client for (read by ``g.explain()``)
+    call_log: list[Any] = field(default_factory=list)
 
     def result(self, node_id: int, port: int = 0) -> pd.DataFrame:
         return self.results[node_id][port]
@@ -144,8 +147,11 @@ def run_graph(
             options["budget"] = hooks.make_budget(budget_usd)
     else:
         options = {**parent.options, **options}
+    calls = parent.calls if nested else CallClient(
+        project=options.get("project"), budget=options.get("budget"), dispatch=dispatch_brokers, run_id=run_id
+    )
     p = plan(g, input_fingerprint=input_fingerprint)
-    report = RunReport(run_id, weakref.ref(g), {}, tail_id=g._tail)
+    report = RunReport(run_id, weakref.ref(g), {}, tail_id=g._tail, call_log=calls.log if calls is not None else [])
     if not g._nodes:
         return report
     if not nested:
@@ -216,6 +222,7 @@ def run_graph(
                 project=options.get("project"),
                 budget=options.get("budget"),
                 options=options,
+                calls=calls,
             )
             ctx.run_subgraph = _subgraph_runner(ctx, dispatch_brokers, use_memo)
             ctx.inputs_incomplete = any(incomplete.get(e.src, False) for e in edges)

@@ -25,15 +25,13 @@ def explain_frame(g: Graph, tag: str | None = None) -> pd.DataFrame:
     sent call whose entry had an earlier answer from the same op, ``changed`` says which part of
     the request differs (prompt text, model, a parameter, ...).
     """
-    from ..op._dispatch import DISPATCH_LOG
-
     rep = g.last_run
     if rep is None:
         g.run()
         rep = g.last_run
     assert rep is not None
     wanted = {g.node_by_tag(tag).id} if tag else {n.node_id for n in rep.nodes if n.kind == "broker"}
-    log = DISPATCH_LOG.get(rep.run_id, [])
+    log = rep.call_log
     rows: list[dict[str, Any]] = []
     for node in rep.nodes:
         if node.node_id not in wanted:
@@ -44,19 +42,19 @@ def explain_frame(g: Graph, tag: str | None = None) -> pd.DataFrame:
             rows += [{"op": node.op_label, "idx": ix, "served": node.cached} for ix in idxs]
             continue
         for entry in log:
-            if entry["op"] == node.op_label:
+            if entry.op == node.op_label:
                 rows += _explain_dispatch(entry, rep.run_id)
     columns = ["op", "idx", "served", "changed", "key", "cost_usd", "error"]
     return pd.DataFrame({c: pd.Series([r.get(c) for r in rows], dtype=object) for c in columns})
 
 
-def _explain_dispatch(entry: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
+def _explain_dispatch(entry: Any, run_id: str) -> list[dict[str, Any]]:
     from ..ledger import diff_requests
 
-    ledger = entry["ledger"]
-    keys, idxs, sent = entry["keys"], entry["idxs"], entry["sent"]
+    ledger = entry.ledger
+    keys, idxs, sent = entry.keys, entry.idxs, entry.sent
     records = ledger.get_many(keys)
-    prev = ledger.origins.previous_keys(entry["op"], idxs, before_run=run_id)
+    prev = ledger.origins.previous_keys(entry.op, idxs, before_run=run_id)
     rows = []
     for ix, key, rec in zip(idxs, keys, records, strict=True):
         status = None if rec is None else rec.get("status")
@@ -68,7 +66,7 @@ def _explain_dispatch(entry: dict[str, Any], run_id: str) -> list[dict[str, Any]
             if old is not None and rec is not None:
                 changed = diff_requests(old.request, rec.get("request") or {})
         rows.append({
-            "op": entry["op"], "idx": ix, "served": served, "changed": ", ".join(changed) or None,
+            "op": entry.op, "idx": ix, "served": served, "changed": ", ".join(changed) or None,
             "key": key, "cost_usd": None if rec is None else rec.get("cost_usd"),
             "error": None if rec is None else rec.get("error"),
         })

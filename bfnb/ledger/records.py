@@ -45,6 +45,10 @@ class CallRecord:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CallRecord:
+        try:  # the common case: exactly the record's fields
+            return cls(**d)
+        except TypeError:
+            pass
         names = cls.__dataclass_fields__
         return cls(**{k: v for k, v in d.items() if k in names})
 

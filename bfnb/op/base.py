@@ -56,6 +56,7 @@ class RunContext:
     inputs_incomplete: bool = False  # some input came from an incomplete node
     run_subgraph: Callable[..., pd.DataFrame] | None = None  # (graph, batch, fingerprint) -> batch
     options: dict[str, Any] = field(default_factory=dict)
+    calls: Any = None  # the run's bfnb.calls.CallClient (broker ops fetch records through it)
 
     def add_stat(self, name: str, value: float) -> None:
         self.stats[name] = self.stats.get(name, 0) + value

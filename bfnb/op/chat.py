@@ -15,12 +15,12 @@ import pandas as pd
 
 from .. import batch as B
 from ..errors import MissingFieldError, OpError
+from ..calls import Calls, Endpoint, resolve_endpoint
 from ..project import current_project
 from . import functional as F
-from ._dispatch import dispatch, estimate_tokens, resolve_model
-from .checkpoint import Persisted
-from .base import MapOp, Op, RunContext
-from .llm import DEFAULT_OUTPUT_ESTIMATE, active_mask, chat_body, merge_rows, response_text, status_fields
+from .base import MapOp, RunContext
+from .broker_op import BrokerOp
+from .llm import DEFAULT_OUTPUT_ESTIMATE, chat_body, response_text
 from .prompts import PromptMaker, render_prompts
 
 __all__ = ["AICharacter", "ChatHistoryToText", "TransformCharacterDialogueForLLM", "UpdateChatHistory", "character_messages"]
@@ -48,46 +48,49 @@ def character_messages(
     return out
 
 
-class CharacterTurn(Persisted, Op):
+class CharacterTurn(BrokerOp):
     """One turn of an :class:`AICharacter`: it reads the history, speaks, and appends its line."""
-
-    kind = "broker"
 
     def __init__(self, character: AICharacter, command: str | PromptMaker) -> None:
         self.character = character
+        self.model = character.model
         self.command = PromptMaker.from_prompt(command)
         self._project = current_project()
 
     def display_name(self) -> str:
         return f"{self.character.name}: {getattr(self.command, 'prompt', 'turn')[:30]}"
 
-    def run(self, inputs: list[pd.DataFrame], ctx: RunContext) -> list[pd.DataFrame]:
+    def max_output_tokens(self) -> int:
+        return self.character.params["max_completion_tokens"] or DEFAULT_OUTPUT_ESTIMATE
+
+    def _histories(self, rows: pd.DataFrame) -> list[Any]:
+        hkey = self.character.chat_history_key
+        return rows[hkey].tolist() if hkey in rows.columns else [[] for _ in range(len(rows))]
+
+    def _names(self, rows: pd.DataFrame) -> list[str]:
         ch = self.character
-        b = inputs[0]
-        mask = active_mask(b)
-        rows = b[mask] if not mask.all() else b
+        return rows[ch.name_key].tolist() if ch.name_key else [ch.name] * len(rows)
+
+    def requests(self, rows: pd.DataFrame, endpoint: Endpoint) -> list[dict[str, Any]]:
+        ch = self.character
         commands = render_prompts(self.command, rows, self)
-        hkey = ch.chat_history_key
-        histories = rows[hkey].tolist() if hkey in rows.columns else [[] for _ in range(len(rows))]
-        names = rows[ch.name_key].tolist() if ch.name_key else [ch.name] * len(rows)
-        bodies, est = [], []
-        for cmd, hist, name in zip(commands, histories, names, strict=True):
+        bodies = []
+        for cmd, hist, name in zip(commands, self._histories(rows), self._names(rows), strict=True):
             if hist is not None and not isinstance(hist, list):
-                raise OpError("a chat history must be a list of {role, content}", op=self, field=hkey)
+                raise OpError("a chat history must be a list of {role, content}", op=self, field=ch.chat_history_key)
             msgs = [{"role": "system", "content": ch.setting_for(name)}]
             msgs += character_messages(name, hist or [])
             if msgs[-1]["role"] == "user":
                 msgs[-1] = {"role": "user", "content": msgs[-1]["content"] + "\n\n" + cmd}
             else:
                 msgs.append({"role": "user", "content": cmd})
-            bodies.append(chat_body(ch.resolved.model, msgs, **ch.params))
-            est.append(estimate_tokens(sum(len(m["content"]) for m in msgs)) + 4 * len(msgs))
-        max_out = ch.params["max_completion_tokens"] or DEFAULT_OUTPUT_ESTIMATE
-        d = dispatch(self, ctx, kind="chat", model=ch.model, requests=bodies, idxs=list(rows.index),
-                     est_input_tokens=est, max_output_tokens=max_out)
-        status, errors = status_fields(d.records)
+            bodies.append(chat_body(endpoint.model, msgs, **ch.params))
+        return bodies
+
+    def read(self, rows: pd.DataFrame, calls: Calls) -> dict[str, list[Any]]:
+        ch = self.character
         new_hist = []
-        for rec, hist, name, s in zip(d.records, histories, names, status, strict=True):
+        for rec, hist, name, s in zip(calls.records, self._histories(rows), self._names(rows), calls.status(), strict=True):
             text, _ = response_text(rec)
             if s != "done" or text is None:
                 new_hist.append(hist)
@@ -96,7 +99,7 @@ class CharacterTurn(Persisted, Op):
                 text = F.remove_cot(text)
             text = F.remove_speaker_tag(text).strip()
             new_hist.append([*(hist or []), {"role": name, "content": text}])
-        return [merge_rows(b, mask, {hkey: new_hist, "status": status, "error": errors})]
+        return {ch.chat_history_key: new_hist}
 
 
 class AICharacter:
@@ -126,7 +129,7 @@ class AICharacter:
         self.name = name
         self.setting = character_setting_prompt
         self.model = model or default_model()
-        self.resolved = resolve_model(self.model)
+        resolve_endpoint("chat", self.model)  # a missing key fails here, at once
         self.name_key = name_key
         self.system_prompt = system_prompt
         self.remove_cot = remove_cot

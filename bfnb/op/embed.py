@@ -15,11 +15,12 @@ import numpy as np
 import pandas as pd
 
 from .. import batch as B
+from ..calls import Calls, Endpoint, resolve_endpoint
+from ..ledger.records import CallRecord, Status
 from ..project import current_project
-from ._dispatch import dispatch, estimate_tokens, resolve_model
-from .checkpoint import Persisted
-from .base import MapOp, Op, RunContext
-from .llm import CallRequests, active_mask, merge_rows, status_fields
+from .base import MapOp, RunContext
+from .broker_op import BrokerOp
+from .llm import CallRequests
 
 __all__ = [
     "CallLLMEmbedding",
@@ -64,11 +65,14 @@ def _format(arr: np.ndarray | None, output_format: str) -> Any:
     return encode_ndarray(arr)
 
 
-def _record_vector(rec: dict[str, Any] | None, dtype: str) -> np.ndarray | None:
-    if not rec or rec.get("status") != "done":
+def _record_vector(rec: CallRecord | None, dtype: str) -> np.ndarray | None:
+    if rec is None or rec.status != Status.DONE:
         return None
-    resp = rec.get("response") or {}
-    data = resp.get("data") or []
+    return _response_vector(rec.response, dtype)
+
+
+def _response_vector(resp: dict[str, Any] | None, dtype: str) -> np.ndarray | None:
+    data = (resp or {}).get("data") or []
     if not data:
         return None
     return decode_embedding(data[0].get("embedding"), dtype)
@@ -81,10 +85,10 @@ def embedding_body(model_name: str, text: str, dimensions: int | None) -> dict[s
     return body
 
 
-class EmbedText(Persisted, Op):
+class EmbedText(BrokerOp):
     """The embedding of ``input_key`` (converted to str) into ``output_key``."""
 
-    kind = "broker"
+    call_kind = "embedding"
 
     def __init__(
         self,
@@ -105,7 +109,7 @@ class EmbedText(Persisted, Op):
             raise ValueError(f"output_format must be one of {FORMATS}, got {output_format!r}")
         self.input_key, self.output_key = input_key, output_key
         self.model = model or default_embedding_model()
-        self.resolved = resolve_model(self.model)
+        resolve_endpoint("embedding", self.model)  # a missing key fails here, at once
         self.dimensions, self.dtype, self.output_format = dimensions, dtype, output_format
         self.status_key, self.error_key = status_key, error_key
         self._project = current_project()
@@ -113,18 +117,13 @@ class EmbedText(Persisted, Op):
     def display_name(self) -> str:
         return f"EmbedText[{self.model}]"
 
-    def run(self, inputs: list[pd.DataFrame], ctx: RunContext) -> list[pd.DataFrame]:
-        b = inputs[0]
-        mask = active_mask(b, self.status_key)
-        rows = b[mask] if not mask.all() else b
+    def requests(self, rows: pd.DataFrame, endpoint: Endpoint) -> list[dict[str, Any]]:
         B.require_fields(rows, [self.input_key], op=self)
         texts = ["" if v is None else str(v) for v in rows[self.input_key].tolist()]
-        bodies = [embedding_body(self.resolved.model, t, self.dimensions) for t in texts]
-        d = dispatch(self, ctx, kind="embedding", model=self.model, requests=bodies, idxs=list(rows.index),
-                     est_input_tokens=[estimate_tokens(len(t)) for t in texts], max_output_tokens=0)
-        vectors = [_format(_record_vector(r, self.dtype), self.output_format) for r in d.records]
-        status, errors = status_fields(d.records)
-        return [merge_rows(b, mask, {self.output_key: vectors, self.status_key: status, self.error_key: errors})]
+        return [embedding_body(endpoint.model, t, self.dimensions) for t in texts]
+
+    def read(self, rows: pd.DataFrame, calls: Calls) -> dict[str, list[Any]]:
+        return {self.output_key: [_format(_record_vector(r, self.dtype), self.output_format) for r in calls.records]}
 
 
 class GenerateLLMEmbeddingRequest(MapOp):
@@ -136,7 +135,7 @@ class GenerateLLMEmbeddingRequest(MapOp):
 
         self.input_key, self.output_key = input_key, output_key
         self.model = model or default_embedding_model()
-        resolve_model(self.model)
+        resolve_endpoint("embedding", self.model)
         self.dimensions = dimensions
 
     def apply(self, b: pd.DataFrame, ctx: RunContext) -> pd.DataFrame:
@@ -154,8 +153,8 @@ class CallLLMEmbedding(CallRequests):
                  status_key: str = "status", error_key: str = "error", **seed_compat: Any) -> None:
         super().__init__(input_key=input_key, output_key=output_key, status_key=status_key, error_key=error_key)
 
-    def estimate(self, body: dict[str, Any]) -> tuple[int, int]:
-        return estimate_tokens(len(str(body.get("input", "")))), 0
+    def output_tokens(self, body: dict[str, Any]) -> int:
+        return 0
 
 
 class ExtractResponseEmbedding(MapOp):
@@ -166,7 +165,7 @@ class ExtractResponseEmbedding(MapOp):
 
     def apply(self, b: pd.DataFrame, ctx: RunContext) -> pd.DataFrame:
         B.require_fields(b, [self.input_key], op=self)
-        vecs = [_format(_record_vector({"status": "done", "response": r}, "float32"), "base64") if r else None
+        vecs = [_format(_response_vector(r, "float32"), "base64") if r else None
                 for r in b[self.input_key].tolist()]
         return B.with_fields(b, {self.output_key: vecs})
 

@@ -11,19 +11,18 @@ arrive failed or pending from an earlier op pass through untouched.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .. import batch as B
+from ..calls import Calls, Endpoint, resolve_endpoint
 from ..errors import MissingFieldError, OpError
+from ..ledger.records import CallRecord, Status
 from ..project import current_project
 from . import functional as F
-from ._dispatch import dispatch, estimate_tokens, resolve_model
-from .checkpoint import Persisted
-from .base import MapOp, Op, RunContext, key_list
+from .base import MapOp, RunContext, key_list
+from .broker_op import BrokerOp, active_mask, client_of, merge_rows
 from .prompts import BasicPromptMaker, PromptMaker, render_prompts
 
 __all__ = [
@@ -35,13 +34,14 @@ __all__ = [
     "ExtractResponseText",
     "GenerateLLMRequest",
     "PromptMaker",
+    "active_mask",
     "chat_body",
+    "merge_rows",
     "response_text",
 ]
 
 #: what is reserved against TPM/budget when the user sets no max_tokens
 DEFAULT_OUTPUT_ESTIMATE = 512
-SKIP = ("failed", "pending")
 
 
 def _schema(response_format: Any) -> dict[str, Any] | None:
@@ -84,57 +84,33 @@ def chat_body(
     return body
 
 
-def response_text(record: dict[str, Any] | None) -> tuple[str | None, str | None]:
+def response_text(record: CallRecord | None) -> tuple[str | None, str | None]:
     """(content, finish_reason) of a chat record's first choice."""
-    if not record or record.get("status") != "done" or not record.get("response"):
+    if record is None or record.status != Status.DONE or not record.response:
         return None, None
+    return choice_text(record.response)
+
+
+def choice_text(response: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(content, finish_reason) of a chat response's first choice (a refusal counts as content)."""
     try:
-        choice = record["response"]["choices"][0]
+        choice = response["choices"][0]
         msg = choice.get("message") or {}
         content = msg.get("content")
         if content is None and msg.get("refusal"):
             content = msg["refusal"]
         return content, choice.get("finish_reason")
-    except (KeyError, IndexError, TypeError):
+    except (KeyError, IndexError, TypeError, AttributeError):
         return None, None
 
 
-def active_mask(b: pd.DataFrame, status_key: str = B.STATUS) -> np.ndarray:
-    """Rows a broker op should work on (not already failed or pending upstream)."""
-    if status_key not in b.columns:
-        return np.ones(len(b), dtype=bool)
-    return ~b[status_key].isin(SKIP).to_numpy()
-
-
-def merge_rows(b: pd.DataFrame, mask: np.ndarray, fields: dict[str, list[Any]]) -> pd.DataFrame:
-    """Set ``fields`` on the masked rows; other rows keep their values (None where new)."""
-    if mask.all():
-        return B.with_fields(b, fields)
-    full: dict[str, Any] = {}
-    positions = np.flatnonzero(mask)
-    for k, vals in fields.items():
-        col = b[k].to_numpy(dtype=object).copy() if k in b.columns else np.full(len(b), None, dtype=object)
-        for j, v in zip(positions.tolist(), vals, strict=True):
-            col[j] = v
-        full[k] = col
-    return B.with_fields(b, full)
-
-
-def status_fields(records: Sequence[dict[str, Any] | None]) -> tuple[list[str], list[str | None]]:
-    status = ["pending" if r is None else ("done" if r.get("status") == "done" else "failed") for r in records]
-    errors = [None if r is None or r.get("status") == "done" else (r.get("error") or "failed") for r in records]
-    return status, errors
-
-
-class AskLLM(Persisted, Op):
+class AskLLM(BrokerOp):
     """Ask the model with a prompt per entry; the answer goes to ``output_key``.
 
     ``prompt`` is a template (``"Write a poem about {keyword}."``) or a :class:`PromptMaker`.
     ``response_format`` (a pydantic model or a JSON schema) makes the answer a parsed dict.
     ``batch=True`` sends through the OpenAI Batch API (half price, answers within 24 h).
     """
-
-    kind = "broker"
 
     def __init__(
         self,
@@ -159,7 +135,7 @@ class AskLLM(Persisted, Op):
 
         self.maker = PromptMaker.from_prompt(prompt)
         self.model = model or default_model()
-        self.resolved = resolve_model(self.model)  # a missing key fails here, at once
+        resolve_endpoint("chat", self.model)  # a missing key or unknown provider fails here, at once
         self.output_key = output_key
         self.system_prompt = system_prompt
         self.params = {"temperature": temperature, "seed": seed, "max_completion_tokens": max_completion_tokens}
@@ -177,31 +153,28 @@ class AskLLM(Persisted, Op):
         msgs = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         return [*msgs, {"role": "user", "content": prompt}]
 
-    def run(self, inputs: list[pd.DataFrame], ctx: RunContext) -> list[pd.DataFrame]:
-        b = inputs[0]
-        mask = active_mask(b, self.status_key)
-        rows = b[mask] if not mask.all() else b
+    def requests(self, rows: pd.DataFrame, endpoint: Endpoint) -> list[dict[str, Any]]:
         prompts = render_prompts(self.maker, rows, self)
         fmt = _schema(self.response_format)
-        bodies = [chat_body(self.resolved.model, self.messages(p), response_format=fmt, **self.params) for p in prompts]
-        sys_chars = len(self.system_prompt or "")
-        est = [estimate_tokens(len(p) + sys_chars) + 4 for p in prompts]
-        max_out = self.params["max_completion_tokens"] or DEFAULT_OUTPUT_ESTIMATE
-        d = dispatch(self, ctx, kind="chat", model=self.model, requests=bodies, idxs=list(rows.index),
-                     est_input_tokens=est, max_output_tokens=max_out, batch=self.batch)
+        return [chat_body(endpoint.model, self.messages(p), response_format=fmt, **self.params) for p in prompts]
+
+    def max_output_tokens(self) -> int:
+        return self.params["max_completion_tokens"] or DEFAULT_OUTPUT_ESTIMATE
+
+    def read(self, rows: pd.DataFrame, calls: Calls) -> dict[str, list[Any]]:
         texts, reasons = [], []
-        for r in d.records:
+        for r in calls.records:
             t, fr = response_text(r)
             texts.append(t)
             reasons.append(fr)
-        status, errors = status_fields(d.records)
-        values: list[Any] = [self._postprocess(t, ix) if s == "done" else None for t, s, ix in zip(texts, status, rows.index, strict=True)]
-        fields: dict[str, list[Any]] = {self.output_key: values, self.status_key: status, self.error_key: errors}
+        status = calls.status()
+        values = [self._postprocess(t, ix) if s == "done" else None for t, s, ix in zip(texts, status, rows.index, strict=True)]
+        fields: dict[str, list[Any]] = {self.output_key: values}
         if self.finish_reason_key:
             fields[self.finish_reason_key] = reasons
         if self.cost_key:
-            fields[self.cost_key] = [None if r is None else r.get("cost_usd") for r in d.records]
-        return [merge_rows(b, mask, fields)]
+            fields[self.cost_key] = [None if r is None else r.cost_usd for r in calls.records]
+        return fields
 
     def _postprocess(self, text: str | None, idx: str) -> Any:
         if text is None:
@@ -239,7 +212,7 @@ class GenerateLLMRequest(MapOp):
         self.maker = PromptMaker.from_prompt(user_prompt)
         self.after = PromptMaker.from_prompt(after_prompt) if after_prompt is not None else None
         self.model = model or default_model()
-        resolve_model(self.model)
+        resolve_endpoint("chat", self.model)
         self.role, self.output_key, self.system_prompt = role, output_key, system_prompt
         self.history_key = "chat_history" if chat_history_key is True else (chat_history_key or None)
         self.params = {"temperature": temperature, "seed": seed, "max_completion_tokens": max_completion_tokens}
@@ -261,11 +234,8 @@ class GenerateLLMRequest(MapOp):
         return B.with_fields(b, {self.output_key: reqs})
 
 
-class CallRequests(Persisted, Op):
+class CallRequests(BrokerOp):
     """Sends the request dicts in ``input_key`` (their ``model`` is ``name@provider``), grouped by model."""
-
-    kind = "broker"
-    call_kind = "chat"
 
     def __init__(
         self,
@@ -281,35 +251,38 @@ class CallRequests(Persisted, Op):
         self.status_key, self.error_key, self.batch = status_key, error_key, batch
         self._project = current_project()
 
-    def estimate(self, body: dict[str, Any]) -> tuple[int, int]:
-        """(input tokens, output tokens to reserve) for one request."""
-        chars = sum(len(str(m.get("content", ""))) for m in body.get("messages", []))
-        return estimate_tokens(chars), int(body.get("max_completion_tokens") or DEFAULT_OUTPUT_ESTIMATE)
+    def output_tokens(self, body: dict[str, Any]) -> int:
+        """Output tokens to reserve for one request."""
+        return int(body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_OUTPUT_ESTIMATE)
 
-    def run(self, inputs: list[pd.DataFrame], ctx: RunContext) -> list[pd.DataFrame]:
-        b = inputs[0]
-        mask = active_mask(b, self.status_key)
-        rows = b[mask] if not mask.all() else b
+    def extra_fingerprint(self) -> str:
+        """The requests name their models; the calls' keys carry who answers."""
+        return ""
+
+    def fetch(self, rows: pd.DataFrame, ctx: RunContext) -> Calls:
         B.require_fields(rows, [self.input_key], op=self)
         reqs = rows[self.input_key].tolist()
-        records: list[dict[str, Any] | None] = [None] * len(reqs)
+        records: list[CallRecord | None] = [None] * len(reqs)
+        keys = [""] * len(reqs)
         by_model: dict[str, list[int]] = {}
         for i, r in enumerate(reqs):
             if not isinstance(r, dict) or "model" not in r:
                 raise OpError("expected a request dict with a 'model'", op=self, idx=rows.index[i], field=self.input_key)
             by_model.setdefault(r["model"], []).append(i)
+        total = Calls(keys, records)
         for model, positions in by_model.items():
-            resolved = resolve_model(model)
-            bodies = [{**reqs[i], "model": resolved.model} for i in positions]
-            est = [self.estimate(body) for body in bodies]
-            d = dispatch(self, ctx, kind=self.call_kind, model=model, requests=bodies,
-                         idxs=[rows.index[i] for i in positions], est_input_tokens=[e[0] for e in est],
-                         max_output_tokens=max((e[1] for e in est), default=0), batch=self.batch)
-            for i, rec in zip(positions, d.records, strict=True):
-                records[i] = rec
-        status, errors = status_fields(records)
-        responses = [r.get("response") if r and r.get("status") == "done" else None for r in records]
-        return [merge_rows(b, mask, {self.output_key: responses, self.status_key: status, self.error_key: errors})]
+            ep = resolve_endpoint(self.call_kind, model)
+            bodies = [{**reqs[i], "model": ep.model} for i in positions]
+            got = client_of(ctx).fetch(ep, bodies, op=self.label(), idxs=[rows.index[i] for i in positions],
+                                       max_output_tokens=[self.output_tokens(b) for b in bodies],
+                                       batch=self.batch, project=self._project)  # fmt: skip
+            for i, k, rec in zip(positions, got.keys, got.records, strict=True):
+                records[i], keys[i] = rec, k
+            total.merge_counts(got)
+        return total
+
+    def read(self, rows: pd.DataFrame, calls: Calls) -> dict[str, list[Any]]:
+        return {self.output_key: [r.response if r is not None and r.status == Status.DONE else None for r in calls.records]}
 
 
 class CallLLM(CallRequests):
@@ -324,7 +297,7 @@ class ExtractResponseText(MapOp):
 
     def apply(self, b: pd.DataFrame, ctx: RunContext) -> pd.DataFrame:
         B.require_fields(b, [self.input_key], op=self)
-        texts = [response_text({"status": "done", "response": r})[0] if r else None for r in b[self.input_key].tolist()]
+        texts = [choice_text(r)[0] if r else None for r in b[self.input_key].tolist()]
         return B.with_fields(b, {self.output_key: texts})
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from bfnb.display.html import el, text_block
 
-__all__ = ["LabelWidget"]
+__all__ = ["LabelWidget", "answer_in_widget"]
 
 OnAnswer = Callable[[str, str], None]
 
@@ -154,3 +154,42 @@ class LabelWidget:
         bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
         bundle["text/plain"] = repr(self)
         return bundle
+
+
+_shown: dict[str, LabelWidget] = {}
+
+
+def answer_in_widget(title: str, labels: list[str], allow_text: bool, jobs: list[Any], on_record: Any) -> None:
+    """The human broker's answerer in Jupyter: show (or extend) a label widget for ``jobs``.
+
+    Registered by the notebook layer (``bfnb.brokers.human.set_answerer``); each click becomes the
+    job's record through ``on_record`` (the ledger) at once, so the next run picks it up.
+    """
+    from bfnb.brokers.human import human_record
+
+    from . import in_kernel
+
+    if not in_kernel():
+        return  # nobody can click: entries stay pending until a labeller or a notebook answers
+    widget = _shown.get(title)
+    fresh = widget is None or widget.current is None
+    if fresh:
+        pending: dict[str, Any] = {}
+
+        def on_answer(key: str, answer: str) -> None:
+            job = pending.get(key)
+            if job is not None:
+                on_record(human_record(job, answer))
+
+        widget = LabelWidget(labels, on_answer=on_answer, allow_text=allow_text, title=title)
+        widget._bfnb_jobs = pending  # type: ignore[attr-defined]
+        _shown[title] = widget
+    assert widget is not None
+    for job in jobs:
+        if job.key not in widget.answers and job.key not in widget._bfnb_jobs:  # type: ignore[attr-defined]
+            widget._bfnb_jobs[job.key] = job  # type: ignore[attr-defined]
+            widget.add(job.key, job.request["question"])
+    if fresh:
+        from IPython.display import display
+
+        display(widget)

@@ -1,0 +1,122 @@
+"""BrokerOp: the base of every op whose work is expensive calls (AskLLM, EmbedText, AskHuman, ...).
+
+A broker op only *renders requests* and *reads records*; the call client (:mod:`bfnb.calls`,
+``ctx.calls``) does the rest: keys, ledger, claims, broker, budget, ledger write.  ``run`` is:
+
+    rows still active (not failed or pending upstream)
+      → ``endpoint()``                      who answers, resolved once per run
+      → ``requests(rows, endpoint)``        one provider request body per row
+      → ``ctx.calls.fetch(...)``            records (or None: not answered yet)
+      → ``read(rows, calls)``               the op's output fields
+      + status / error fields, merged back into the batch (other rows keep their values).
+
+The endpoint's identity (provider, base URL and model that actually answer) is part of the op's
+fingerprint, so a result computed offline is never served once a key is set, nor one endpoint's
+answers for another.  Ops that send to several endpoints (``CallLLM``: a model per request)
+override :meth:`fetch` instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import batch as B
+from .base import Op, RunContext
+from .checkpoint import Persisted
+
+__all__ = ["BrokerOp", "active_mask", "merge_rows"]
+
+#: upstream statuses a broker op leaves alone (passes the row through untouched)
+SKIP = ("failed", "pending")
+
+
+def active_mask(b: pd.DataFrame, status_key: str = B.STATUS) -> np.ndarray:
+    """Rows a broker op should work on (not already failed or pending upstream)."""
+    if status_key not in b.columns:
+        return np.ones(len(b), dtype=bool)
+    return ~b[status_key].isin(SKIP).to_numpy()
+
+
+def merge_rows(b: pd.DataFrame, mask: np.ndarray, fields: dict[str, list[Any]]) -> pd.DataFrame:
+    """Set ``fields`` on the masked rows; other rows keep their values (None where new)."""
+    if mask.all():
+        return B.with_fields(b, fields)
+    full: dict[str, Any] = {}
+    positions = np.flatnonzero(mask)
+    for k, vals in fields.items():
+        col = b[k].to_numpy(dtype=object).copy() if k in b.columns else np.full(len(b), None, dtype=object)
+        for j, v in zip(positions.tolist(), vals, strict=True):
+            col[j] = v
+        full[k] = col
+    return B.with_fields(b, full)
+
+
+class BrokerOp(Persisted, Op):
+    """Base of ops whose entries are answered by a broker through the call client."""
+
+    kind = "broker"
+    #: "chat" | "embedding" | "human": the kind of call, part of its key
+    call_kind = "chat"
+    status_key = "status"
+    error_key = "error"
+    batch = False
+    model: str | None = None
+
+    # --- what a subclass writes -----------------------------------------------------------------
+
+    def requests(self, rows: pd.DataFrame, endpoint: Any) -> list[dict[str, Any]]:
+        """One provider request body per row."""
+        raise NotImplementedError
+
+    def read(self, rows: pd.DataFrame, calls: Any) -> dict[str, list[Any]]:
+        """The output fields (besides status and error) from ``calls.records``, one value per row."""
+        raise NotImplementedError
+
+    def max_output_tokens(self) -> int:
+        """The output tokens a call may use (what a budget and the TPM limiter reserve)."""
+        return 0
+
+    def endpoint(self, ctx: RunContext | None = None) -> Any:
+        """Who answers, resolved now (raises at once when a key is missing)."""
+        from ..calls import resolve_endpoint
+
+        if self.model is None:
+            raise NotImplementedError(f"{type(self).__name__} names no model; override endpoint()")
+        return resolve_endpoint(self.call_kind, self.model)
+
+    # --- the one run --------------------------------------------------------------------------
+
+    def extra_fingerprint(self) -> str:
+        """Who answers (provider, base URL, model): offline and online results never mix."""
+        return self.endpoint().identity
+
+    def run(self, inputs: list[pd.DataFrame], ctx: RunContext) -> list[pd.DataFrame]:
+        b = inputs[0]
+        mask = active_mask(b, self.status_key)
+        rows = b[mask] if not mask.all() else b
+        calls = self.fetch(rows, ctx)
+        calls.add_to(ctx)
+        fields = self.read(rows, calls)
+        fields[self.status_key] = calls.status()
+        fields[self.error_key] = calls.errors()
+        return [merge_rows(b, mask, fields)]
+
+    def fetch(self, rows: pd.DataFrame, ctx: RunContext) -> Any:
+        """Render the rows' requests and get their records from the call client."""
+        ep = self.endpoint(ctx)
+        bodies = self.requests(rows, ep)
+        return client_of(ctx).fetch(ep, bodies, op=self.label(), idxs=list(rows.index),
+                                    max_output_tokens=self.max_output_tokens(), batch=self.batch,
+                                    project=self._project)  # fmt: skip
+
+
+def client_of(ctx: RunContext) -> Any:
+    """The run's call client (an op run outside the executor gets a fresh one)."""
+    if ctx.calls is None:
+        from ..calls import CallClient
+
+        ctx.calls = CallClient(project=ctx.project, budget=ctx.budget, dispatch=ctx.dispatch_brokers, run_id=ctx.run_id)
+    return ctx.calls
