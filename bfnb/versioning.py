@@ -277,12 +277,7 @@ def call_records(report: Any, label: str) -> list[dict[str, Any]] | None:
 
 
 def _call_log(report: Any) -> list[Any]:
-    log = getattr(report, "calls", None)  # the call client's log on the report, when it keeps one
-    if log is not None:
-        return list(getattr(log, "log", log))
-    from .op import _dispatch
-
-    return list(getattr(_dispatch, "DISPATCH_LOG", {}).get(report.run_id, []))
+    return list(getattr(report, "call_log", None) or [])  # the call client's log (bfnb.calls.CallLogEntry)
 
 
 def _get(entry: Any, name: str) -> Any:
