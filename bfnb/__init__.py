@@ -53,10 +53,16 @@ _LAZY = {
     "compare": "bfnb.compare",
     "versions": "bfnb.versioning",
     "get_broker": "bfnb.brokers.registry",
+    "pack": "bfnb.formats.packing",
     "register_price": "bfnb.brokers.pricing",
     "register_provider": "bfnb.brokers.providers",
+    "unpack": "bfnb.formats.packing",
 }
-_LAZY_MODULES = {"markdown": "bfnb.formats.markdown_utils", "testing": "bfnb.testing"}
+_LAZY_MODULES = {
+    "base64": "bfnb.formats.base64_utils",
+    "markdown": "bfnb.formats.markdown_utils",
+    "testing": "bfnb.testing",
+}
 
 __all__ = [
     "BasicPromptMaker",
@@ -92,8 +98,10 @@ __all__ = [
     "default_model",
     "get_broker",
     "options",
+    "pack",
     "register_price",
     "register_provider",
+    "unpack",
     "versions",
 ]
 

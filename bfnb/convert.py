@@ -33,6 +33,7 @@ from . import batch as B
 from .errors import SourceError
 from .formats.atomic import atomic_open
 from .formats.jsonl import decode_value, encode_value
+from .formats.packing import STYLES, encode_seed_value, is_seed_packed, seed_unpack
 
 __all__ = [
     "batch_from_arrow",
@@ -50,8 +51,11 @@ _NUMPY = orjson.OPT_SERIALIZE_NUMPY
 # ----------------------------------------------------------------------------------------- JSONL
 
 
-def batch_to_jsonl_bytes(df: pd.DataFrame, fields: Sequence[str] | None = None) -> bytes:
+def batch_to_jsonl_bytes(df: pd.DataFrame, fields: Sequence[str] | None = None, *, packing: str = "bfnb") -> bytes:
     """The batch as JSONL: one line per entry, ``idx`` and ``rev`` first, then the fields.
+
+    ``packing="seed"`` writes arrays, bytes and images as batchfactory did (see
+    :mod:`bfnb.formats.packing`); bfnb reads both.
 
     >>> df = B.from_columns(["a", "b"], {"text": ["hi", None], "n": [1, 2]})
     >>> print(batch_to_jsonl_bytes(df).decode(), end="")
@@ -60,6 +64,7 @@ def batch_to_jsonl_bytes(df: pd.DataFrame, fields: Sequence[str] | None = None) 
     """
     fields = B.data_fields(df) if fields is None else list(fields)
     B.require_fields(df, fields)
+    encode = _encoder(packing)
     n = len(df)
     rev = df[B.REV] if B.REV in df.columns else pd.Series(np.zeros(n, "int64"), index=df.index)
     arrays = [_as_numpy(df.index), _as_numpy(rev)] + [_as_numpy(df[f]) for f in fields]
@@ -79,8 +84,16 @@ def batch_to_jsonl_bytes(df: pd.DataFrame, fields: Sequence[str] | None = None) 
     text = sum(_mean_len(a) for a in arrays if a.dtype == object)
     step = int(min(_CHUNK_ROWS, max(64, _CHUNK_BYTES // max(text, 1))))
     return b"".join(
-        _jsonl_chunk(columns, consts, df.index, i, min(i + step, n)) for i in range(0, n, step)
+        _jsonl_chunk(columns, consts, df.index, i, min(i + step, n), encode) for i in range(0, n, step)
     )
+
+
+def _encoder(packing: str) -> Any:
+    if packing == "bfnb":
+        return encode_value
+    if packing == "seed":
+        return encode_seed_value
+    raise ValueError(f"unknown packing {packing!r}; accepted: {', '.join(STYLES)}")
 
 
 _CHUNK_ROWS = 1 << 14
@@ -99,6 +112,7 @@ def _jsonl_chunk(
     index: pd.Index,
     lo: int,
     hi: int,
+    encode: Any = encode_value,
 ) -> memoryview:
     """JSONL of rows ``lo:hi``. Each piece of each line (a key with its punctuation, or one
     value cut out of a whole-column orjson body) is an element of one Arrow array, and one
@@ -111,7 +125,7 @@ def _jsonl_chunk(
     parts, base = [consts], len(consts)
     for j, (name, values, strs) in enumerate(columns):
         mask = None if strs is None else strs[lo:hi]
-        arr, pos = _column(values[lo:hi], name, index[lo:hi], mask)
+        arr, pos = _column(values[lo:hi], name, index[lo:hi], mask, encode)
         order[:, 2 * j + 1] = np.where(pos >= 0, pos + base, null_at)
         parts.append(arr)
         base += len(arr)
@@ -122,7 +136,7 @@ def _jsonl_chunk(
 
 
 def _column(
-    arr: np.ndarray, name: str, index: pd.Index, strs: np.ndarray | None
+    arr: np.ndarray, name: str, index: pd.Index, strs: np.ndarray | None, encode: Any = encode_value
 ) -> tuple[pa.Array, np.ndarray]:
     """The JSON pieces of a column and each row's position among them (-1: ``null``).
 
@@ -143,12 +157,12 @@ def _column(
         try:
             body = orjson.dumps(lst)
         except orjson.JSONEncodeError:  # e.g. a lone surrogate: the per-value path names the row
-            _encode_each(sub, name, index[strs])
+            _encode_each(sub, name, index[strs], encode)
             raise
         pos = np.full(len(arr), -1, dtype=np.int64)
         pos[strs] = np.arange(0, 2 * len(lst), 2)
         return _cut(body, len(lst), lst), pos
-    pieces = pa.array(_encode_each(arr, name, index), type=pa.large_binary())
+    pieces = pa.array(_encode_each(arr, name, index, encode), type=pa.large_binary())
     return pieces, np.arange(len(arr))
 
 
@@ -207,14 +221,14 @@ def _none_mask(arr: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _encode_each(arr: np.ndarray, name: str, index: pd.Index) -> list[bytes]:
-    """One ``orjson.dumps(encode_value(v))`` per value; errors name the idx and field."""
+def _encode_each(arr: np.ndarray, name: str, index: pd.Index, encode: Any = encode_value) -> list[bytes]:
+    """One ``orjson.dumps(encode(v))`` per value; errors name the idx and field."""
     dumps = orjson.dumps
     out = []
     # Python numbers for numeric columns; numpy scalars (datetime64, complex) keep their type.
     for i, v in enumerate(arr.tolist() if arr.dtype.kind in "iufbUS" else arr):
         try:
-            out.append(dumps(encode_value(v)))
+            out.append(dumps(encode(v)))
         except (TypeError, orjson.JSONEncodeError) as e:
             where = f"the value at idx {index[i]!r}"
             raise TypeError(f"cannot encode {where} of field {name!r} as JSON: {e}") from e
@@ -350,6 +364,8 @@ def batch_from_arrow(table: pa.Table) -> pd.DataFrame:
             columns[name] = col.to_numpy(zero_copy_only=False)
         elif pa.types.is_temporal(t) or pa.types.is_dictionary(t):
             extra[name] = col.to_pandas()
+        elif pa.types.is_struct(t) and {"format", "bytes"} <= {f.name for f in t}:  # batchfactory's packing
+            columns[name] = _objects([seed_unpack(v) if is_seed_packed(v) else v for v in col.to_pylist()])
         else:  # nullable numbers, lists, structs from other writers: Python values, None kept
             columns[name] = _objects(col.to_pylist())
     df = _frame(idx, columns, rev)

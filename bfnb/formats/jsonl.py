@@ -4,8 +4,11 @@ An entry must be copyable anywhere as one ``.jsonl`` line, so every value a fiel
 JSON form that decodes back to the same value: numpy arrays become
 ``{"$ndarray": {"dtype", "shape", "b64"}}``, bytes ``{"$bytes": b64}``, non-finite floats
 ``{"$float": "nan"}``, integers beyond 64 bits ``{"$int": "123..."}``, dicts with non-str keys
-``{"$dict": [[k, v], ...]}``. A tag is always a dict with exactly one key starting with ``"$"``;
-a user dict of that shape is wrapped as ``{"$esc": {...}}`` so that it, too, round-trips.
+``{"$dict": [[k, v], ...]}``, Pillow images ``{"$image": {...}}`` (see :mod:`.packing`). A tag is
+always a dict with exactly one key starting with ``"$"``; a user dict of that shape is wrapped as
+``{"$esc": {...}}`` so that it, too, round-trips. batchfactory's packed values (``{"format":
+"numpy.ndarray", "bytes": ...}`` and its kin) are read as the values they hold; a user dict of
+exactly such a shape is escaped the same way.
 Two documented narrowings: tuples come back as lists, and numpy scalars as Python numbers.
 
 The reader names the file and the 1-based line of any malformed line or invalid UTF-8 byte. A torn
@@ -27,6 +30,7 @@ import orjson
 
 from ..errors import SourceError
 from .atomic import atomic_open
+from .packing import image_from_tag, image_tag, is_image, is_seed_packed, seed_unpack
 
 __all__ = [
     "decode_record",
@@ -41,7 +45,7 @@ __all__ = [
 _I64_MIN = -(2**63)
 _U64_MAX = 2**64 - 1
 _SCALARS = (str, bool, type(None))
-_TAG_TYPES = frozenset(("$ndarray", "$bytes", "$float", "$int", "$dict", "$esc"))
+_TAG_TYPES = frozenset(("$ndarray", "$bytes", "$float", "$int", "$dict", "$esc", "$image"))
 
 
 def encode_value(v: Any) -> Any:
@@ -80,6 +84,8 @@ def encode_value(v: Any) -> Any:
         return _encode_dict(dict(v))
     if isinstance(v, list | tuple):
         return [encode_value(x) for x in v]
+    if is_image(v):
+        return image_tag(v)
     raise TypeError(
         f"cannot store a {t.__module__}.{t.__qualname__} losslessly as JSON; convert it to str, "
         "a number, a list, a dict, bytes or a numpy array first"
@@ -104,6 +110,8 @@ def _all_plain(items: Iterable[Any]) -> bool:
 def _encode_dict(d: dict[Any, Any]) -> dict[str, Any]:
     if not all(type(k) is str for k in d):
         return {"$dict": [[encode_value(k), encode_value(x)] for k, x in d.items()]}
+    if "bytes" in d and is_seed_packed(d):  # would read back as the value it describes
+        return {"$esc": {k: encode_value(x) for k, x in d.items()}}
     if len(d) != 1 and _all_plain(d.values()):
         return d
     out = {k: encode_value(x) for k, x in d.items()}
@@ -153,6 +161,8 @@ def decode_value(v: Any) -> Any:
             k = next(iter(v))
             if k in _TAG_TYPES:
                 return _decode_tag(k, v[k])
+        elif "bytes" in v and is_seed_packed(v):
+            return seed_unpack(v)
         return {k: decode_value(x) for k, x in v.items()}
     if t is list:
         return [decode_value(x) for x in v]
@@ -176,6 +186,8 @@ def _decode_tag(tag: str, body: Any) -> Any:
         return float(body)
     if tag == "$int":
         return int(body)
+    if tag == "$image":
+        return image_from_tag(body)
     if tag == "$dict":
         return {_hashable(decode_value(k)): decode_value(x) for k, x in body}
     # "$esc": a user dict whose single key merely looks like a tag
@@ -268,7 +280,7 @@ def read_jsonl(
                 raise SourceError(
                     f"{str(p)!r} line {lineno}: expected a JSON object, got {type(obj).__name__}"
                 )
-            if decode and b'"$' in line:
+            if decode and (b'"$' in line or b'"bytes"' in line):  # a tag, or a value packed by batchfactory
                 obj = decode_record(obj)
             yield lineno, obj
 

@@ -51,10 +51,20 @@ def _write_error(op: Any, path: Any, e: Exception) -> OpError:
 
 
 class WriteJsonl(SinkOp):
-    """Write the batch to one JSONL file (``idx``, ``rev``, then the fields), replacing it atomically."""
+    """Write the batch to one JSONL file (``idx``, ``rev``, then the fields), replacing it atomically.
 
-    def __init__(self, path: str | os.PathLike[str], output_keys: str | Sequence[str] | None = None) -> None:
-        self.path = path
+    ``packing="seed"`` writes arrays, bytes and images in batchfactory's form, for files its code
+    will read; bfnb reads either.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], output_keys: str | Sequence[str] | None = None, *, packing: str = "bfnb"
+    ) -> None:
+        from ..formats.packing import STYLES
+
+        if packing not in STYLES:
+            raise ValueError(f"WriteJsonl: unknown packing {packing!r}; accepted: {', '.join(STYLES)}")
+        self.path, self.packing = path, packing
         self.output_keys = key_list(output_keys) if output_keys is not None else None
 
     def write(self, batch: pd.DataFrame, ctx: RunContext) -> None:
@@ -63,7 +73,7 @@ class WriteJsonl(SinkOp):
         try:
             with atomic_open(self.path, "wb") as f:  # in slices: memory stays bounded, output is identical
                 for start in range(0, len(batch), _SLICE):
-                    f.write(batch_to_jsonl_bytes(batch.iloc[start : start + _SLICE], fields))
+                    f.write(batch_to_jsonl_bytes(batch.iloc[start : start + _SLICE], fields, packing=self.packing))
         except TypeError as e:
             raise OpError(str(e), op=self) from e
         except OSError as e:
