@@ -18,8 +18,9 @@ from typing import Any
 from ..events import CallDone, CallFailed, CallRetrying, CallSent, bus
 from ..keys import SECRET_FIELDS
 from ..ledger.records import CallRecord, Status
+from ..redaction import redact
 from .budget import fallback_cost
-from .retry import FatalError, RateLimitError, TransientError, backoff_delay
+from .retry import FatalError, RateLimitError, TransientError, deadline_scope, retry_plan
 
 from .jobs import BACKOFF as _BACKOFF, DROPPED as _DROPPED, QUEUED as _QUEUED, SENDING as _SENDING, TAKEN as _TAKEN
 from .jobs import Entry as _Entry, OnRecord, Run as _Run
@@ -98,21 +99,23 @@ class Dispatcher:
         n = len(group)
         self._pending -= n
         self._in_flight += n
+        first_sent = min(e.t_sent for e in group)
         try:
-            if n == 1 and not self.packs:
-                results = [await self._send(group[0].job)]
-            else:
-                results = await self._send_many([e.job for e in group])
+            with deadline_scope(first_sent + self.retry.timeouts.call_deadline):  # the transport ends it there
+                if n == 1 and not self.packs:
+                    results = [await self._send(group[0].job)]
+                else:
+                    results = await self._send_many([e.job for e in group])
         except (TransientError, FatalError) as err:
             self._in_flight -= n
             self.limiter.settle(reserved, reserved)
+            # one plan for the whole request, so a packed request comes back packed
+            plan = retry_plan(err, group[0].attempts, self.retry, time.time() - first_sent, self._rng)
             retry_after = getattr(err, "retry_after", None)
-            if isinstance(err, RateLimitError) and retry_after:
-                self.limiter.pause(retry_after)
-            # one delay for the whole request, so a packed request comes back packed
-            delay = backoff_delay(group[0].attempts, self.retry, retry_after, self._rng)
+            if isinstance(err, RateLimitError) and retry_after and not isinstance(plan, str):
+                self.limiter.pause(retry_after)  # never for a wait retry_plan refused (an hour)
             for entry in group:
-                self._failed_attempt(entry, err, delay)
+                self._failed_attempt(entry, err, plan)
             return
         except asyncio.CancelledError:
             self._in_flight -= n
@@ -120,7 +123,7 @@ class Dispatcher:
         except Exception as err:  # a bug in a handler or subclass: give up on these jobs, loudly
             self._in_flight -= n
             for entry in group:
-                self._fail(entry, f"{type(err).__name__}: {err}")
+                self._fail(entry, redact(f"{type(err).__name__}: {err}"))
             return
         self._in_flight -= n
         used = 0
@@ -168,9 +171,12 @@ class Dispatcher:
             bus.emit(CallDone(self.name, job.key, tin, tout, cost, t_done - entry.t_sent))
         self._deliver(entry, record)
 
-    def _failed_attempt(self, entry: _Entry, err: TransientError | FatalError, delay: float) -> None:
+    def _failed_attempt(self, entry: _Entry, err: TransientError | FatalError, delay: float | str) -> None:
         message = str(err)
-        if isinstance(err, FatalError) or entry.attempts >= self.retry.max_attempts:
+        if isinstance(delay, str):  # retry_plan gave up: fatal, last attempt, too long a wait, deadline
+            self._fail(entry, delay)
+            return
+        if entry.attempts >= self.retry.max_attempts:  # a packed request's other members count their own
             self._fail(entry, message)
             return
         if all(r.done.done() or r.results.stopped for r in entry.runs):

@@ -93,8 +93,10 @@ class BatchAPIBroker(Broker):
     def _client(self) -> Any:
         import openai
 
+        t = self.retry.timeouts
+        timeout = openai.Timeout(self.retry.timeout_s or t.read, connect=t.connect)
         return openai.AsyncOpenAI(base_url=self._base_url, api_key=self._secret or "sk-none", max_retries=0,
-                                  timeout=self.retry.timeout_s)  # fmt: skip
+                                  timeout=timeout)  # fmt: skip
 
     # --- state file ----------------------------------------------------------------------------
 

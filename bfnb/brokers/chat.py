@@ -67,7 +67,7 @@ class ChatBroker(HTTPBroker):
         if "model" not in body:
             body = {**body, "model": self.model}
         data, _ = await post_checked(
-            self._url, body, self._headers, timeout_s=self.retry.timeout_s, secret=self._secret,
+            self._url, body, self._headers, retry=self.retry, secret=self._secret,
             on_headers=self.limiter.observe,
         )  # fmt: skip
         if not isinstance(data.get("choices"), list):

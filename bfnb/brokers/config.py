@@ -12,12 +12,17 @@ from dataclasses import dataclass
 
 __all__ = [
     "DEFAULT_BUDGET",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_RATE_LIMITS",
     "DEFAULT_RETRY",
+    "DEFAULT_TIMEOUTS",
     "Budget",
     "RateLimits",
     "Retry",
+    "Timeouts",
 ]
+
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 2**20  # a chat or embedding answer is kilobytes; 64 MiB is a runaway body
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,38 @@ class RateLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class Timeouts:
+    """How long a call may take before it is given up, in seconds.
+
+    A server that accepts a connection and never answers, or drips its answer a byte at a time,
+    must cost a bounded time, not the ~12 minutes six unbounded attempts would.
+
+    Parameters
+    ----------
+    connect
+        Longest wait to open a connection.
+    read
+        Longest silence while waiting for (the next bytes of) an answer.
+    call_deadline
+        Longest time one call may take across all of its attempts and the waits between them; an
+        attempt in progress when it passes is cut off, and the call is recorded as failed.
+    """
+
+    connect: float = 10.0
+    read: float = 60.0
+    call_deadline: float = 150.0
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "read", "call_deadline"):
+            v = getattr(self, name)
+            if not v > 0:
+                raise ValueError(f"Timeouts.{name} must be > 0 seconds, got {v}")
+
+
+DEFAULT_TIMEOUTS = Timeouts()
+
+
+@dataclass(frozen=True, slots=True)
 class Retry:
     """When and how often a failed call is tried again.
 
@@ -63,21 +100,37 @@ class Retry:
         Exponential backoff: ``base * 2**(attempt-1)``, capped at ``backoff_max_s``.
     jitter
         Fraction of the delay drawn at random (0 = none, 0.5 = delay × U(0.5, 1.0)).
+    max_wait_s
+        Longest wait a provider's ``Retry-After`` may ask for.  A longer one (an hour, a day: a
+        spent quota) fails the call at once, naming the wait, instead of holding the run.
+    timeouts
+        :class:`Timeouts`: connect, read, and the deadline of a whole call across its attempts.
+    max_response_bytes
+        Largest answer read; a longer (or endless) body fails the call, unretried.
     timeout_s
-        Whole-request timeout of one attempt.
+        Optional cap on one attempt's whole time (``None``: only ``timeouts`` apply).
     """
 
     max_attempts: int = 6
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0
     jitter: float = 0.5
-    timeout_s: float = 120.0
+    max_wait_s: float = 60.0
+    timeouts: Timeouts = DEFAULT_TIMEOUTS
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    timeout_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError(f"Retry.max_attempts must be >= 1, got {self.max_attempts}")
         if not 0 <= self.jitter <= 1:
             raise ValueError(f"Retry.jitter must be in [0, 1], got {self.jitter}")
+        if self.max_wait_s < 0:
+            raise ValueError(f"Retry.max_wait_s must be >= 0, got {self.max_wait_s}")
+        if self.max_response_bytes < 1:
+            raise ValueError(f"Retry.max_response_bytes must be >= 1, got {self.max_response_bytes}")
+        if not isinstance(self.timeouts, Timeouts):
+            raise TypeError(f"Retry.timeouts must be a bfnb.Timeouts, got {type(self.timeouts).__name__}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,7 +118,7 @@ class EmbeddingBroker(HTTPBroker):
 
     async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         data, _ = await post_checked(
-            self._url, body, self._headers, timeout_s=self.retry.timeout_s, secret=self._secret,
+            self._url, body, self._headers, retry=self.retry, secret=self._secret,
             on_headers=self.limiter.observe,
         )  # fmt: skip
         return data

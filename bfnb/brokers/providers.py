@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from bfnb.errors import BrokerError, MissingAPIKeyError
+from bfnb.redaction import register_secret
 
 __all__ = [
     "LOCAL_DUMMY_KEY",
@@ -233,4 +234,5 @@ def resolve(model_string: str, *, offline: bool | None = None) -> ResolvedModel:
             f"  Or run offline: export BFNB_OFFLINE=1 (or bf.options.offline = True) to answer every model "
             f"with the built-in local model, or use '{model}@local'."
         )
+    register_secret(key)  # from now on redacted from every error, record, table and widget
     return ResolvedModel(model, provider, key or LOCAL_DUMMY_KEY, requested_provider=name)

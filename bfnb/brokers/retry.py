@@ -5,33 +5,49 @@ dropped or reset connections: the same request may well succeed later) or :class
 (400, 401, 403, 404, 422: sending it again only costs time).  Both are ``ProviderError``\\ s of
 bfnb's one exception tree; a 429 is also a ``RateLimited``.  The delay before the next attempt is
 exponential with jitter, capped, and never shorter than a ``Retry-After`` the provider gave.
-Messages are cut short and scrubbed of the API key, because they end up in records and widgets.
+Messages are cut short and scrubbed of secrets (:func:`bfnb.redaction.redact`) when the error is
+made, because they end up in records and widgets.
+
+When to stop is decided in one function, :func:`retry_plan`: a fatal error (a spent quota
+included), the last attempt, a ``Retry-After`` longer than ``Retry.max_wait_s``, or a next attempt
+that would start after the call's deadline (``Timeouts.call_deadline``) ends the call at once with a
+message that says which, and which setting changes it.  The deadline also bounds the attempt in
+progress: :func:`deadline_scope` marks it for the transport, which cuts the attempt off when it passes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import random
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from ..errors import ProviderError, RateLimited
+from ..redaction import redact as _redact_secrets
 from .config import Retry
 
 __all__ = [
     "FatalError",
+    "QuotaError",
     "RateLimitError",
     "TransientError",
     "backoff_delay",
+    "deadline_scope",
     "error_for_exception",
     "error_for_status",
+    "html_summary",
     "is_retryable_status",
+    "looks_like_html",
     "parse_duration",
     "parse_retry_after",
     "redact",
+    "retry_plan",
+    "time_left",
 ]
 
 _MAX_MESSAGE = 500
@@ -41,7 +57,7 @@ class TransientError(ProviderError):
     """A call failed in a way that a later attempt may not (429, 5xx, timeout, dropped connection)."""
 
     def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None):
-        super().__init__(message)
+        super().__init__(redact(message, None))
         self.status = status
         self.retry_after = retry_after
 
@@ -54,8 +70,16 @@ class FatalError(ProviderError):
     """A call failed in a way that retrying cannot cure (bad request, bad key, unknown model)."""
 
     def __init__(self, message: str, *, status: int | None = None):
-        super().__init__(message)
+        super().__init__(redact(message, None))
         self.status = status
+
+
+class QuotaError(FatalError):
+    """The account's quota or credit is used up (a 429 ``insufficient_quota``): retrying cannot help."""
+
+
+_QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached", "billing_not_active",
+                          "quota_exceeded", "credit_balance_too_low"})  # fmt: skip
 
 
 def is_retryable_status(status: int) -> bool:
@@ -64,10 +88,25 @@ def is_retryable_status(status: int) -> bool:
 
 
 def redact(text: str, secret: str | None) -> str:
-    """``text`` cut to a readable length with ``secret`` (an API key) replaced by ``***``."""
-    if secret and len(secret) >= 4 and secret in text:
-        text = text.replace(secret, "***")
+    """``text`` cut to a readable length, without secrets (see :func:`bfnb.redaction.redact`)."""
+    text = _redact_secrets(text, secret)
     return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE] + "…"
+
+
+_TITLE = re.compile(r"(?is)<title[^>]*>(.*?)</title>")
+
+
+def looks_like_html(text: str) -> bool:
+    """True for a body that is an HTML page (a proxy's login page, a gateway's error page)."""
+    head = text.lstrip()[:200].lower()
+    return head.startswith(("<!doctype html", "<html", "<head", "<body")) or "<html" in head
+
+
+def html_summary(text: str) -> str:
+    """An HTML page said in one line: its title, else its first text."""
+    m = _TITLE.search(text)
+    words = m.group(1) if m else re.sub(r"(?s)<[^>]*>", " ", text)
+    return "an HTML page: " + " ".join(words.split())[:120]
 
 
 def _provider_message(body: Any, text: str) -> str:
@@ -77,7 +116,15 @@ def _provider_message(body: Any, text: str) -> str:
             return str(err["message"])
         if isinstance(err, str):
             return err
-    return text.strip()
+    text = text.strip()
+    return html_summary(text) if looks_like_html(text) else text
+
+
+def _error_code(body: Any) -> str:
+    err = body.get("error") if isinstance(body, dict) else None
+    if isinstance(err, dict):
+        return str(err.get("code") or err.get("type") or "")
+    return ""
 
 
 def error_for_status(
@@ -91,6 +138,13 @@ def error_for_status(
     """The error for a non-2xx HTTP answer (``body`` the parsed JSON if any, ``text`` the raw body)."""
     detail = redact(_provider_message(body, text), secret)
     message = f"HTTP {status}: {detail}" if detail else f"HTTP {status}"
+    code = _error_code(body)
+    if code in _QUOTA_CODES or status == 402:  # 402 Payment Required: a billing stop, never a busy server
+        return QuotaError(
+            f"HTTP {status} {code or 'quota'}: the account's quota or credit is used up; retrying cannot help "
+            f"(add credit, raise the limit or use another key, then re-run): {detail}",
+            status=status,
+        )
     if status == 429:
         return RateLimitError(message, status=status, retry_after=parse_retry_after(headers))
     if is_retryable_status(status):
@@ -192,4 +246,55 @@ def backoff_delay(
     delay *= 1.0 - retry.jitter * r
     if retry_after is not None:
         delay = max(delay, retry_after + 0.05 * retry.jitter * r * max(retry_after, 0.2))
+    return delay
+
+
+# --- when to stop ---------------------------------------------------------------------------------
+
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("bfnb_call_deadline", default=None)
+
+
+@contextlib.contextmanager
+def deadline_scope(at: float | None) -> Iterator[None]:
+    """Mark the attempt made inside as due by ``at`` (``time.time()`` seconds; None: no deadline)."""
+    token = _deadline.set(at)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def time_left() -> float | None:
+    """Seconds until the deadline of the call being attempted (None outside a :func:`deadline_scope`)."""
+    at = _deadline.get()
+    return None if at is None else at - time.time()
+
+
+def retry_plan(
+    err: TransientError | FatalError,
+    attempts: int,
+    retry: Retry,
+    elapsed_s: float,
+    rng: random.Random | None = None,
+) -> float | str:
+    """Seconds to wait before the next attempt, or the message of a call given up now.
+
+    ``attempts`` counts the attempts made so far, ``elapsed_s`` the seconds since the first began.
+    """
+    message = str(err)
+    if isinstance(err, FatalError) or attempts >= retry.max_attempts:
+        return message
+    retry_after = getattr(err, "retry_after", None)
+    if retry_after is not None and retry_after > retry.max_wait_s:
+        return (
+            f"{message}; the provider asks to wait {retry_after:.0f} s (Retry-After), longer than "
+            f"bf.Retry(max_wait_s={retry.max_wait_s:g}): given up at once. Re-run later, or raise max_wait_s to wait"
+        )
+    delay = backoff_delay(attempts, retry, retry_after, rng)
+    deadline = retry.timeouts.call_deadline
+    if elapsed_s + delay >= deadline:
+        return (
+            f"{message}; given up after {attempts} attempt{'s' if attempts > 1 else ''} and {elapsed_s:.0f} s: "
+            f"the next would start past the call deadline of {deadline:g} s (bf.Timeouts(call_deadline=...))"
+        )
     return delay

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..redaction import redact
 from ._mixin import DisplayMixin
 from .html import Markup, details, el, escape, shorten, style, text_block
 from .text import cell_text, grid, safe_repr
@@ -267,7 +268,7 @@ def _error_of(shown: pd.DataFrame, i: int) -> str:
     if "error" not in shown.columns:
         return "failed"
     e = shown["error"].iloc[i]
-    return "failed" if _is_missing(e) or e == "" else str(e)
+    return "failed" if _is_missing(e) or e == "" else redact(str(e))  # a record from an older bfnb may hold a key
 
 
 def render_table_html(

@@ -1,4 +1,10 @@
-"""Test helpers for users' tests and bfnb's own: batch equality and the local server."""
+"""Test helpers for users' tests and bfnb's own: batch equality, the local server, hostile servers.
+
+``hostile_server("silent")`` (and the other :data:`~bfnb.testing.hostile.BEHAVIOURS`) starts a small
+misbehaving server on 127.0.0.1: one that never answers, drips, sends an endless or huge body, a
+proxy's HTML page, a redirect, a 429 with an hour's ``Retry-After``, a spent quota, or an error
+text echoing the API key.  See :mod:`bfnb.testing.hostile`.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["LocalServer", "assert_batch_equal", "local_server"]
+__all__ = ["HostileServer", "LocalServer", "assert_batch_equal", "hostile_server", "local_server"]
 
 
 def assert_batch_equal(left: pd.DataFrame, right: pd.DataFrame, *, check_order: bool = True) -> None:
@@ -35,6 +41,10 @@ def _same(x: Any, y: Any) -> bool:
 
 
 def __getattr__(name: str) -> Any:
+    if name in ("HostileServer", "hostile_server"):
+        from . import hostile
+
+        return getattr(hostile, name)
     if name in ("LocalServer", "local_server"):
         from . import server
 

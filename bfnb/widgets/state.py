@@ -15,7 +15,6 @@ Error texts are redacted (API keys, bearer tokens) before they are stored.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections import deque
@@ -34,30 +33,18 @@ from bfnb.events import (
     Event,
 )
 
+from ..redaction import redact as _redact
+
 __all__ = ["BrokerStates", "PanelState", "redact"]
 
 MAX_ERRORS = 5
 WINDOW_S = 10.0  # rates are measured over the last WINDOW_S seconds
 _BUCKET_S = 0.25
 _ERROR_CHARS = 300
-_SECRETS = [
-    (re.compile(r"sk-[A-Za-z0-9_\-]{6,}"), "sk-***"),
-    (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=\-]+"), "Bearer ***"),
-    (
-        re.compile(
-            r"(?i)\b(api[_-]?key|authorization|x-api-key|access[_-]?token)(['\"]?\s*[:=]\s*['\"]?)(?!Bearer\b)[^\s'\",}]+"
-        ),
-        r"\1\2***",
-    ),
-]
-
-
 def redact(text: str) -> str:
-    """``text`` without anything that looks like a secret, cut to 300 characters."""
-    text = str(text)
-    for pattern, repl in _SECRETS:
-        text = pattern.sub(repl, text)
-    return text if len(text) <= _ERROR_CHARS else text[: _ERROR_CHARS - 1] + "…"
+    """``text`` without secrets (:func:`bfnb.redaction.redact`), cut to 300 characters."""
+    text = _redact(text)
+    return text if len(text) <= _ERROR_CHARS else text[: _ERROR_CHARS - 1] + "…" if len(text) <= _ERROR_CHARS else text[: _ERROR_CHARS - 1] + "…"
 
 
 @dataclass
