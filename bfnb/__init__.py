@@ -20,6 +20,7 @@ from ._lazy import lazy_names
 from ._version import __version__
 from .errors import (
     BfnbError,
+    BfnbWarning,
     BrokerError,
     BudgetExceeded,
     DuplicateIdxError,
@@ -29,10 +30,12 @@ from .errors import (
     MissingAPIKeyError,
     MissingFieldError,
     OpError,
+    PathError,
     ProviderError,
     RateLimited,
     SourceError,
     UserFunctionError,
+    WriteError,
 )
 from .entry import Entry
 from .graph import Graph
@@ -69,6 +72,7 @@ __all__ = [
     "BasicPromptMaker",
     "BatchTable",
     "BfnbError",
+    "BfnbWarning",
     "BrokerError",
     "Budget",
     "BudgetExceeded",
@@ -84,6 +88,7 @@ __all__ = [
     "MissingAPIKeyError",
     "MissingFieldError",
     "OpError",
+    "PathError",
     "ProjectFolder",
     "PromptMaker",
     "ProviderError",
@@ -93,6 +98,7 @@ __all__ = [
     "SourceError",
     "Timeouts",
     "UserFunctionError",
+    "WriteError",
     "__version__",
     "all_brokers",
     "compare",

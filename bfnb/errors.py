@@ -9,6 +9,8 @@ them, and each names what the user needs to fix it::
     │   ├── DuplicateIdxError     two records of one source share an idx
     │   ├── UserFunctionError     a user function raised or returned the wrong shape
     │   ├── SourceError           a file is missing, malformed or not UTF-8
+    │   ├── PathError             a path is refused: outside its folder, absolute, NUL, not encodable
+    │   ├── WriteError            an output cannot be written: read-only, unwritable, a folder
     │   └── LoopLimitError        a loop ran past its iteration limit
     ├── GraphError            wiring, cycles, unknown or ambiguous tags
     ├── BrokerError           expensive calls
@@ -17,6 +19,8 @@ them, and each names what the user needs to fix it::
     │   ├── ProviderError         any other provider failure
     │   └── BudgetExceeded        dispatch stopped before the budget would be exceeded
     └── LedgerError           the on-disk ledger cannot be read or written
+
+    BfnbWarning (a UserWarning)  something was damaged and bfnb recovered (a corrupt checkpoint)
 
 Provider SDK exceptions are translated into this tree in exactly one place per broker.
 """
@@ -27,6 +31,7 @@ from typing import Any
 
 __all__ = [
     "BfnbError",
+    "BfnbWarning",
     "BrokerError",
     "BudgetExceeded",
     "DuplicateIdxError",
@@ -36,10 +41,12 @@ __all__ = [
     "MissingAPIKeyError",
     "MissingFieldError",
     "OpError",
+    "PathError",
     "ProviderError",
     "RateLimited",
     "SourceError",
     "UserFunctionError",
+    "WriteError",
 ]
 
 
@@ -106,6 +113,16 @@ class SourceError(OpError):
     """A source file is missing, malformed or not valid UTF-8."""
 
 
+class PathError(OpError, ValueError):
+    """A path is refused: it leaves its folder (``..``, absolute, a symlink pointing out), holds a NUL
+    or a character no file name can hold (a lone surrogate), or names something that is not a file."""
+
+
+class WriteError(OpError, OSError):
+    """An output cannot be written (a read-only file, an unwritable folder, a folder in its place);
+    nothing of it was written."""
+
+
 class LoopLimitError(OpError):
     """A loop ran past its iteration limit."""
 
@@ -136,3 +153,7 @@ class BudgetExceeded(BrokerError):
 
 class LedgerError(BfnbError):
     """The ledger could not be read or written."""
+
+
+class BfnbWarning(UserWarning):
+    """bfnb found something damaged (a corrupt checkpoint file) and recovered without losing work."""

@@ -3,7 +3,9 @@
 ``ProjectFolder("quickstart", 1, 0, 7)`` is ``./data/projects/quickstart_v1.0.7/``.  The version
 numbers only name the folder: bfnb caches by content, so editing a prompt does not need a new
 version; bump it when you want a clean slate.  Paths from ``project["out/x.md"]`` stay inside the
-folder: ``..`` and absolute paths are refused.
+folder: ``..`` and absolute paths are refused.  That is checked again when a writer writes
+(:func:`ensure_inside`), on the real path: a folder of the project swapped for a symlink after
+``project[...]`` was called cannot carry a write outside it.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-__all__ = ["ProjectFolder", "current_project"]
+from .errors import PathError, WriteError
+
+__all__ = ["ProjectFolder", "current_project", "ensure_inside", "check_name"]
 
 _current: contextvars.ContextVar[ProjectFolder | None] = contextvars.ContextVar("bfnb_project", default=None)
 _last: list[ProjectFolder] = []  # the most recently entered project, for ops built outside `with`
+_roots: set[Path] = set()  # every project folder made in this process (absolute, not resolved)
 
 
 def _default_data_dir() -> str:
@@ -36,12 +41,21 @@ class ProjectFolder:
         data_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if not project_name or any(c in project_name for c in "/\\") or project_name in (".", ".."):
-            raise ValueError(f"invalid project name {project_name!r}")
+            raise PathError(f"invalid project name {project_name!r}: a non-empty name without '/' or '\\'")
+        check_name(project_name, "project name")
         self.name = project_name
         self.version = (int(version), int(minor_version), int(patch_version))
         base = Path(data_dir if data_dir is not None else _default_data_dir())
         self.root_folder = (base / f"{project_name}_v{version}.{minor_version}.{patch_version}").absolute()
-        self.root_folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root_folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            where = "data_dir=" if data_dir is not None else "BFNB_DATA_DIR (or data_dir=)"
+            raise WriteError(
+                f"cannot create the project folder {str(self.root_folder)!r}: {e.strerror or e}; "
+                f"choose a writable place with {where}"
+            ) from e
+        _roots.add(self.root_folder)
         self._token: contextvars.Token[ProjectFolder | None] | None = None
         self._ledger: Any = None
 
@@ -69,15 +83,16 @@ class ProjectFolder:
     def resolve_path(self, rel: str | os.PathLike[str], *, mkdir: bool = True) -> Path:
         """``root/rel``, refusing absolute paths and anything that climbs out with ``..``."""
         text = os.fspath(rel)
+        check_name(text, "project path")
         pure = PurePosixPath(text.replace("\\", "/"))
         if pure.is_absolute() or Path(text).is_absolute() or (len(text) > 1 and text[1] == ":"):
-            raise ValueError(f"project paths are relative to the project folder; got absolute path {text!r}")
+            raise PathError(f"project paths are relative to the project folder; got absolute path {text!r}")
         if ".." in pure.parts:
-            raise ValueError(f"project paths may not contain '..': {text!r}")
+            raise PathError(f"project paths may not contain '..': {text!r}")
         path = (self.root_folder / pure).resolve()
         root = self.root_folder.resolve()
         if path != root and root not in path.parents:  # a symlink inside pointing outside
-            raise ValueError(f"{text!r} resolves outside the project folder")
+            raise PathError(f"{text!r} resolves outside the project folder {str(root)!r}")
         if mkdir:
             path.parent.mkdir(parents=True, exist_ok=True)
         return path
@@ -124,6 +139,40 @@ def _shared_ledger(path: Path) -> Any:
     if key not in _ledgers:
         _ledgers[key] = Ledger(path)
     return _ledgers[key]
+
+
+def check_name(text: str, what: str, *, op: Any = None, idx: Any = None, field: Any = None) -> None:
+    """PathError for a name no file system can hold: a NUL, or a lone surrogate (not encodable)."""
+    if "\0" in text:
+        raise PathError(f"{what} {text!r} contains a NUL character", op=op, idx=idx, field=field)
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError as e:
+        raise PathError(
+            f"{what} {text!r} contains {text[e.start:e.end]!r}, which no file name can hold (a lone surrogate: "
+            f"text decoded with errors='surrogateescape' or cut in the middle of a character?)",
+            op=op, idx=idx, field=field,
+        ) from None
+
+
+def ensure_inside(path: str | os.PathLike[str], base: str | os.PathLike[str] | None = None, *, op: Any = None,
+                  idx: Any = None, field: Any = None) -> Path:  # fmt: skip
+    """``path``, checked at write time on its real path: inside ``base`` (if given) and inside the
+    project folder it lies in (if any).  PathError names where the real path leads."""
+    p = Path(path).absolute()
+    check_name(str(p), "output path", op=op, idx=idx, field=field)
+    real = Path(os.path.realpath(p))
+    folders = [Path(base).absolute()] if base is not None else []
+    folders += [r for r in list(_roots) if r == p or r in p.parents]
+    for folder in folders:
+        real_folder = Path(os.path.realpath(folder))
+        if real != real_folder and real_folder not in real.parents:
+            raise PathError(
+                f"refusing to write {str(p)!r}: its real path {str(real)!r} is outside {str(folder)!r} "
+                f"(a symlinked folder?)",
+                op=op, idx=idx, field=field,
+            )
+    return p
 
 
 def current_project() -> ProjectFolder | None:

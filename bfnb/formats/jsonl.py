@@ -13,14 +13,18 @@ Two documented narrowings: tuples come back as lists, and numpy scalars as Pytho
 
 The reader names the file and the 1-based line of any malformed line or invalid UTF-8 byte. A torn
 last line (a crash mid-append leaves one without its newline) is skipped only when the caller
-says so. orjson does the parsing; lines holding no ``"$`` skip the tag walk entirely.
+says so. orjson does the parsing; lines holding no ``"$`` skip the tag walk entirely.  orjson
+reads an integer beyond 64 bits as a float (silently inexact), so a line holding a run of 20 digits
+is parsed again by the standard library, which keeps it exact (:func:`loads_exact`).
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import math
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -38,6 +42,7 @@ __all__ = [
     "dumps_line",
     "encode_record",
     "encode_value",
+    "loads_exact",
     "read_jsonl",
     "write_jsonl",
 ]
@@ -46,6 +51,21 @@ _I64_MIN = -(2**63)
 _U64_MAX = 2**64 - 1
 _SCALARS = (str, bool, type(None))
 _TAG_TYPES = frozenset(("$ndarray", "$bytes", "$float", "$int", "$dict", "$esc", "$image"))
+
+
+_LONG_NUMBER = re.compile(rb"\d{20}")  # 20 digits: maybe an int past 2**64, which orjson makes a float
+
+
+def loads_exact(raw: bytes, parsed: Any) -> Any:
+    """``parsed`` (orjson's reading of ``raw``), or ``raw`` read again exactly when it may hold an
+    integer orjson could not (beyond 64 bits).  Every JSON reader of bfnb goes through this.
+
+    >>> loads_exact(b'{"n": 123456789012345678901234567890}', {"n": 1.2345678901234568e29})
+    {'n': 123456789012345678901234567890}
+    """
+    if _LONG_NUMBER.search(raw) is None:
+        return parsed
+    return json.loads(raw)
 
 
 def encode_value(v: Any) -> Any:
@@ -271,7 +291,7 @@ def read_jsonl(
             if not line.strip():
                 continue
             try:
-                obj = orjson.loads(line)
+                obj = loads_exact(line, orjson.loads(line))
             except orjson.JSONDecodeError as e:
                 if tolerate_torn_tail and not line.endswith(b"\n") and _at_eof(f):
                     return
@@ -305,7 +325,7 @@ def _read_json_document(p: Path, data: bytes, decode: bool) -> Iterator[tuple[in
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
-        doc = orjson.loads(data)
+        doc = loads_exact(data, orjson.loads(data))
     except orjson.JSONDecodeError as e:
         try:
             data.decode("utf-8")

@@ -20,14 +20,16 @@ import numpy as np
 import pandas as pd
 
 from .. import batch as B
-from ..errors import SourceError
+from ..errors import PathError, SourceError
 from ..fingerprint import combine
-from ._idx import obj_column, objects
+from ..project import check_name
+from ._idx import Where, obj_column, objects, own_idx
 from .base import SourceOp, key_list
 
 __all__ = [
     "FileSource",
     "RecordFiles",
+    "arrow_rules",
     "columns_of_records",
     "glob_base",
     "idx_from_key",
@@ -52,13 +54,25 @@ def select(df: pd.DataFrame, shuffle: bool, seed: Any, offset: int, max_count: i
 def resolve_files(glob_str: Any, op: Any) -> list[Path]:
     """The files a glob (or a plain path) names, sorted; SourceError when there are none."""
     text = os.fspath(glob_str)
+    check_name(text, "file path", op=op)
     if _glob.has_magic(text):
         found = sorted(p for p in _glob.glob(text, recursive=True) if os.path.isfile(p))
         if not found:
             raise SourceError(f"no file matches {text!r}", op=op)
+        for p in found:  # a name that is not UTF-8 (bytes os gives back as lone surrogates) cannot be a field
+            if not p.isascii():
+                try:
+                    p.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise PathError(f"the file name {p!r} is not valid UTF-8; rename the file", op=op) from None
         return [Path(p) for p in found]
     if not os.path.isfile(text):
-        what = "is a directory, not a file" if os.path.isdir(text) else "does not exist"
+        if os.path.isdir(text):
+            what = "is a directory, not a file"
+        elif os.path.exists(text):
+            what = "is not a regular file (a device, pipe or socket); give the path of a file"
+        else:
+            what = "does not exist"
         raise SourceError(f"{text!r} {what}", op=op)
     return [Path(text)]
 
@@ -157,6 +171,36 @@ def rev_of(records: Sequence[Mapping[str, Any]], op: Any = None, where: Any = No
             raise SourceError(f"{at}: 'rev' is reserved for the entry's revision (an int), got {v!r}", op=op, field=B.REV)
     return out
 
+
+
+def _inexact(t: Any) -> bool:
+    import pyarrow as pa
+
+    if pa.types.is_decimal(t):
+        return True
+    return any(_inexact(t.field(i).type) for i in range(t.num_fields)) if t.num_fields else False
+
+
+def arrow_rules(table: Any, path: Path, op: Any, use_own_idx: bool) -> Any:
+    """A Parquet table checked by the rules every source follows: no column of a type bfnb cannot
+    carry exactly (decimals: refused, naming the column and the fix), and an own ``idx`` column by
+    :func:`~bfnb.op._idx.own_idx` (integers become their text; null is refused)."""
+    import pyarrow as pa
+
+    for field in table.schema:
+        if _inexact(field.type):
+            raise SourceError(
+                f"{str(path)!r}: column {field.name!r} is {field.type}, which bfnb does not read (a decimal "
+                f"would lose its exactness as a float); cast it to string (exact) or float64 and write the file again",
+                op=op, field=field.name,
+            )  # fmt: skip
+    if use_own_idx and B.IDX in table.column_names:
+        col = table.column(B.IDX)
+        if not pa.types.is_string(col.type) or col.null_count:
+            vals = col.to_pylist()
+            ids = own_idx(vals, [True] * len(vals), Where(len(vals), lambda i: f"{path} row {i + 1}"), op)
+            table = table.set_column(table.column_names.index(B.IDX), B.IDX, pa.array(ids, pa.string()))
+    return table
 
 
 def idx_from_key(vals: Sequence[Any], idx_key: str, where: Sequence[str], op: Any) -> list[str]:

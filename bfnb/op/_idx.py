@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from ..errors import DuplicateIdxError
+from ..errors import DuplicateIdxError, SourceError
 from ..fingerprint import Unhashable, fingerprint, text_hashes
 from ..formats.jsonl import encode_value
 
@@ -27,6 +27,7 @@ __all__ = [
     "HashError",
     "Where",
     "check_unique",
+    "own_idx",
     "hash_records",
     "hash_values",
     "hex_ids",
@@ -113,6 +114,9 @@ def hash_values(values: Any) -> np.ndarray:
     if pd.api.types.infer_dtype(arr, skipna=False) == "string":
         return mix(_hash_text(arr), _T["str"])
     codes = np.fromiter((_CODES.get(type(v), 6) for v in arr), dtype=np.int8, count=len(arr))
+    for i in np.flatnonzero(codes == 2).tolist():  # an int past 64 bits hashes by its JSON form, alone
+        if not -(2**63) <= arr[i] < 2**63:
+            codes[i] = 6
     out = np.zeros(len(arr), dtype=np.uint64)
     for code in np.unique(codes).tolist():
         where = codes == code
@@ -121,7 +125,7 @@ def hash_values(values: Any) -> np.ndarray:
             out[where] = mix(_hash_text(sub), _T["str"])
         elif code == 1:
             out[where] = mix(_hash_text(sub), _T["bytes"])
-        elif code == 2 and all(-(2**63) <= v < 2**63 for v in sub):
+        elif code == 2:
             out[where] = hash_values(np.array(sub.tolist(), dtype=np.int64))
         elif code == 3:
             out[where] = hash_values(np.array(sub.tolist(), dtype=np.float64))
@@ -212,3 +216,30 @@ def path_ids(parts: list[list[Any]], kind: str) -> list[str]:
     """idx from a list of [rel path, headings..., text] per record (one JSON text each)."""
     texts = objects([orjson.dumps(p).decode() for p in parts])
     return hex_ids(mix(hash_values(texts), tag(f"bfnb.{kind}")))
+
+
+
+def own_idx(values: Sequence[Any], present: Sequence[bool], where: Sequence[str], op: Any) -> list[str | None]:
+    """The rule for a record's own ``idx``, the same in every source (JSONL, Parquet, FromList).
+
+    A record without an ``idx`` field gets ``None`` here (the source then hashes its content).  A
+    record with one must hold a non-empty str, or an int (kept as its decimal text): ``null``, a
+    float, a bool, a list or a dict is refused, naming the record, because silently hashing it
+    instead would give the record another identity than the one written in the file.
+    """
+    out: list[str | None] = []
+    for i, (v, has) in enumerate(zip(values, present, strict=True)):
+        if not has:
+            out.append(None)
+        elif type(v) is str and v:
+            out.append(v)
+        elif type(v) is int or isinstance(v, np.integer):
+            out.append(str(int(v)))
+        else:
+            shown = "null" if v is None else f"{v!r} ({type(v).__name__})"
+            raise SourceError(
+                f"{where[i]} has an unusable 'idx' {shown}: an idx is a non-empty string or an integer; "
+                f"fix or remove it (without one the record's content is hashed)",
+                op=op, field="idx",
+            )  # fmt: skip
+    return out

@@ -7,15 +7,21 @@ node's checkpoint exists, nothing upstream of it runs.
 ``CheckPoint`` is the explicit op.  Broker ops (AskLLM, EmbedText, ...) persist their result the
 same way once it is complete (no pending or failed entry), so re-running a finished pipeline in a
 new kernel reads one Parquet file instead of looking up every call in the ledger.
+
+A checkpoint is a cache, never the only copy: a truncated or corrupt file is a cache miss with a
+:class:`~bfnb.errors.BfnbWarning` naming the file, the node runs again (a broker op's answers then
+come from the ledger, with no request sent) and the file is rewritten.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ..errors import BfnbWarning
 from .base import Op, RunContext
 
 __all__ = ["CheckPoint", "Persisted"]
@@ -47,7 +53,16 @@ class Persisted:
             return None
         from ..convert import read_parquet
 
-        return read_parquet(path)
+        try:
+            return read_parquet(path)
+        except Exception as e:  # any damage: a cache miss, never a failed run
+            warnings.warn(
+                f"checkpoint file {str(path)!r} is unreadable ({e}); ignoring it and recomputing the node "
+                f"(broker answers come from the ledger); it will be rewritten",
+                BfnbWarning,
+                stacklevel=2,
+            )
+            return None
 
     def save_checkpoint(self, fp: str, project: Any, batch: pd.DataFrame) -> None:
         from ..convert import write_parquet

@@ -26,7 +26,7 @@ from .. import batch as B
 from ..errors import OpError, SourceError
 from ..fingerprint import combine, fingerprint, hash_bytes
 from ._files import columns_of_records, idx_from_key, rev_of, typed
-from ._idx import HashError, Where, check_unique, hash_records, hex_ids, obj_column, objects
+from ._idx import HashError, Where, check_unique, hash_records, hex_ids, obj_column, objects, own_idx
 from .base import RunContext, SourceOp
 
 __all__ = ["FromList"]
@@ -164,11 +164,7 @@ def _explicit_idx(records: Sequence[Mapping[str, Any]], cols: dict[str, Any], op
         return idx_from_key(cols[op.idx_key], op.idx_key, where, op)
     if not any(B.IDX in r for r in records):
         return None
-    explicit = [r.get(B.IDX) for r in records]
-    for i, e in enumerate(explicit):
-        if e is not None and (e == "" or not isinstance(e, (str, int)) or isinstance(e, bool)):
-            raise SourceError(f"list position {i} has an unusable idx {e!r}", op=op, field=B.IDX)
-    return [e if e is None or type(e) is str else str(e) for e in explicit]
+    return own_idx([r.get(B.IDX) for r in records], [B.IDX in r for r in records], where, op)  # every source's rule
 
 
 def _as_record(x: Any, i: int, op: Any) -> Mapping[str, Any]:

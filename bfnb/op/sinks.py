@@ -1,7 +1,9 @@
 """Sinks: ops that write, collect or print their input and pass it on unchanged.
 
 A sink runs once per run on its whole input (bfnb's barriers are real), so a writer writes the
-complete result exactly once.  Every file is written atomically (temporary file + rename, through
+complete result exactly once.  A writer of several files writes all of them or none.  Every
+target is checked on its real path when it is written (it stays inside its folder and its project,
+symlinks included), and a read-only file is refused.  Every file is written atomically (temporary file + rename, through
 :mod:`bfnb.formats.atomic`): if anything fails, before or during the write, the previous file is
 left as it was and no half-written file appears.  Writers check everything they can (fields,
 file names) before they write anything.  Collectors (``ToList``, ``OutputEntries``) reset their
@@ -19,8 +21,9 @@ import pandas as pd
 
 from .. import batch as B
 from ..convert import batch_to_jsonl_bytes, write_parquet
-from ..errors import DuplicateIdxError, MissingFieldError, OpError
-from ..formats.atomic import atomic_open, atomic_write
+from ..errors import DuplicateIdxError, MissingFieldError, OpError, PathError, WriteError
+from ..formats.atomic import atomic_open, atomic_write_many
+from ..project import check_name, ensure_inside
 from .base import RunContext, SinkOp, key_list
 
 __all__ = [
@@ -46,8 +49,22 @@ def _require(batch: pd.DataFrame, keys: Sequence[str], op: Any) -> None:
             raise MissingFieldError(f"missing field {k!r}", op=op, idx=ix, field=k)
 
 
-def _write_error(op: Any, path: Any, e: Exception) -> OpError:
-    return OpError(f"cannot write {os.fspath(path)!r}: {type(e).__name__}: {e}", op=op)
+def _write_error(op: Any, path: Any, e: OSError) -> WriteError:
+    """An OSError of a write as a WriteError naming the file and the cause, not the errno number."""
+    why = e.strerror or str(e)
+    return WriteError(f"cannot write {os.fspath(path)!r}: {why}; nothing was written", op=op)
+
+
+def _encoded(text: str, op: Any, idx: Any, field: str) -> bytes:
+    """``text`` as UTF-8, or an error naming the entry (a lone surrogate cannot be written)."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise OpError(
+            f"text holds {text[e.start:e.end]!r} at position {e.start}, a lone surrogate UTF-8 cannot encode "
+            f"(text decoded with errors='surrogateescape'?)",
+            op=op, idx=idx, field=field,
+        ) from None
 
 
 class WriteJsonl(SinkOp):
@@ -70,6 +87,7 @@ class WriteJsonl(SinkOp):
     def write(self, batch: pd.DataFrame, ctx: RunContext) -> None:
         fields = self.output_keys if self.output_keys is not None else B.data_fields(batch)
         _require(batch, fields, self)
+        ensure_inside(self.path, op=self)
         try:
             with atomic_open(self.path, "wb") as f:  # in slices: memory stays bounded, output is identical
                 for start in range(0, len(batch), _SLICE):
@@ -91,6 +109,7 @@ class WriteParquet(SinkOp):
         if self.output_keys is not None:
             _require(batch, self.output_keys, self)
             batch = batch[[B.REV, *self.output_keys]] if B.REV in batch.columns else batch[self.output_keys]
+        ensure_inside(self.path, op=self)
         try:
             write_parquet(batch, self.path)
         except TypeError as e:
@@ -104,7 +123,8 @@ def safe_relative(name: Any, op: Any, idx: Any, field: str) -> PurePosixPath:
     text = str(name) if name is not None else ""
     pure = PurePosixPath(text.replace("\\", "/"))
     if not text.strip() or pure.is_absolute() or ".." in pure.parts or (len(text) > 1 and text[1] == ":"):
-        raise OpError(f"file name {text!r} is empty or escapes the output folder", op=op, idx=idx, field=field)
+        raise PathError(f"file name {text!r} is empty or escapes the output folder", op=op, idx=idx, field=field)
+    check_name(text, "file name", op=op, idx=idx, field=field)
     return pure
 
 
@@ -129,12 +149,12 @@ class WriteTxtFolder(SinkOp):
             if not isinstance(text, str):
                 raise OpError(f"text must be a str, got {type(text).__name__}", op=self, idx=ix, field=self.text_key)
             targets[rel_s] = ix
-            files.append((root / rel_s, text))
-        for path, text in files:
-            try:
-                atomic_write(path, text)
-            except OSError as e:
-                raise _write_error(self, path, e) from e
+            path = ensure_inside(root / rel_s, root, op=self, idx=ix, field=self.filename_key)
+            files.append((path, _encoded(text, self, ix, self.text_key)))
+        try:
+            atomic_write_many(files)  # every file new, or every file as it was
+        except OSError as e:
+            raise _write_error(self, getattr(e, "filename", None) or root, e) from e
 
 
 class ToList(SinkOp):
@@ -252,12 +272,13 @@ class _MarkdownWriter(SinkOp):
                 text = self._render([(h, t) for _, h, t in rows])
             except (TypeError, ValueError) as e:
                 raise OpError(f"cannot write markdown: {e}", op=self, field=self.text_key) from e
-            outputs.append((Path(self.path_or_folder) / rel if rel else Path(self.path_or_folder), text))
-        for path, text in outputs:
-            try:
-                atomic_write(path, text)
-            except OSError as e:
-                raise _write_error(self, path, e) from e
+            base = Path(self.path_or_folder)
+            path = ensure_inside(base / rel, base, op=self) if rel else ensure_inside(base, op=self)
+            outputs.append((path, _encoded(text, self, None, self.text_key)))
+        try:
+            atomic_write_many(outputs)
+        except OSError as e:
+            raise _write_error(self, getattr(e, "filename", None) or self.path_or_folder, e) from e
 
 
 class WriteMarkdownLines(_MarkdownWriter):

@@ -25,6 +25,7 @@ from ..convert import batch_from_arrow
 from ..errors import SourceError
 from ..formats.jsonl import read_jsonl
 from ._files import (
+    arrow_rules,
     FileSource,
     RecordFiles,
     columns_of_records,
@@ -38,6 +39,7 @@ from ._files import (
 from ._idx import (
     Where,
     check_unique,
+    own_idx,
     hash_records,
     hex_ids,
     obj_column,
@@ -100,9 +102,8 @@ class ReadJsonl(RecordFiles):
             cols = {k: [r.get(k) for r in records] for k in self.hash_keys}
             present = {k: np.fromiter((k in r for r in records), bool, len(records)) for k in self.hash_keys}
             return hex_ids(hash_records(cols, present)) if records else []
-        own = [r.get(B.IDX) for r in records]
-        own = [str(v) if type(v) is int else v for v in own]
-        missing = [i for i, v in enumerate(own) if type(v) is not str or not v]
+        own = own_idx([r.get(B.IDX) for r in records], [B.IDX in r for r in records], where, self)
+        missing = [i for i, v in enumerate(own) if v is None]
         if not missing:
             return own  # type: ignore[return-value]
         sub = [records[i] for i in missing]
@@ -152,8 +153,9 @@ class ReadParquet(RecordFiles):
                 if k is not None and k in names and k not in keep:
                     keep.append(k)
             table = table.select(keep)
-        own_idx = B.IDX in table.column_names and self.idx_key is None and self.hash_keys is None
-        if not own_idx:
+        keep_own = B.IDX in table.column_names and self.idx_key is None and self.hash_keys is None
+        table = arrow_rules(table, path, self, keep_own)  # the rules every source follows
+        if not keep_own:
             if B.IDX in table.column_names:
                 table = table.drop_columns([B.IDX])
             table = table.append_column(B.IDX, pa.array([str(i) for i in range(table.num_rows)], pa.string()))
@@ -161,7 +163,7 @@ class ReadParquet(RecordFiles):
             df = batch_from_arrow(table)
         except ValueError as e:
             raise SourceError(f"{str(path)!r}: {e}", op=self) from e
-        if not own_idx and len(df):
+        if not keep_own and len(df):
             where = Where(len(df), lambda i: f"{path} row {i + 1}")
             if self.idx_key is not None:
                 if self.idx_key not in df.columns:

@@ -1,0 +1,49 @@
+"""A truncated or corrupt checkpoint file is a cache miss with a warning; answers come from the ledger."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+import bfnb as bf
+from bfnb.executor.memo import memo
+from bfnb.op import AskLLM, CheckPoint, FromList
+from bfnb.testing import local_server
+
+
+@pytest.fixture
+def server(monkeypatch):
+    with local_server() as srv:
+        monkeypatch.delenv("BFNB_OFFLINE", raising=False)
+        monkeypatch.setenv("OPENAI_BASE_URL", srv.url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+        yield srv
+
+
+def poems():
+    with bf.ProjectFolder("ckpt", 1, 0, 0):
+        words = [{"keyword": f"myth {i}"} for i in range(5)]
+        return bf.Graph() | FromList(words) | AskLLM("Poem about {keyword}", model="gpt-4o-mini@openai") | CheckPoint()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_a_damaged_checkpoint_is_a_warned_cache_miss_and_the_ledger_answers(server, damage):
+    first = poems().run()
+    assert (first["status"] == "done").all() and server.stats()["answered"] == 5
+    files = sorted(bf.ProjectFolder("ckpt", 1, 0, 0).checkpoint_dir.glob("*.parquet"))
+    assert files
+    for f in files:
+        data = f.read_bytes()
+        f.write_bytes({"truncate": data[: len(data) // 2], "garbage": b"not parquet" * 10, "empty": b""}[damage])
+    memo.clear()  # as in a new kernel: only the files on disk can help
+    with pytest.warns(bf.BfnbWarning) as caught:
+        again = poems().run()
+    named = " ".join(str(w.message) for w in caught)
+    assert any(f.name in named for f in files) and "unreadable" in named
+    assert again["text"].tolist() == first["text"].tolist()
+    assert server.stats()["answered"] == 5  # 0 new requests: the ledger answered
+    memo.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the checkpoints were rewritten: no warning now
+        assert poems().run()["text"].tolist() == first["text"].tolist()
