@@ -2,7 +2,9 @@
 
 The idx of a record read without an explicit idx is a content hash; users' checkpoints and ledger
 origins are keyed by it, so a reader that changed it would orphan them.  These figures were
-produced by the reader as it stood at commit 38ea024 (orjson line by line) for the file below.
+produced by the reader as it stood at commit 38ea024 (orjson line by line) for the file below, with
+one deliberate change (issue #11): the integer beyond 64 bits on the "big" line is read exactly (it
+was a float), so that record's content hash changed from 43a70a63da5e9d53 to a7948d3655684de9.
 """
 
 from __future__ import annotations
@@ -28,13 +30,13 @@ LINES = [
 ]
 
 IDX = ["de15f1d8b60e0117", "d210fb3768ef7af1", "f849ce338ad8eee1", "ae32d0bb03c69fba", "own-1", "42",
-       "43b0582769dba719", "43a70a63da5e9d53", "21fc5f8bba0e74ec", "da5dc6253d529142"]  # fmt: skip
+       "43b0582769dba719", "a7948d3655684de9", "21fc5f8bba0e74ec", "da5dc6253d529142"]  # fmt: skip
 HASH_KEYS_IDX = ["5f150f2d83698964", "f212f7f570eb285c", "9dab4be42cce50f7", "39cec5da5a6b8860",
-                 "c640abd302d31e29", "43a70a63da5e9d53", "21fc5f8bba0e74ec", "ad11aa19ac096aa3"]  # fmt: skip
+                 "c640abd302d31e29", "a7948d3655684de9", "21fc5f8bba0e74ec", "ad11aa19ac096aa3"]  # fmt: skip
 N = None
 COLUMNS = {
     "text": ["hello", "hello", "café 中文", "list", "kept", "int idx", "bytes", "big", "float one", ""],
-    "n": [1, 1, N, N, N, N, N, 1.2345678901234568e29, 1.0, -3],
+    "n": [1, 1, N, N, N, N, N, 123456789012345678901234567890, 1.0, -3],  # exact, not a float (#11)
     "extra": [N] * 10,
     "score": [N, N, 0.5, N, N, N, N, N, N, N],
     "ok": [N, N, True, N, N, N, N, N, N, N],
