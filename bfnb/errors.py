@@ -13,6 +13,7 @@ them, and each names what the user needs to fix it::
     │   ├── WriteError            an output cannot be written: read-only, unwritable, a folder
     │   └── LoopLimitError        a loop ran past its iteration limit
     ├── GraphError            wiring, cycles, unknown or ambiguous tags
+    ├── EngineError           an unknown engine, a missing extra, an op an engine cannot run
     ├── BrokerError           expensive calls
     │   ├── MissingAPIKeyError    a model's provider has no key configured
     │   ├── RateLimited           the provider answered 429 after every retry
@@ -35,6 +36,7 @@ __all__ = [
     "BrokerError",
     "BudgetExceeded",
     "DuplicateIdxError",
+    "EngineError",
     "GraphError",
     "LedgerError",
     "LoopLimitError",
@@ -129,6 +131,13 @@ class LoopLimitError(OpError):
 
 class GraphError(BfnbError):
     """A graph is wired wrongly: a cycle, a port used twice, an unknown or ambiguous tag."""
+
+
+class EngineError(BfnbError):
+    """An engine cannot run a graph: unknown name, missing extra, or an op it does not support.
+
+    Raised before anything starts, so nothing is half done.
+    """
 
 
 class BrokerError(BfnbError):

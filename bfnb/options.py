@@ -30,6 +30,18 @@ class Options:
     dispatch_on_display: bool = True
     #: show a live panel (Jupyter) or a text progress bar (terminal) while brokers work
     progress: bool = True
+    _engine: str = field(default="auto", repr=False)
+
+    @property
+    def engine(self) -> str:
+        """The engine ``g.run()`` uses when none is given: ``auto`` (default), ``local``, ``stream``, ``ray``."""
+        return self._engine
+
+    @engine.setter
+    def engine(self, name: str) -> None:
+        from .engines import validate_name  # an unknown name fails here, listing the accepted ones
+
+        self._engine = validate_name(name)
 
     @property
     def offline(self) -> bool:

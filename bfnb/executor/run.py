@@ -27,7 +27,7 @@ from ..op import progress
 from ..op.base import RunContext
 from . import hooks
 from .memo import memo as default_memo
-from .plan import plan
+from .plan import Plan, plan
 
 if TYPE_CHECKING:
     from ..graph.graph import Graph
@@ -77,6 +77,8 @@ class RunReport:
     tail_id: int | None = None
     #: what each broker op asked the call client for (read by ``g.explain()``)
     call_log: list[Any] = field(default_factory=list)
+    engine: str = "local"  # the engine that ran (see bfnb.engines)
+    engine_reason: str = ""  # why it was chosen ("asked", "auto: ...")
 
     def result(self, node_id: int, port: int = 0) -> pd.DataFrame:
         return self.results[node_id][port]
@@ -84,6 +86,11 @@ class RunReport:
     def tail_result(self) -> pd.DataFrame:
         if self.tail_id is None:
             return B.empty()
+        if self.tail_id not in self.results:
+            raise BfnbError(
+                f"the {self.engine!r} engine did not keep the tail's result (g.execute() streams it); "
+                "use g.run() to get it"
+            )
         return self.result(self.tail_id)
 
     @property
@@ -131,6 +138,7 @@ def run_graph(
     inputs: pd.DataFrame | None = None,
     input_fingerprint: str = "",
     parent: RunContext | None = None,
+    plan_: Plan | None = None,
     **options: Any,
 ) -> RunReport:
     """Run ``g`` and return a :class:`RunReport`.
@@ -150,7 +158,7 @@ def run_graph(
     calls = parent.calls if nested else CallClient(
         project=options.get("project"), budget=options.get("budget"), dispatch=dispatch_brokers, run_id=run_id
     )
-    p = plan(g, input_fingerprint=input_fingerprint)
+    p = plan_ if plan_ is not None else plan(g, input_fingerprint=input_fingerprint)
     report = RunReport(run_id, weakref.ref(g), {}, tail_id=g._tail, call_log=calls.log if calls is not None else [])
     if not g._nodes:
         return report
@@ -327,7 +335,9 @@ class RunHandle:
 
     def _run(self, kwargs: dict[str, Any]) -> None:
         try:
-            self._report = run_graph(self.graph, _background=True, **kwargs)
+            from ..engines import run
+
+            self._report = run(self.graph, _background=True, **kwargs)
             from ..versioning import record_run
 
             record_run(self.graph, self._report)  # a background run keeps its versions too

@@ -23,7 +23,8 @@ def explain_frame(g: Graph, tag: str | None = None) -> pd.DataFrame:
     ``served`` is "ledger" (answered earlier, nothing sent), "sent" (called in this run), "failed",
     "pending", or "memo"/"checkpoint" when the whole op's result was reused without a lookup; for a
     sent call whose entry had an earlier answer from the same op, ``changed`` says which part of
-    the request differs (prompt text, model, a parameter, ...).
+    the request differs (prompt text, model, a parameter, ...).  ``engine`` names the engine that
+    ran (``local``, ``stream``, ``ray``); ``.attrs["engine_reason"]`` says why it was chosen.
     """
     rep = g.last_run
     if rep is None:
@@ -44,8 +45,12 @@ def explain_frame(g: Graph, tag: str | None = None) -> pd.DataFrame:
         for entry in log:
             if entry.op == node.op_label:
                 rows += _explain_dispatch(entry, rep.run_id)
-    columns = ["op", "idx", "served", "changed", "key", "cost_usd", "error"]
-    return pd.DataFrame({c: pd.Series([r.get(c) for r in rows], dtype=object) for c in columns})
+    for r in rows:
+        r["engine"] = rep.engine
+    columns = ["op", "idx", "served", "changed", "key", "cost_usd", "error", "engine"]
+    frame = pd.DataFrame({c: pd.Series([r.get(c) for r in rows], dtype=object) for c in columns})
+    frame.attrs.update(engine=rep.engine, engine_reason=rep.engine_reason)
+    return frame
 
 
 def _explain_dispatch(entry: Any, run_id: str) -> list[dict[str, Any]]:

@@ -255,9 +255,10 @@ class Graph:
         cost).  ``run()`` is bfnb's own entry point and dispatches by default.
         One collector op: its output; several: a tuple in graph order; none: None.
         """
-        from ..executor.run import run_graph
+        from ..engines import run
 
-        report = _recorded(self, run_graph(self, dispatch_brokers=dispatch_brokers, **options))  # also in self.last_run
+        # only collectors' outputs are returned, so a chunked engine need not keep the tail whole
+        report = _recorded(self, run(self, dispatch_brokers=dispatch_brokers, keep_tail=False, **options))  # also in self.last_run
         summary = report.pending_summary()
         if summary is not None:
             print(summary)
@@ -267,12 +268,17 @@ class Graph:
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def run(self, *, dispatch_brokers: bool = True, background: bool = False, **options: Any) -> Any:
-        """Run the graph and return the tail's batch (or, with ``background=True``, a RunHandle)."""
-        from ..executor.run import run_graph, run_in_background
+        """Run the graph and return the tail's batch (or, with ``background=True``, a RunHandle).
+
+        ``engine="local" | "stream" | "ray"`` (default ``bf.options.engine``, ``"auto"``) chooses the
+        backend; see :mod:`bfnb.engines`.
+        """
+        from ..engines import run
+        from ..executor.run import run_in_background
 
         if background:
             return run_in_background(self, dispatch_brokers=dispatch_brokers, **options)
-        report = _recorded(self, run_graph(self, dispatch_brokers=dispatch_brokers, **options))
+        report = _recorded(self, run(self, dispatch_brokers=dispatch_brokers, **options))
         return report.tail_result()
 
     def to_pandas(self, *, meta: bool = True, **options: Any) -> pd.DataFrame:
@@ -298,17 +304,17 @@ class Graph:
 
     def __getitem__(self, tag: str) -> pd.DataFrame:
         """The result (out-port 0) of the op tagged ``tag``; runs what is needed."""
-        from ..executor.run import run_graph
+        from ..engines import run
 
         node = self.node_by_tag(tag)
-        report = _recorded(self, run_graph(self, targets=[node.id]))
+        report = _recorded(self, run(self, targets=[node.id]))
         return report.result(node.id)
 
     def result(self, ref: str | Op, port: int = 0, **options: Any) -> pd.DataFrame:
-        from ..executor.run import run_graph
+        from ..engines import run
 
         nid = self._resolve(ref, as_source=True) if not isinstance(ref, str) else self.node_by_tag(ref).id
-        report = _recorded(self, run_graph(self, targets=[nid], **options))
+        report = _recorded(self, run(self, targets=[nid], **options))
         return report.result(nid, port)
 
     def explain(self, tag: str | None = None) -> pd.DataFrame:

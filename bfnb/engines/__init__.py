@@ -1,0 +1,129 @@
+"""Engines, found by name and imported lazily; the one front door every run goes through.
+
+``g.run(engine="ray")`` (or ``bf.options.engine = "ray"``) picks the backend, the way ibis picks
+one with ``ibis.<backend>.connect``.  Built-ins: ``local`` (the whole-batch executor), ``stream``
+(the same ops chunk by chunk, in bounded memory) and ``ray`` (Ray Data; needs ``bfnb[ray]``).
+Packages add engines under the entry-point group ``bfnb.engines``; an entry point names a module
+holding a class ``Engine`` (or the class itself).  Nothing is imported until an engine is used, so
+``import bfnb`` never imports Ray.
+
+``auto`` (the default) runs a chain on ``stream`` when every op of it streams and its source reads
+in chunks (a big file then never has to fit in memory, and the first rows are written early), and
+everything else on ``local``.  ``report.engine`` and ``g.explain()`` name the engine that ran.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
+
+from ..errors import EngineError
+from .base import Engine, EngineContext
+
+if TYPE_CHECKING:
+    from ..executor.run import RunReport
+    from ..graph.graph import Graph
+
+__all__ = ["AUTO", "Engine", "EngineContext", "accepted_names", "get_engine", "run", "validate_name"]
+
+AUTO = "auto"
+
+#: built-in engines: name → module holding ``Engine``
+BUILTIN: dict[str, str] = {
+    "local": "bfnb.engines.local",
+    "stream": "bfnb.engines.stream",
+}
+
+#: what to install for an engine whose module needs a third-party package
+EXTRAS: dict[str, str] = {"ray": 'pip install "bfnb[ray]"'}
+
+_instances: dict[str, Engine] = {}
+
+
+def _entry_points() -> dict[str, Any]:
+    try:
+        return {ep.name: ep for ep in entry_points(group="bfnb.engines")}
+    except Exception:  # a broken third-party distribution must not break the built-ins
+        return {}
+
+
+def accepted_names() -> list[str]:
+    """Every name ``engine=`` accepts: ``auto``, the built-ins and registered entry points."""
+    return [AUTO, *sorted(set(BUILTIN) | set(_entry_points()))]
+
+
+def validate_name(name: Any) -> str:
+    """``name`` if it is an accepted engine name, else an EngineError listing the accepted ones."""
+    if not isinstance(name, str) or name not in accepted_names():
+        raise EngineError(f"unknown engine {name!r}; accepted: {', '.join(accepted_names())}")
+    return name
+
+
+def get_engine(name: str) -> Engine:
+    """The engine called ``name`` (imported on first use; one instance per process)."""
+    validate_name(name)
+    if name == AUTO:
+        raise EngineError("'auto' chooses an engine per run; ask for 'local', 'stream' or 'ray' by name")
+    if name in _instances:
+        return _instances[name]
+    try:
+        if name in BUILTIN:
+            loaded: Any = importlib.import_module(BUILTIN[name])
+        else:
+            loaded = _entry_points()[name].load()
+    except ImportError as e:
+        hint = EXTRAS.get(name, f"install the package that provides the {name!r} engine")
+        raise EngineError(f"the {name!r} engine needs a package that is not installed ({e.name or e}): {hint}") from e
+    cls = getattr(loaded, "Engine", loaded)
+    if not (isinstance(cls, type) and issubclass(cls, Engine)):
+        raise EngineError(f"the {name!r} engine entry point gives {loaded!r}, not a bfnb Engine class")
+    engine = cls()
+    _instances[name] = engine
+    return engine
+
+
+def _choose(ctx: EngineContext, plan: Any, asked: str | None) -> tuple[Engine, str]:
+    from ..options import options
+
+    if asked is not None:
+        name, why = validate_name(asked), "asked"
+    else:
+        name, why = validate_name(options.engine), "bf.options.engine"
+    if name != AUTO:
+        return get_engine(name), why
+    stream = get_engine("stream")
+    reason = stream.auto_reason(plan, ctx)  # type: ignore[attr-defined]
+    if reason is None:
+        return stream, "auto: every op of the chain streams"
+    return get_engine("local"), f"auto: {reason}"
+
+
+def run(
+    graph: Graph,
+    *,
+    engine: str | None = None,
+    dispatch_brokers: bool = True,
+    targets: Any = None,
+    use_memo: bool = True,
+    keep_tail: bool = True,
+    **options: Any,
+) -> RunReport:
+    """Plan ``graph``, choose its engine, check every op is supported, then run it."""
+    from ..executor.plan import plan
+
+    ctx = EngineContext(
+        graph,
+        dispatch_brokers=dispatch_brokers,
+        targets=tuple(targets or ()),
+        use_memo=use_memo,
+        keep_tail=keep_tail,
+        options=options,
+    )
+    p = plan(graph)
+    chosen, ctx.reason = _choose(ctx, p, engine)
+    chosen.check(ctx)
+    report = chosen.execute(p, ctx)
+    report.engine = chosen.name
+    report.engine_reason = ctx.reason
+    return report

@@ -1,0 +1,353 @@
+"""The ``stream`` engine: a chain of ops, chunk by chunk, in bounded memory, first rows early.
+
+A chain ``source → op → … → writer`` becomes a pipeline of Python generators, one per node
+(:mod:`.translate` says how each op treats chunks).  The writer pulls a chunk through every op and
+appends it to its temporary file before the source reads the next one, so memory holds a few
+chunks, not the file, and the first rows exist on disk within a chunk's time.  Broker ops keep
+several chunks in flight (their calls overlap across chunks); a ``TakeFirstN`` stops the source
+early; barriers gather their whole input (see :mod:`bfnb.engines.base` for the one meaning of memo,
+barrier and writer all engines share).  Chunks of a node are fed to ``ctx.listener`` as they are
+made, for live partial results.
+
+``auto`` picks this engine for a chain whose source reads in chunks and whose every other op is
+row-wise, a take, or a JSONL writer; ``g.run(engine="stream")`` runs any chain (barriers gather).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import time
+import uuid
+import weakref
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ... import batch as B
+from ...convert import batch_to_jsonl_bytes
+from ...errors import OpError
+from ...events import NodeFinished, NodeStarted, RunFinished, RunStarted, bus
+from ...executor import hooks
+from ...executor.memo import memo as default_memo
+from ...executor.run import NodeReport, RunReport, _fill_stats, _run_op, _subgraph_runner
+from ...formats.atomic import atomic_open
+from ...op import progress
+from ...op.base import RunContext
+from ...op.sinks import _require
+from ..base import Engine as _Base
+from ..base import EngineContext
+from .chunks import gather, read_jsonl_chunks, slices
+from .translate import chunked_source, step
+
+if TYPE_CHECKING:
+    from ...executor.plan import Plan
+    from ...graph.graph import Graph, Node
+
+__all__ = ["Engine"]
+
+_AUTO_KINDS = {"rowwise", "take", "writer"}
+
+
+class Engine(_Base):
+    """Runs a chain chunk by chunk."""
+
+    name = "stream"
+    #: entries per chunk (tests set it small to cross chunk boundaries on small data)
+    chunk_rows: int = 50_000
+    #: chunks of a broker op in flight at once
+    broker_chunks_in_flight: int = 4
+
+    def shape_problem(self, graph: Graph, ctx: EngineContext) -> str | None:
+        if not graph.nodes:
+            return None
+        if not graph.is_chain():
+            return "it is not a chain (it has branches, If, wired ports or ListParallel); use engine='local'"
+        if graph.head is not None and graph.head.op.n_in:
+            return f"its first op {graph.head.op.label()} is not a source"
+        return None
+
+    def auto_reason(self, plan: Plan, ctx: EngineContext) -> str | None:
+        """None when ``auto`` should stream this graph, else why the whole-batch engine runs it."""
+        g = ctx.graph
+        if not g.nodes or g.head is None:
+            return "the graph is empty"
+        if ctx.targets:
+            return "an inner node's result was asked for"
+        if self.shape_problem(g, ctx):
+            return "the graph is not a chain from a source"
+        if not chunked_source(g.head.op):
+            return f"{g.head.op.label()} reads whole"
+        for nid in plan.order[1:]:
+            op = g._nodes[nid].op
+            kind = step(op).kind
+            if kind not in _AUTO_KINDS:
+                return f"{op.label()} is a {'broker op' if kind == 'broker' else 'barrier'}"
+        return None
+
+    # --- running ----------------------------------------------------------------------------
+
+    def execute(self, plan: Plan, ctx: EngineContext) -> RunReport:
+        g = ctx.graph
+        run = _StreamRun(self, plan, ctx)
+        report = RunReport(run.run_id, weakref.ref(g), {}, tail_id=g._tail)
+        if not g.nodes:
+            return report
+        bus.emit(RunStarted(run.run_id, len(plan.order)))
+        try:
+            with progress.run_scope(background=bool(ctx.options.get("_background"))):
+                run.drive()
+        except BaseException as exc:
+            bus.emit(RunFinished(run.run_id, time.perf_counter() - run.t0, error=f"{type(exc).__name__}: {exc}"))
+            raise
+        report.results = run.results
+        report.nodes = [run.reports[nid] for nid in plan.order if nid in run.reports]
+        report.seconds = time.perf_counter() - run.t0
+        bus.emit(RunFinished(run.run_id, report.seconds))
+        g.last_run = report
+        return report
+
+
+class _StreamRun:
+    """One run of a chain: builds the generator pipeline, drives it, keeps reports and results."""
+
+    def __init__(self, engine: Engine, plan: Plan, ctx: EngineContext) -> None:
+        self.engine, self.plan, self.ctx = engine, plan, ctx
+        self.t0 = time.perf_counter()
+        self.run_id = uuid.uuid4().hex[:12]
+        self.rows = max(1, int(engine.chunk_rows))
+        opts = dict(ctx.options)
+        budget_usd = opts.pop("budget_usd", None)
+        opts.setdefault("project", None)
+        if budget_usd is not None:
+            opts["budget"] = hooks.make_budget(budget_usd)
+        self.options = opts
+        g = ctx.graph
+        self.nodes: list[Node] = [g._nodes[nid] for nid in plan.order]
+        self.keep = set(ctx.targets) | ({g._tail} if ctx.keep_tail and g._tail is not None else set())
+        self.kept: dict[int, list[pd.DataFrame]] = {nid: [] for nid in self.keep}
+        self.reports: dict[int, NodeReport] = {}
+        self.contexts: dict[int, RunContext] = {}
+        self.results: dict[int, list[pd.DataFrame]] = {}
+
+    # -- memo and checkpoints: the same lookups as the whole-batch engine, from the tail back --
+    def _served(self) -> tuple[int, Any, str]:
+        if not self.ctx.use_memo:
+            return 0, None, ""
+        for i in range(len(self.nodes) - 1, -1, -1):
+            op = self.nodes[i].op
+            if op.side_effect or any(n.op.side_effect for n in self.nodes[:i]):
+                continue  # a writer upstream must still see its input
+            fp = self.plan.fingerprints[self.nodes[i].id]
+            hit = default_memo.get(fp)
+            if hit is not None:
+                return i + 1, hit[0], "memo"
+            loader = getattr(op, "load_checkpoint", None)
+            if loader is not None:
+                loaded = loader(fp, self.options.get("project"))
+                if loaded is not None:
+                    default_memo.put(fp, [loaded])
+                    return i + 1, loaded, "checkpoint"
+        return 0, None, ""
+
+    def drive(self) -> None:
+        start, seed, how = self._served()
+        stream: Iterator[pd.DataFrame] | None = None
+        if seed is not None:
+            node = self.nodes[start - 1]
+            rep = self._report(node)
+            rep.cached, rep.rows_out = how, len(seed)
+            stream = slices(seed, self.rows)
+            if node.id in self.keep:
+                self.kept[node.id].append(seed)
+        upstream: list[Node] = []
+        for node in self.nodes[start:]:
+            stream = self._tap(node, self._stage(node, stream, upstream))
+            upstream.append(node)
+        assert stream is not None
+        for _ in stream:  # pull every chunk through the whole chain
+            pass
+        for node in self.nodes:
+            if node.id not in self.reports:
+                continue  # upstream of a memo or checkpoint hit: not run, as in the whole-batch engine
+            rep = self.reports[node.id]
+            _fill_stats(rep, self.contexts[node.id].stats if node.id in self.contexts else {})
+            rep.incomplete = bool(self.contexts.get(node.id) and self.contexts[node.id].incomplete)
+            bus.emit(NodeFinished(self.run_id, node.id, rep.label, rep.rows_in, rep.rows_out, bool(rep.cached), rep.seconds, rep.fingerprint))
+        for nid, parts in self.kept.items():
+            whole = gather(parts) if parts else B.empty()
+            self.results[nid] = [whole]
+            op = self.ctx.graph._nodes[nid].op
+            rep = self.reports[nid]
+            if self.ctx.use_memo and op.memoize and not op.side_effect and not rep.incomplete and not rep.cached:
+                default_memo.put(rep.fingerprint, [whole])
+
+    def _report(self, node: Node) -> NodeReport:
+        op = node.op
+        rep = NodeReport(node.id, op.display_name(), op.kind, node.tag, self.plan.fingerprints[node.id], op_label=node.label())
+        self.reports[node.id] = rep
+        return rep
+
+    def _context(self, node: Node) -> RunContext:
+        rctx = RunContext(
+            run_id=self.run_id,
+            node_id=node.id,
+            label=node.label(),
+            fingerprint=self.plan.fingerprints[node.id],
+            dispatch_brokers=self.ctx.dispatch_brokers,
+            project=self.options.get("project"),
+            budget=self.options.get("budget"),
+            options=self.options,
+        )
+        rctx.run_subgraph = _subgraph_runner(rctx, self.ctx.dispatch_brokers, self.ctx.use_memo)
+        return rctx
+
+    def _tap(self, node: Node, chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        """Count a node's output, keep it when asked for, and show it to the listener."""
+        rep = self.reports[node.id]
+        keep = self.kept.get(node.id)
+        listener = self.ctx.listener
+        for c in chunks:
+            rep.rows_out += len(c)
+            if keep is not None:
+                keep.append(c)
+            if listener is not None:
+                listener.on_chunk(node.id, c)
+            yield c
+
+    def _call(self, node: Node, rctx: RunContext, chunk: pd.DataFrame) -> pd.DataFrame:
+        rep = self.reports[node.id]
+        if not len(chunk):
+            chunk = B.concat([chunk])  # an empty input has object fields, as the whole-batch engine gives it
+        t = time.perf_counter()
+        out = _run_op(node.op, [chunk] if node.op.n_in else [], rctx)[0]
+        rep.seconds += time.perf_counter() - t
+        return out
+
+    def _stage(self, node: Node, upstream: Iterator[pd.DataFrame] | None, before: list[Node]) -> Iterator[pd.DataFrame]:
+        rep = self._report(node)
+        rctx = self._context(node)
+        self.contexts[node.id] = rctx
+        op = node.op
+        if upstream is None:  # the source
+            return self._source(node, rctx)
+        kind = step(op).kind
+        counted = self._counted(node, upstream)
+        if kind == "rowwise":
+            return (self._call(node, rctx, c) for c in counted)
+        if kind == "broker":
+            return self._broker(node, counted)
+        if kind == "take":
+            return self._take(node, counted, any(n.op.side_effect for n in before))
+        if kind == "writer":
+            return self._write_jsonl(node, counted)
+        del rep
+        return self._barrier(node, rctx, counted)
+
+    def _counted(self, node: Node, upstream: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        rep = self.reports[node.id]
+        started = False
+        for c in upstream:
+            if not started:
+                bus.emit(NodeStarted(self.run_id, node.id, rep.label))
+                started = True
+            rep.rows_in += len(c)
+            yield c
+
+    def _source(self, node: Node, rctx: RunContext) -> Iterator[pd.DataFrame]:
+        bus.emit(NodeStarted(self.run_id, node.id, self.reports[node.id].label))
+        if chunked_source(node.op):
+            chunks = read_jsonl_chunks(node.op, self.rows)  # type: ignore[arg-type]
+            rep = self.reports[node.id]
+            while True:
+                t = time.perf_counter()
+                chunk = next(chunks, None)
+                rep.seconds += time.perf_counter() - t
+                if chunk is None:
+                    return
+                yield chunk
+        else:
+            yield from slices(self._call(node, rctx, B.empty()), self.rows)
+
+    def _broker(self, node: Node, chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        """Several chunks in flight; results in input order; each chunk's calls durable as they end."""
+        parent = self.contexts[node.id]
+        pending: deque[tuple[Any, RunContext]] = deque()
+
+        def finish(fut: Any, cctx: RunContext) -> pd.DataFrame:
+            out = fut.result()
+            for k, v in cctx.stats.items():
+                if v is None:
+                    parent.stats[k] = None
+                elif k in parent.stats and parent.stats[k] is None:
+                    continue
+                else:
+                    parent.add_stat(k, v)
+            parent.incomplete = parent.incomplete or cctx.incomplete
+            return out
+
+        with ThreadPoolExecutor(self.engine.broker_chunks_in_flight, thread_name_prefix="bfnb-stream") as pool:
+            try:
+                for c in chunks:
+                    cctx = self._context(node)
+                    run_in = contextvars.copy_context()
+                    pending.append((pool.submit(run_in.run, self._call, node, cctx, c), cctx))
+                    while len(pending) >= self.engine.broker_chunks_in_flight:
+                        yield finish(*pending.popleft())
+                while pending:
+                    yield finish(*pending.popleft())
+            finally:
+                for fut, _ in pending:
+                    fut.cancel()
+
+    def _take(self, node: Node, chunks: Iterator[pd.DataFrame], drain: bool) -> Iterator[pd.DataFrame]:
+        op: Any = node.op
+        skip, left = op.offset, op.n
+        for c in chunks:
+            if left <= 0:
+                if drain:  # a writer upstream must still see its whole input
+                    continue
+                break  # stop reading: closing the generators closes the source's file
+            if skip:
+                dropped = min(skip, len(c))
+                c, skip = c.iloc[dropped:], skip - dropped
+            out = c.iloc[:left]
+            left -= len(out)
+            yield out
+
+    def _write_jsonl(self, node: Node, chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        """Append each chunk to a temporary file; publish it (rename) only after the last chunk."""
+        op: Any = node.op
+        rep = self.reports[node.id]
+        try:
+            with atomic_open(op.path, "wb") as f:
+                for c in chunks:
+                    t = time.perf_counter()
+                    fields = op.output_keys if op.output_keys is not None else B.data_fields(c)
+                    _require(c, fields, op)
+                    try:
+                        f.write(batch_to_jsonl_bytes(c, fields))
+                    except TypeError as e:
+                        raise OpError(str(e), op=op) from e
+                    rep.seconds += time.perf_counter() - t
+                    yield c
+        except OSError as e:
+            raise OpError(f"cannot write {str(op.path)!r}: {type(e).__name__}: {e}", op=op) from e
+
+    def _barrier(self, node: Node, rctx: RunContext, chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        """Gather the whole input, run the op once, then go on in chunks."""
+        whole = gather(chunks)
+        out = self._call(node, rctx, whole)
+        op = node.op
+        fp = self.plan.fingerprints[node.id]
+        if self.ctx.use_memo and not rctx.incomplete:
+            if getattr(op, "persist_result", False):
+                op.save_checkpoint(fp, rctx.project, out)  # type: ignore[attr-defined]
+            if op.memoize and not op.side_effect and op.kind in ("broker", "checkpoint", "loop"):
+                default_memo.put(fp, [out])
+        with contextlib.suppress(Exception):
+            del whole
+        yield from slices(out, self.rows)

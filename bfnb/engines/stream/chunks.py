@@ -1,0 +1,134 @@
+"""Chunks: reading a source a few thousand entries at a time, and putting chunks back together.
+
+:func:`read_jsonl_chunks` gives exactly the entries ``ReadJsonl.read`` gives (same idx, rev,
+projection and typing, same error naming file and line), a chunk at a time, so memory holds one
+chunk, not the file.  Whether two records share an idx is checked across chunks with 64-bit
+hashes of each idx (8 bytes an entry); on a hash match the file is read whole once more, which
+names both records exactly as the whole-batch reader does (or finds the match was a collision).
+
+:func:`gather` concatenates chunks as one whole batch would have been: a field missing from some
+chunks is None there, and a field typed differently in two chunks (ints in one, floats in
+another) is kept as Python objects, as the whole-batch reader types it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ... import batch as B
+from ...errors import SourceError
+from ...formats.jsonl import read_jsonl
+from ...op._files import columns_of_records, rev_of, typed
+from ...op._idx import Where, check_unique
+from ...op.sources import ReadJsonl
+
+__all__ = ["IdxTracker", "gather", "read_jsonl_chunks", "slices"]
+
+
+def slices(batch: pd.DataFrame, rows: int) -> Iterator[pd.DataFrame]:
+    """A whole batch cut into chunks of ``rows`` entries (one empty chunk for an empty batch)."""
+    if not len(batch):
+        yield batch
+        return
+    for start in range(0, len(batch), rows):
+        yield batch.iloc[start : start + rows]
+
+
+class IdxTracker:
+    """Remembers 64-bit hashes of every idx seen, to find a duplicate across chunks."""
+
+    def __init__(self) -> None:
+        self._parts: list[np.ndarray] = []
+
+    def add(self, ids: Iterable[str]) -> None:
+        arr = np.asarray(list(ids) if not isinstance(ids, (list, pd.Index)) else ids, dtype=object)
+        if len(arr):
+            self._parts.append(pd.util.hash_array(arr))
+
+    def maybe_duplicated(self) -> bool:
+        if len(self._parts) < 2:
+            return False  # within one chunk the reader checked exactly
+        h = np.sort(np.concatenate(self._parts))
+        return bool((h[1:] == h[:-1]).any())
+
+
+def _records_batch(op: ReadJsonl, records: list[dict[str, Any]], where: Where) -> pd.DataFrame:
+    """One chunk of records as a batch, exactly as ``ReadJsonl.read`` builds the whole one."""
+    ids = op._ids(records, where)
+    rev = rev_of(records, op, where)
+    if op.keys is not None:
+        records = [{k: r.get(k) for k in op.keys} for r in records]
+    columns, _ = columns_of_records(records)
+    check_unique(ids, where, op, ids)
+    if not records:
+        return B.empty(op.keys or [])
+    return B.from_columns(ids, {k: typed(v) for k, v in columns.items()}, rev, op=op, check_unique=False)
+
+
+def read_jsonl_chunks(op: ReadJsonl, rows: int) -> Iterator[pd.DataFrame]:
+    """``op``'s entries, ``rows`` at a time (at least one chunk, empty for empty files)."""
+    files = op.files()
+    tracker = IdxTracker()
+    records: list[dict[str, Any]] = []
+    at: list[tuple[int, int]] = []
+    produced = False
+
+    def flush() -> pd.DataFrame:
+        nonlocal records, at
+        spots = at
+        where = Where(len(records), lambda i: f"{files[spots[i][0]]}:{spots[i][1]}")
+        df = _records_batch(op, records, where)
+        tracker.add(df.index)
+        records, at = [], []
+        return df
+
+    for fi, path in enumerate(files):
+        try:
+            for lineno, rec in read_jsonl(path):
+                records.append(rec)
+                at.append((fi, lineno))
+                if len(records) >= rows:
+                    produced = True
+                    yield flush()
+        except SourceError as e:
+            raise SourceError(e.message, op=op) from e
+    if records or not produced:
+        yield flush()
+    if tracker.maybe_duplicated():
+        op.read(None)  # type: ignore[arg-type]  # names both records; returns only on a hash collision
+
+
+def _aligned(parts: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    names: dict[str, None] = {}
+    for p in parts:
+        names.update(dict.fromkeys(p.columns))
+    out = []
+    for p in parts:
+        missing = [c for c in names if c not in p.columns]
+        if missing:
+            none = {c: pd.Series(np.full(len(p), None, dtype=object), index=p.index, dtype=object) for c in missing}
+            p = p.assign(**none)
+        out.append(p[list(names)])
+    kinds: dict[str, set[str]] = {}
+    for p in out:
+        for c in p.columns:
+            kinds.setdefault(c, set()).add(str(p[c].dtype))
+    mixed = [c for c, k in kinds.items() if len(k) > 1 and c != B.REV]
+    if mixed:
+        out = [p.astype({c: object for c in mixed}) for p in out]
+    return out
+
+
+def gather(chunks: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """The chunks as one batch, typed as the whole-batch engine types it."""
+    parts = [c for c in chunks if c is not None]
+    nonempty = [c for c in parts if len(c)]
+    if not nonempty:
+        return B.concat(parts)  # as the whole-batch engine feeds an empty input: fields as objects
+    if len(nonempty) == 1:
+        return nonempty[0]
+    return pd.concat(_aligned(nonempty), axis=0, sort=False)
