@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ... import batch as B
+from ...calls import CallClient
 from ...convert import batch_to_jsonl_bytes
 from ...errors import OpError
 from ...events import NodeFinished, NodeStarted, RunFinished, RunStarted, bus
@@ -93,7 +94,7 @@ class Engine(_Base):
     def execute(self, plan: Plan, ctx: EngineContext) -> RunReport:
         g = ctx.graph
         run = _StreamRun(self, plan, ctx)
-        report = RunReport(run.run_id, weakref.ref(g), {}, tail_id=g._tail)
+        report = RunReport(run.run_id, weakref.ref(g), {}, tail_id=g._tail, call_log=run.calls.log)
         if not g.nodes:
             return report
         bus.emit(RunStarted(run.run_id, len(plan.order)))
@@ -125,6 +126,9 @@ class _StreamRun:
         if budget_usd is not None:
             opts["budget"] = hooks.make_budget(budget_usd)
         self.options = opts
+        self.calls = CallClient(
+            project=opts.get("project"), budget=opts.get("budget"), dispatch=ctx.dispatch_brokers, run_id=self.run_id
+        )
         g = ctx.graph
         self.nodes: list[Node] = [g._nodes[nid] for nid in plan.order]
         self.keep = set(ctx.targets) | ({g._tail} if ctx.keep_tail and g._tail is not None else set())
@@ -201,6 +205,7 @@ class _StreamRun:
             project=self.options.get("project"),
             budget=self.options.get("budget"),
             options=self.options,
+            calls=self.calls,
         )
         rctx.run_subgraph = _subgraph_runner(rctx, self.ctx.dispatch_brokers, self.ctx.use_memo)
         return rctx
