@@ -133,5 +133,13 @@ def _live_progress(brokers_getter: Any) -> Any:
 from ._ipython import install as _install_ipython  # noqa: E402
 from .op import progress as _progress  # noqa: E402
 
+def _all_brokers() -> list[Any]:
+    import sys
+
+    registry = sys.modules.get("bfnb.brokers.registry")  # no broker exists before it is imported
+    return list(registry.all_brokers()) if registry is not None else []
+
+
 _progress.set_display(_live_progress)
+_progress.set_brokers(_all_brokers)
 _install_ipython()

@@ -199,37 +199,14 @@ def _tail_model(g: Any) -> str | None:
 
 
 def _first_paid(g: Any) -> float | None:
-    """What the answers of ``g``'s last run cost when first paid (ledger), over every broker node."""
-    from .versioning import call_records
+    """What the answers of ``g``'s last run cost when first paid (ledger), over every node."""
+    from .versioning import first_paid_cost
 
     rep = g.last_run
     if rep is None:
         return None
-    total = 0.0
-    for n in rep.nodes:
-        if n.kind != "broker":
-            continue
-        recs = call_records(rep, n.op_label)
-        if recs is None:  # served whole from the memo or a checkpoint: a recorded version knows its cost
-            known = _recorded_cost(n.fingerprint)
-            if known is None:
-                return None
-            total += known
-            continue
-        costs = [r.get("cost_usd") for r in recs if r.get("status") == "done"]
-        if any(c is None for c in costs):
-            return None
-        total += float(sum(costs))
-    return total
-
-
-def _recorded_cost(fingerprint: str) -> float | None:
-    from .versioning import versions
-
-    for v in versions():
-        if v.fingerprint == fingerprint:
-            return v.cost_usd
-    return None
+    costs = [first_paid_cost(rep, n) for n in rep.nodes]
+    return None if any(c is None for c in costs) else float(sum(costs))  # type: ignore[arg-type]
 
 
 def build(

@@ -296,6 +296,24 @@ def _first_paid(report: Any, nrep: Any, known: list[Version]) -> tuple[float | N
     return (None if any(c is None for c in done) else float(sum(done))), len(recs)
 
 
+def first_paid_cost(report: Any, nrep: Any) -> float | None:
+    """What a node's answers cost when first paid: its calls' ledger records, or, for a node reused
+    whole (memo, checkpoint), the recorded version with its fingerprint; None when unknown."""
+    if nrep.kind != "broker" and not (nrep.calls_sent or nrep.calls_cached):
+        return 0.0
+    recs = call_records(report, nrep.op_label)
+    if recs is None:
+        if not nrep.cached:
+            return 0.0 if not (nrep.calls_sent or nrep.calls_cached) else nrep.cost_usd
+        try:
+            same = [v for v in versions() if v.fingerprint == nrep.fingerprint]
+        except OSError:
+            same = []
+        return same[0].cost_usd if same else None
+    costs = [r.get("cost_usd") for r in recs if r.get("status") == "done"]
+    return None if any(c is None for c in costs) else float(sum(costs))
+
+
 def describe_args(op: Any) -> dict[str, str]:
     """The op's constructor arguments as text, by parameter name; a prompt is kept in full."""
     from .fingerprint import describe_function

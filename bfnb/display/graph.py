@@ -1,7 +1,8 @@
 """GraphView: what a cell's graph did, op by op, followed by its result.
 
 The executor hands over plain dicts, one per op in execution order (``label``, ``kind``,
-``rows_in``, ``rows_out``, ``cached`` (bool or ``"memo"``/``"checkpoint"``/``"ledger"``),
+``rows_in``, ``rows_out``, ``source`` (``"memo"``/``"checkpoint"``/``"ledger"``/``"run"``/``"not needed"``;
+older callers give ``cached``, a bool or one of those words),
 ``calls_sent``, ``calls_cached``, ``cost_usd`` (None: unknown), ``seconds``, ``tag``), so this
 module knows nothing of graphs or nodes.  The op chain is a compact table (#, op, rows in → out,
 cache, calls, cost, time) and the tail batch follows as a :class:`~bfnb.display.table.BatchTable`.
@@ -61,11 +62,14 @@ def _op_name(op: Mapping[str, Any]) -> str:
 
 def _rows(op: Mapping[str, Any]) -> str:
     rin, rout = op.get("rows_in"), op.get("rows_out")
-    out = "?" if rout is None else format_int(rout)
+    out = "—" if rout is None else format_int(rout)
     return out if rin is None else f"{format_int(rin)} → {out}"
 
 
 def _cache(op: Mapping[str, Any]) -> str:
+    src = op.get("source")
+    if isinstance(src, str):
+        return src
     c = op.get("cached")
     if c is True:
         return "cached"
@@ -116,7 +120,7 @@ def render_graph_html(
     def time(s: Any) -> Markup:
         return el("span", format_seconds(float(s)) if s is not None else "—", cls="bfnb-time")
 
-    heads = ["#", "op", "rows in → out", "cache", "calls", "cost", "time"]
+    heads = ["#", "op", "rows in → out", "from", "calls", "cost", "time"]
     num = {0, 2, 4, 5, 6}
     rows = []
     for i, op in enumerate(ops, 1):
@@ -153,7 +157,7 @@ def render_graph_text(
     title: str | None = None,
 ) -> str:
     """A compact listing of the ops (no times: this text must be deterministic), then the table."""
-    heads = ["#", "op", "rows in → out", "cache", "calls", "cost"]
+    heads = ["#", "op", "rows in → out", "from", "calls", "cost"]
     body = [[str(i), _op_name(op), _rows(op), _cache(op), _calls(op), _cost(op)] for i, op in enumerate(ops, 1)]
     calls, cost, _ = _totals(ops)
     body.append(["", "total", "", "", calls, cost])

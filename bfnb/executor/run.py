@@ -63,8 +63,18 @@ class NodeReport:
     incomplete: bool = False
     op_label: str = ""  # the op's name in the graph (its tag if tagged): how ledger origins know it
 
+    @property
+    def source(self) -> str:
+        """Where the result came from: memo, checkpoint, ledger (every call answered there), run,
+        or "not needed" (upstream of a reused result, so not run at all)."""
+        if self.cached:
+            return str(self.cached) if isinstance(self.cached, str) else "memo"
+        if self.kind == "broker" and not self.calls_sent and self.calls_cached and not self.calls_pending:
+            return "ledger"
+        return "run"
+
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {**self.__dict__, "source": self.source}
 
 
 @dataclass
@@ -238,6 +248,7 @@ def run_graph(
             outs = _run_op(op, ins, ctx)
             rep.seconds = time.perf_counter() - t
             rep.rows_out = len(outs[0]) if outs else 0
+            _ROWS_SEEN[fp] = rep.rows_out
             _fill_stats(rep, ctx.stats)
             inc = ctx.incomplete or any(incomplete.get(e.src, False) for e in edges)
             rep.incomplete = inc
@@ -266,12 +277,49 @@ def run_graph(
         raise
     scope.__exit__(None, None, None)
     report.results = results
-    report.nodes = [reports[nid] for nid in p.order if nid in reports]
+    report.nodes = _every_node(g, p, reports, nested)
     report.seconds = time.perf_counter() - t0
     if not nested:
         bus.emit(RunFinished(run_id, report.seconds))
         g.last_run = report
     return report
+
+
+class _RowsSeen(dict):  # type: ignore[type-arg]
+    """fingerprint → rows out, for the op chain of nodes that a later run does not need (bounded)."""
+
+    def __setitem__(self, key: str, value: int) -> None:
+        if len(self) >= 50_000:
+            self.pop(next(iter(self)))
+        super().__setitem__(key, value)
+
+
+_ROWS_SEEN: dict[str, int] = _RowsSeen()
+
+
+def _every_node(g: Graph, p: Any, reports: dict[int, NodeReport], nested: bool) -> list[NodeReport]:
+    """A report for every node in plan order: the op chain shows the whole graph, not just what ran.
+
+    A node upstream of a reused result did not run: it shows as "not needed", with the rows of its
+    memoised result when the memo still has them.  A reused node's rows in are its inputs' rows out.
+    """
+    out = []
+    for nid in p.order:
+        rep = reports.get(nid)
+        if rep is None:
+            if nested:
+                continue
+            node = g._nodes[nid]
+            fp = p.fingerprints[nid]
+            rep = NodeReport(nid, node.op.display_name(), node.op.kind, node.tag, fp, op_label=node.label(), cached="not needed")
+            hit = default_memo.get(fp)
+            rep.rows_out = len(hit[0]) if hit else _ROWS_SEEN.get(fp)  # type: ignore[assignment]
+            reports[nid] = rep
+        if rep.cached and not rep.rows_in:
+            ins = [reports[e.src].rows_out for e in p.in_edges.get(nid, ()) if e.src in reports]
+            rep.rows_in = sum(ins) if ins and None not in ins else (None if ins else 0)  # type: ignore[assignment]
+        out.append(rep)
+    return out
 
 
 def _emit_finished(nested: bool, run_id: str, rep: NodeReport) -> None:

@@ -79,24 +79,35 @@ def _explain_dispatch(entry: Any, run_id: str) -> list[dict[str, Any]]:
 
 
 def cost_frame(g: Graph) -> pd.DataFrame:
-    """Calls, tokens and dollars per op of the last run, with a total row (unknown prices stay unknown)."""
+    """Calls, tokens and dollars per op of the last run, with a total row (unknown prices stay unknown).
+
+    ``cost_usd`` is what this run spent (0 for answers from the ledger or a reused result);
+    ``first_paid_usd`` what those results cost when they were first paid, whoever paid them.
+    ``source`` says where each op's result came from (memo, checkpoint, ledger, run, not needed).
+    """
     rep = g.last_run
     if rep is None:
         g.run()
         rep = g.last_run
     assert rep is not None
+    from ..versioning import first_paid_cost
+
     rows = [
         {
-            "op": n.op_label or n.label, "calls_sent": n.calls_sent, "calls_cached": n.calls_cached, "calls_failed": n.calls_failed,
-            "input_tokens": n.input_tokens, "output_tokens": n.output_tokens, "cost_usd": n.cost_usd,
+            "op": n.op_label or n.label, "source": n.source, "calls_sent": n.calls_sent, "calls_cached": n.calls_cached,
+            "calls_failed": n.calls_failed, "input_tokens": n.input_tokens, "output_tokens": n.output_tokens,
+            "cost_usd": n.cost_usd if n.source != "not needed" else 0.0, "first_paid_usd": first_paid_cost(rep, n),
         }
         for n in rep.nodes
         if n.kind == "broker" or n.calls_sent or n.calls_cached
     ]
     total = {k: sum(r[k] for r in rows) for k in ("calls_sent", "calls_cached", "calls_failed", "input_tokens", "output_tokens")}
-    costs = [r["cost_usd"] for r in rows]
-    total_cost = None if any(c is None for c in costs) else float(sum(costs))
-    rows.append({"op": "total", **total, "cost_usd": total_cost})
+    sums = {}
+    for k in ("cost_usd", "first_paid_usd"):
+        costs = [r[k] for r in rows]
+        sums[k] = None if any(c is None for c in costs) else float(sum(costs))
+    rows.append({"op": "total", "source": "", **total, **sums})
     df = pd.DataFrame(rows)
-    df["cost_usd"] = df["cost_usd"].astype(object)
+    for k in ("cost_usd", "first_paid_usd"):
+        df[k] = df[k].astype(object)
     return df.set_index("op")

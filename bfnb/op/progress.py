@@ -15,9 +15,54 @@ import contextvars
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["active", "run_scope", "set_display"]
+__all__ = ["ThisRun", "active", "run_scope", "set_brokers", "set_display"]
 
 _display: Callable[[Callable[[], list[Any]]], Any] | None = None
+_all_brokers: Callable[[], list[Any]] | None = None
+
+#: snapshot fields that add up over a broker's session; a run's display shows their growth only
+_COUNTS = ("done", "cached", "failed", "input_tokens", "output_tokens", "cost_usd")
+
+
+class ThisRun:
+    """A broker as one run sees it: counts since the run began, not since the kernel started.
+
+    A broker is shared by every run of the process and counts per session, and a session can
+    outlive a run (ledger hits noted in a run that sent nothing leave it open).  The run's display
+    therefore subtracts what the broker had counted when the run began, unless the broker has
+    started a new session since (its counts then began inside this run).  Everything else (name,
+    pause, resume, cancel, retry) is the broker's own.
+    """
+
+    def __init__(self, broker: Any, baseline: Any = None) -> None:
+        self.broker = broker
+        self.baseline = baseline
+
+    def snapshot(self) -> Any:
+        snap = self.broker.snapshot()
+        base = self.baseline
+        if base is None or getattr(snap, "started_at", None) != getattr(base, "started_at", None):
+            return snap
+        import dataclasses
+
+        delta = {k: max(0, getattr(snap, k) - getattr(base, k)) for k in _COUNTS if hasattr(snap, k)}
+        errors = tuple(getattr(snap, "last_errors", ()))
+        old = tuple(getattr(base, "last_errors", ()))
+        if old and errors[: len(old)] == old:
+            delta["last_errors"] = errors[len(old):]
+        return dataclasses.replace(snap, **delta)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.broker, name)
+
+    def __eq__(self, other: object) -> bool:
+        return (other.broker if isinstance(other, ThisRun) else other) is self.broker
+
+    def __hash__(self) -> int:
+        return id(self.broker)
+
+    def __repr__(self) -> str:
+        return f"ThisRun({self.broker!r})"
 
 
 class _Scope:
@@ -25,6 +70,17 @@ class _Scope:
         self.show = show
         self.brokers: list[Any] = []
         self.display: Any = None
+        self.baselines: dict[int, Any] = {}
+        if _all_brokers is not None:
+            for b in _all_brokers():
+                try:
+                    self.baselines[id(b)] = b.snapshot()
+                except Exception:  # a broker that cannot report is shown as it reports
+                    continue
+
+    def add(self, broker: Any) -> None:
+        if not any(getattr(b, "broker", b) is broker for b in self.brokers):
+            self.brokers.append(ThisRun(broker, self.baselines.get(id(broker))))
 
 
 _scope: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar("bfnb_progress_scope", default=None)
@@ -34,6 +90,12 @@ def set_display(factory: Callable[[Callable[[], list[Any]]], Any] | None) -> Non
     """Install the factory that shows live progress (None: show nothing)."""
     global _display
     _display = factory
+
+
+def set_brokers(getter: Callable[[], list[Any]] | None) -> None:
+    """Install the function listing the process's brokers (read when a run begins, for its baselines)."""
+    global _all_brokers
+    _all_brokers = getter
 
 
 def _wanted() -> bool:
@@ -64,8 +126,7 @@ def active(broker: Any) -> Iterator[None]:
     scope = _scope.get()
     own: Any = None
     if scope is not None:
-        if broker not in scope.brokers:
-            scope.brokers.append(broker)
+        scope.add(broker)
         if scope.show and scope.display is None and _wanted():
             brokers = scope.brokers
             scope.display = _display(lambda: list(brokers))  # type: ignore[misc]

@@ -67,7 +67,7 @@ def test_text_lists_ops_costs_and_the_result_table_without_times():
     text = GraphView(OPS, result())._render_text()
     lines = text.splitlines()
     assert lines[0] == "4 ops"
-    assert lines[1].split() == ["#", "op", "rows", "in", "→", "out", "cache", "calls", "cost"]
+    assert lines[1].split() == ["#", "op", "rows", "in", "→", "out", "from", "calls", "cost"]
     assert re.search(r"1\s+ReadMarkdownEntries\s+5\s+memo\s*$", lines[3])
     assert re.search(r"2\s+AskLLM \[poems\]\s+5 → 5\s+3 sent, 2 cached\s+\$0\.0123$", lines[4])
     assert re.search(r"3\s+Embed\s+5 → 5\s+ledger\s+0 sent, 5 cached\s+\$0$", lines[5])
