@@ -348,12 +348,8 @@ def describe_args(op: Any) -> dict[str, str]:
 
 def answered_by(op: Any) -> str | None:
     """Who answers the op's calls: ``gpt-4o-mini@openai``, or ``gpt-4o-mini@openai → local model`` offline."""
-    resolved = getattr(op, "resolved", None) or getattr(op, "endpoint", None)
-    if resolved is None:
+    if not callable(getattr(op, "endpoint", None)) or getattr(op, "model", None) is None:
         return None
-    asked = getattr(op, "model", None) or getattr(resolved, "model_string", None)
-    offline = bool(getattr(resolved, "offline", False))
-    if not offline:
-        prov = getattr(resolved, "provider", None)
-        offline = getattr(prov, "name", prov) == "local"
-    return f"{asked} → local model" if offline and asked and not str(asked).endswith("@local") else ("local model" if offline else asked)
+    from .op.broker_op import answering_model
+
+    return answering_model(op)

@@ -27,7 +27,12 @@ from .. import batch as B
 from .base import Op, RunContext
 from .checkpoint import Persisted
 
-__all__ = ["BrokerOp", "active_mask", "merge_rows"]
+__all__ = ["ROW_ERRORS", "BrokerOp", "active_mask", "answering_model", "merge_rows"]
+
+#: a field ``read()`` may return: per row, None or why an answered call is still a failed row (the
+#: answer fails its schema).  Such a row is failed with that error; the call stays answered in the
+#: ledger, so a re-run reads it again instead of paying again.
+ROW_ERRORS = "__row_errors__"
 
 #: upstream statuses a broker op leaves alone (passes the row through untouched)
 SKIP = ("failed", "pending")
@@ -100,8 +105,14 @@ class BrokerOp(Persisted, Op):
         calls = self.fetch(rows, ctx)
         calls.add_to(ctx)
         fields = self.read(rows, calls)
-        fields[self.status_key] = calls.status()
-        fields[self.error_key] = calls.errors()
+        status, errors = calls.status(), calls.errors()
+        row_errors = fields.pop(ROW_ERRORS, None)
+        if row_errors is not None:  # answers that came back but cannot be used (a schema they fail)
+            for i, err in enumerate(row_errors):
+                if err is not None and status[i] == "done":
+                    status[i], errors[i] = "failed", err
+        fields[self.status_key] = status
+        fields[self.error_key] = errors
         return [merge_rows(b, mask, fields)]
 
     def fetch(self, rows: pd.DataFrame, ctx: RunContext) -> Any:
@@ -111,6 +122,17 @@ class BrokerOp(Persisted, Op):
         return client_of(ctx).fetch(ep, bodies, op=self.label(), idxs=list(rows.index),
                                     max_output_tokens=self.max_output_tokens(), batch=self.batch,
                                     project=self._project)  # fmt: skip
+
+
+def answering_model(op: Any) -> str:
+    """The model asked for and, when another answers, who: ``gpt-4o-mini@openai → local model``."""
+    asked = str(getattr(op, "model", None) or "?")
+    try:
+        ep = op.endpoint()
+    except Exception:  # a display must not raise; the run will say what is wrong
+        return asked
+    local = getattr(ep, "provider", None) == "local" or bool(getattr(ep, "mock", False))
+    return f"{asked} → local model" if local and not asked.endswith("@local") else asked
 
 
 def client_of(ctx: RunContext) -> Any:

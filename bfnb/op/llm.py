@@ -10,7 +10,6 @@ arrive failed or pending from an earlier op pass through untouched.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pandas as pd
@@ -22,7 +21,8 @@ from ..ledger.records import CallRecord, Status
 from ..project import current_project
 from . import functional as F
 from .base import MapOp, RunContext, key_list
-from .broker_op import BrokerOp, active_mask, client_of, merge_rows
+from .answers import check_output_keys, parse_answer, spread
+from .broker_op import ROW_ERRORS, BrokerOp, active_mask, answering_model, client_of, merge_rows
 from .prompts import BasicPromptMaker, PromptMaker, render_prompts
 
 __all__ = [
@@ -108,7 +108,9 @@ class AskLLM(BrokerOp):
     """Ask the model with a prompt per entry; the answer goes to ``output_key``.
 
     ``prompt`` is a template (``"Write a poem about {keyword}."``) or a :class:`PromptMaker`.
-    ``response_format`` (a pydantic model or a JSON schema) makes the answer a parsed dict.
+    ``response_format`` (a pydantic model or a JSON schema) makes the answer a parsed dict, and
+    ``output_key=["label", "reason"]`` spreads its fields into one column each.  An answer that
+    fails its schema is a failed row carrying the validation error.
     ``batch=True`` sends through the OpenAI Batch API (half price, answers within 24 h).
     """
 
@@ -117,7 +119,7 @@ class AskLLM(BrokerOp):
         prompt: str | PromptMaker,
         *,
         model: str | None = None,
-        output_key: str = "text",
+        output_key: str | list[str] = "text",
         system_prompt: str | None = None,
         temperature: float | None = None,
         seed: int | None = None,
@@ -136,7 +138,8 @@ class AskLLM(BrokerOp):
         self.maker = PromptMaker.from_prompt(prompt)
         self.model = model or default_model()
         resolve_endpoint("chat", self.model)  # a missing key or unknown provider fails here, at once
-        self.output_key = output_key
+        self.output_keys = check_output_keys(output_key, response_format)  # a list: one column per field
+        self.output_key = output_key if self.output_keys is None else self.output_keys[0]
         self.system_prompt = system_prompt
         self.params = {"temperature": temperature, "seed": seed, "max_completion_tokens": max_completion_tokens}
         self.response_format = response_format
@@ -147,7 +150,8 @@ class AskLLM(BrokerOp):
         self._project = current_project()
 
     def display_name(self) -> str:
-        return f"AskLLM[{self.model}]"
+        """``AskLLM[gpt-4o-mini@openai]``, or ``AskLLM[gpt-4o-mini@openai → local model]`` offline."""
+        return f"AskLLM[{answering_model(self)}]"
 
     def messages(self, prompt: str) -> list[dict[str, str]]:
         msgs = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
@@ -168,26 +172,30 @@ class AskLLM(BrokerOp):
             texts.append(t)
             reasons.append(fr)
         status = calls.status()
-        values = [self._postprocess(t, ix) if s == "done" else None for t, s, ix in zip(texts, status, rows.index, strict=True)]
-        fields: dict[str, list[Any]] = {self.output_key: values}
+        values: list[Any] = []
+        row_errors: list[str | None] = []
+        for t, s in zip(texts, status, strict=True):
+            value, err = self._postprocess(t) if s == "done" else (None, None)
+            values.append(value)
+            row_errors.append(err)
+        fields: dict[str, list[Any]] = (
+            spread(values, self.output_keys) if self.output_keys else {self.output_key: values}
+        )
+        if any(e is not None for e in row_errors):
+            fields[ROW_ERRORS] = row_errors
         if self.finish_reason_key:
             fields[self.finish_reason_key] = reasons
         if self.cost_key:
             fields[self.cost_key] = [None if r is None else r.cost_usd for r in calls.records]
         return fields
 
-    def _postprocess(self, text: str | None, idx: str) -> Any:
+    def _postprocess(self, text: str | None) -> tuple[Any, str | None]:
+        """(the answer's value, None), or (None, why the answer fails its schema)."""
         if text is None:
-            return None
+            return None, None
         if self.response_format is not None:
-            try:
-                data = json.loads(text)
-            except ValueError as e:
-                raise OpError(f"the model did not return valid JSON: {e}", op=self, idx=idx, field=self.output_key) from e
-            if hasattr(self.response_format, "model_validate"):
-                return self.response_format.model_validate(data).model_dump()
-            return data
-        return F.remove_cot(text) if self.remove_cot else text
+            return parse_answer(text, self.response_format)
+        return (F.remove_cot(text) if self.remove_cot else text), None
 
 
 class GenerateLLMRequest(MapOp):
