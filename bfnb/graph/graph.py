@@ -246,7 +246,16 @@ class Graph:
 
     # --- running --------------------------------------------------------------------------------
 
-    def execute(self, dispatch_brokers: bool = False, **options: Any) -> Any:
+    def execute(
+        self,
+        dispatch_brokers: bool = False,
+        mock: bool = False,
+        max_iterations: int | None = None,
+        max_barrier_level: int | None = None,
+        verbose: int = 0,
+        compact_after_finished: bool = True,
+        **options: Any,
+    ) -> Any:
         """Run the graph with the seed's meaning.  Returns the output of ToList/OutputEntries ops.
 
         As in batchfactory, paid calls are sent only with ``dispatch_brokers=True``; without it
@@ -254,11 +263,34 @@ class Graph:
         ``5 calls pending (≤ $0.0123)`` is printed (the worst case of what dispatching would
         cost).  ``run()`` is bfnb's own entry point and dispatches by default.
         One collector op: its output; several: a tuple in graph order; none: None.
+
+        The seed's other keywords: ``mock=True`` answers broker calls offline; ``max_iterations``
+        caps every loop of this run (bfnb counts a loop's rounds, not graph passes, and raises
+        ``LoopLimitError`` instead of stopping silently); ``verbose=1`` prints each op's rows,
+        cache use, calls and time; ``compact_after_finished`` has nothing to do (bfnb's ledger is
+        append-only and needs no compaction).  ``max_barrier_level`` is refused: bfnb's barriers
+        are real, so there are no levels to limit.  Other keywords are ``run()``'s.
         """
         from ..engines import run
 
+        if max_barrier_level is not None:
+            raise TypeError(
+                "execute(max_barrier_level=...) has no meaning in bfnb: every batch op and writer sees "
+                "its whole input (barriers are real), so there are no levels to limit; remove it"
+            )
+        if max_iterations is not None:
+            if isinstance(max_iterations, bool) or not isinstance(max_iterations, int) or max_iterations < 1:
+                raise ValueError(f"max_iterations must be a positive int, got {max_iterations!r}")
+            options["max_iterations"] = max_iterations
+        if mock:
+            options["mock"] = True
         # only collectors' outputs are returned, so a chunked engine need not keep the tail whole
         report = _recorded(self, run(self, dispatch_brokers=dispatch_brokers, keep_tail=False, **options))  # also in self.last_run
+        if verbose:
+            for n in report.nodes:
+                cache = f" ({n.cached})" if n.cached else ""
+                calls = f", {n.calls_sent} sent, {n.calls_cached} cached" if n.calls_sent or n.calls_cached else ""
+                print(f"{n.op_label or n.label}: {n.rows_in} -> {n.rows_out} rows{cache}{calls}, {n.seconds:.3f} s")
         summary = report.pending_summary()
         if summary is not None:
             print(summary)

@@ -125,6 +125,8 @@ class LoopOp(Op):
         pending = self.initialize(start)
         exits: list[pd.DataFrame] = []
         rounds = 0
+        run_cap = ctx.options.get("max_iterations")  # the seed's execute(max_iterations=...): caps every loop
+        limit = self.max_iterations if run_cap is None else min(self.max_iterations, run_cap)
         while len(pending):
             mask = self.criteria(pending)
             if not mask.all():
@@ -132,9 +134,9 @@ class LoopOp(Op):
                 pending = pending[mask]
             if not len(pending):
                 break
-            if rounds >= self.max_iterations:
+            if rounds >= limit:
                 raise LoopLimitError(
-                    f"{len(pending)} entries still loop after max_iterations={self.max_iterations}; "
+                    f"{len(pending)} entries still loop after max_iterations={limit}; "
                     "raise the limit or check the loop condition",
                     op=self,
                     idx=pending.index[0],

@@ -37,3 +37,21 @@ def test_run_dispatches_by_default(server, capsys):
     out = graph(["a", "b"]).run()
     assert server.stats()["answered"] == 2 and (out["status"] == "done").all()
     assert "pending" not in capsys.readouterr().out
+
+
+def test_the_seeds_other_execute_keywords(capsys):
+    import pytest
+
+    from bfnb.op import MapField, ToList, While
+
+    g = FromList([{"n": 0}]) | While(lambda d: d["n"] < 5, MapField(lambda n: n + 1, "n")) | ToList("n")
+    assert g.execute(max_iterations=10, compact_after_finished=False) == [5]
+    memo.clear()  # a fresh kernel: the loop runs again
+    with pytest.raises(bf.LoopLimitError, match="max_iterations=3"):  # the seed stopped silently here
+        g.execute(max_iterations=3)
+    with pytest.raises(TypeError, match="barriers are real"):
+        g.execute(max_barrier_level=2)
+    capsys.readouterr()
+    assert g.execute(verbose=1) == [5]
+    out = capsys.readouterr().out
+    assert "FromList: 0 -> 1 rows" in out and "ToList: 1 -> 1 rows" in out
