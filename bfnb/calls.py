@@ -43,6 +43,7 @@ from typing import Any
 
 from .keys import keyed_request
 from .ledger.records import CallRecord, Status
+from .send_once import DEFAULT_LEASE_S, say_on_stderr, send_once
 
 __all__ = ["MOCK", "CallClient", "CallLogEntry", "Calls", "Endpoint", "estimate_tokens", "resolve_endpoint"]
 
@@ -67,6 +68,8 @@ class Endpoint:
     resolved: Any = field(default=None, compare=False, repr=False)
     broker: Any = field(default=None, compare=False, repr=False)
     mock: bool = False
+    #: False for who answers for free (the built-in model, a person): no claims across processes
+    paid: bool = True
 
     @property
     def identity(self) -> str:
@@ -91,7 +94,7 @@ def resolve_endpoint(kind: str, model_string: str, *, mock: bool | None = None) 
         mock = MOCK.get()
     resolved = resolve(model_string, offline=True if mock else None)
     p = resolved.provider
-    return Endpoint(kind, p.name, p.base_url or "", resolved.model, resolved, mock=mock)
+    return Endpoint(kind, p.name, p.base_url or "", resolved.model, resolved, mock=mock, paid=not p.in_process)
 
 
 @dataclass
@@ -191,13 +194,15 @@ class CallClient:
         budget: Any = None,
         dispatch: bool = True,
         run_id: str = "",
-        progress: Callable[[Any], Any] | None = None,
+        lease_s: float = DEFAULT_LEASE_S,
+        say: Callable[[str], None] = say_on_stderr,
     ) -> None:
         self.project = project
         self.budget = budget
         self.dispatch = dispatch
         self.run_id = run_id
-        self._progress = progress
+        self.lease_s = lease_s
+        self.say = say
         self.log: list[CallLogEntry] = []
 
     # --- the path ---------------------------------------------------------------------------------
@@ -253,7 +258,9 @@ class CallClient:
             if n_cached:
                 broker.note_cached(n_cached, op)
             if missing and self.dispatch:
-                fresh = self._send(broker, list(missing.values()), ledger)
+                fresh, waited = self._send(broker, endpoint, missing, ledger)
+                done.update(waited)  # answered by another process while we waited: not paid here
+                n_cached += sum(1 for k in keys if k in waited)
             elif missing:
                 unsent_usd = worst_cost(broker, missing.values())
         records: list[CallRecord | None] = []
@@ -298,13 +305,24 @@ class CallClient:
             state = {"state_path": os.fspath(proj.ledger_dir / "batches.jsonl")}
         return get_broker(endpoint.kind, endpoint.resolved, batch=batch, **state)
 
-    def _send(self, broker: Any, jobs: list[Any], ledger: Any) -> dict[str, CallRecord]:
+    def _send(
+        self, broker: Any, endpoint: Endpoint, jobs: dict[str, Any], ledger: Any
+    ) -> tuple[dict[str, CallRecord], dict[str, CallRecord]]:
+        """(records this process paid for, records another process answered while we waited)."""
         if not getattr(broker, "waits", True):  # a broker that answers later (a person): hand over, don't wait
-            broker.offer(jobs, ledger.append)
-            return {}
+            broker.offer(list(jobs.values()), ledger.append)
+            return {}, {}
         from .executor.loop import run_sync
         from .op import progress
 
+        def send(batch: list[Any], gate: Any = None) -> Any:
+            return run_sync(broker.run(batch, on_record=ledger.append, budget=self.budget, gate=gate))
+
+        def say(text: str) -> None:
+            broker.note_waiting(text)
+            self.say(text)
+
         with progress.active(broker):
-            result = run_sync(broker.run(jobs, on_record=ledger.append, budget=self.budget))
-        return dict(result)
+            if not endpoint.paid:
+                return dict(send(list(jobs.values()))), {}
+            return send_once(jobs, ledger, send, lease_s=self.lease_s, say=say)

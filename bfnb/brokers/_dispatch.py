@@ -55,9 +55,13 @@ class Dispatcher:
 
     async def _worker(self) -> None:
         queue, resumed = self._queue, self._resumed
+        me = asyncio.current_task()
         while True:
             if not resumed.is_set():
                 await resumed.wait()
+            if len(self._workers) > self.limits.concurrency:  # set_concurrency() shrank the pool: retire
+                self._workers = [w for w in self._workers if w is not me]
+                return
             entry = await queue.get()
             if entry.state != _QUEUED:
                 continue
@@ -70,6 +74,13 @@ class Dispatcher:
             await self._attempt(group)
 
     async def _attempt(self, group: list[_Entry]) -> None:
+        if self._gated:  # the caller's last word before paying (the ledger and claims right now)
+            for entry in group:
+                if entry.state == _TAKEN and not all(r.gate(entry.job.key) for r in entry.runs if r.gate is not None):
+                    self._detach(entry)
+            group = [e for e in group if e.state == _TAKEN]
+            if not group:
+                return
         if self._budgeted:
             for entry in group:
                 if entry.state == _TAKEN and entry.reserved_usd is None:

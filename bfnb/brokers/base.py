@@ -22,12 +22,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..events import BrokerStateChanged, CallsCached, CallsQueued, bus
 from ._dispatch import Dispatcher
-from .jobs import Entry, Job, OnRecord, Run, RunResult
+from .jobs import Entry, Gate, Job, OnRecord, Run, RunResult
 from .budget import BudgetTracker, fallback_cost
 from .config import DEFAULT_RATE_LIMITS, DEFAULT_RETRY, Budget, RateLimits, Retry
 from .limiter import Limiter
@@ -94,6 +94,7 @@ class Broker(Dispatcher):
         self._entries: dict[str, Entry] = {}
         self._runs: list[Run] = []
         self._budgeted = 0  # runs in progress that have a budget
+        self._gated = 0  # runs in progress that have a gate
         self._last_run: Run | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._state = "idle"
@@ -141,17 +142,19 @@ class Broker(Dispatcher):
         *,
         on_record: OnRecord,
         budget: BudgetTracker | Budget | None = None,
+        gate: Gate | None = None,
     ) -> RunResult:
         """Send ``jobs`` (once per key); return their records by key when all are finished.
 
         Keys in flight for another run of this broker are shared, not sent twice.  Keys absent from
-        the result were never sent (``result.unsent``): the run was cancelled or hit its budget.
+        the result were never sent (``result.unsent``): the run was cancelled, hit its budget, or
+        ``gate(key)`` (asked right before each job goes out) said no.
         """
         self._bind(asyncio.get_running_loop())
         self._price = _UNPRICED
         if isinstance(budget, Budget):
             budget = BudgetTracker(budget.usd) if budget.usd is not None else None
-        run = Run(on_record, budget, self._loop.create_future())
+        run = Run(on_record, budget, self._loop.create_future(), gate)
         queue, fresh, op = self._queue, 0, ""
         for job in jobs:
             key = job.key
@@ -173,6 +176,7 @@ class Broker(Dispatcher):
         self._runs.append(run)
         self._last_run = run
         self._budgeted += budget is not None
+        self._gated += gate is not None
         self._pending += fresh
         self._set_state("paused" if self._paused else "running")
         self._ensure_workers()
@@ -189,6 +193,7 @@ class Broker(Dispatcher):
             if run in self._runs:
                 self._runs.remove(run)
                 self._budgeted -= budget is not None
+                self._gated -= gate is not None
             if not self._runs:
                 self._session_open = False
                 await self._stop_workers()
@@ -294,13 +299,38 @@ class Broker(Dispatcher):
         if bus.has_subscribers:
             bus.emit(CallsCached(self.name, n, op))
 
+    def note_waiting(self, text: str) -> None:
+        """Say that this broker's caller waits on calls another process is sending (shown in the panel)."""
+        self._set_state("waiting", {"waiting": text})
+
     def configure(self, *, limits: RateLimits | None = None, retry: Retry | None = None) -> None:
         """Change limits or retry policy (takes effect for the next attempts)."""
         if limits is not None:
             self.limits = limits
             self.limiter.configure(limits)
+            self._call(self._ensure_workers_if_running)
         if retry is not None:
             self.retry = retry
+
+    @property
+    def concurrency(self) -> int:
+        """How many calls may be in flight at once: the worker count (``limits.concurrency``)."""
+        return self.limits.concurrency
+
+    def set_concurrency(self, n: int) -> None:
+        """Change the number of calls in flight while running (an adaptive controller calls this).
+
+        Growing starts workers at once; shrinking lets the extra workers finish their call and exit.
+        Safe from any thread.
+        """
+        if n < 1:
+            raise ValueError(f"concurrency must be >= 1, got {n}")
+        self.limits = replace(self.limits, concurrency=int(n))
+        self._call(self._ensure_workers_if_running)
+
+    def _ensure_workers_if_running(self) -> None:
+        if self._runs and self._loop is not None:
+            self._ensure_workers()
 
     async def aclose(self) -> None:
         """Cancel everything in progress (the process is shutting down)."""

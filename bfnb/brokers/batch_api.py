@@ -26,6 +26,7 @@ import orjson
 from ..ledger.records import CallRecord, Status
 from ._dispatch import _public
 from .base import _UNPRICED, Broker, Job, OnRecord, RunResult, usage_tokens
+from .jobs import Gate
 from .budget import BudgetTracker
 from .config import Budget, RateLimits, Retry
 from .retry import (
@@ -155,9 +156,17 @@ class BatchAPIBroker(Broker):
     # --- running -------------------------------------------------------------------------------
 
     async def run(
-        self, jobs: Any, *, on_record: OnRecord, budget: BudgetTracker | Budget | None = None
+        self,
+        jobs: Any,
+        *,
+        on_record: OnRecord,
+        budget: BudgetTracker | Budget | None = None,
+        gate: Gate | None = None,
     ) -> RunResult:
-        """Submit the jobs not already in a live batch, wait for every batch, return records by key."""
+        """Submit the jobs not already in a live batch, wait for every batch, return records by key.
+
+        ``gate(key)`` is asked right before a job is submitted; False leaves it unsent.
+        """
         if isinstance(budget, Budget):
             budget = BudgetTracker(budget.usd) if budget.usd is not None else None
         self._price = _UNPRICED
@@ -181,6 +190,10 @@ class BatchAPIBroker(Broker):
             live = await self._attach(client, wanted)
             attached = {k for b in live.values() for k in b["keys"]}
             fresh = [j for k, j in wanted.items() if k not in attached]
+            if gate is not None:
+                refused = {j.key for j in fresh if not gate(j.key)}
+                result.unsent.extend(refused)
+                fresh = [j for j in fresh if j.key not in refused]
             if budget is not None:
                 fresh = self._within_budget(fresh, budget, result)
             self._pending = len(fresh)

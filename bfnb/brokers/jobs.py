@@ -20,9 +20,11 @@ from ..ledger.records import CallRecord
 if TYPE_CHECKING:
     from .budget import BudgetTracker
 
-__all__ = ["BACKOFF", "DROPPED", "QUEUED", "SENDING", "TAKEN", "Entry", "Job", "OnRecord", "Run", "RunResult"]
+__all__ = ["BACKOFF", "DROPPED", "QUEUED", "SENDING", "TAKEN", "Entry", "Gate", "Job", "OnRecord", "Run", "RunResult"]
 
 OnRecord = Callable[[CallRecord], None]
+#: ``gate(key) -> bool``, asked right before a job goes out: False leaves it unsent (``RunResult.unsent``)
+Gate = Callable[[str], bool]
 
 #: entry states: waiting in the queue, taken by a worker, on the wire, waiting to retry, finished
 QUEUED, TAKEN, SENDING, BACKOFF, DROPPED = range(5)
@@ -58,10 +60,12 @@ class RunResult(dict[str, CallRecord]):
 class Run:
     """One ``Broker.run`` call: the keys it waits on, where its records go, its budget."""
 
-    __slots__ = ("budget", "done", "error", "failed", "on_record", "results", "waiting")
+    __slots__ = ("budget", "done", "error", "failed", "gate", "on_record", "results", "waiting")
 
-    def __init__(self, on_record: OnRecord, budget: BudgetTracker | None, done: asyncio.Future[None]) -> None:
-        self.on_record, self.budget, self.done = on_record, budget, done
+    def __init__(
+        self, on_record: OnRecord, budget: BudgetTracker | None, done: asyncio.Future[None], gate: Gate | None = None
+    ) -> None:
+        self.on_record, self.budget, self.done, self.gate = on_record, budget, done, gate
         self.results = RunResult()
         self.waiting: set[str] = set()
         self.failed: dict[str, Job] = {}
