@@ -131,7 +131,7 @@ def typed(vals: list[Any]) -> Any:
     """A column: typed when every value is int, or every value float, or every value bool."""
     if vals:
         t = type(vals[0])
-        if t in (int, float, bool) and all(type(v) is t for v in vals):
+        if t in (int, float, bool) and set(map(type, vals)) == {t}:
             try:
                 return np.array(vals, dtype=np.int64 if t is int else t)
             except OverflowError:
@@ -143,8 +143,10 @@ def columns_of_records(records: Sequence[Mapping[str, Any]]) -> tuple[dict[str, 
     """Field columns (absent → None) and, for fields some records lack, where they are present."""
     # C-level passes (map over the records) instead of a Python loop per record and key
     n = len(records)
-    names = list(dict.fromkeys(itertools.chain.from_iterable(records)))  # first-appearance order
-    everywhere = bool(n) and len(set(map(len, records))) == 1 and len(records[0]) == len(names)
+    first = list(records[0]) if n else []
+    everywhere = bool(n) and set(map(len, records)) == {len(first)}
+    everywhere = everywhere and all(all(map(operator.contains, records, itertools.repeat(k, n))) for k in first)
+    names = first if everywhere else list(dict.fromkeys(itertools.chain.from_iterable(records)))  # first-seen order
     columns: dict[str, list[Any]] = {}
     present: dict[str, np.ndarray] = {}
     for k in names:
@@ -162,7 +164,7 @@ def columns_of_records(records: Sequence[Mapping[str, Any]]) -> tuple[dict[str, 
 
 def rev_of(records: Sequence[Mapping[str, Any]], op: Any = None, where: Any = None) -> Any:
     """The records' ``rev`` values (0 where absent); ``rev`` is reserved for an int revision."""
-    if not any(B.REV in r for r in records):
+    if not any(map(operator.contains, records, itertools.repeat(B.REV))):
         return 0
     out = [r.get(B.REV, 0) for r in records]
     for i, v in enumerate(out):

@@ -67,9 +67,7 @@ def mix(h: np.ndarray, key: np.uint64) -> np.ndarray:
 def objects(values: Any) -> np.ndarray:
     if isinstance(values, np.ndarray) and values.dtype == object and values.ndim == 1:
         return values
-    out = np.empty(len(values), dtype=object)
-    out[:] = list(values) if not isinstance(values, list) else values
-    return out
+    return np.fromiter(values, dtype=object, count=len(values))  # never broadcasts nested lists
 
 
 _CHUNK = 1 << 16
@@ -97,6 +95,10 @@ def _canon(v: Any) -> str:
         raise TypeError(f"cannot hash a {type(v).__name__} value to make an idx: {e}") from e
 
 
+def _code(v: Any) -> int:
+    return _CODES.get(type(v), 6)
+
+
 def hash_values(values: Any) -> np.ndarray:
     """One type-tagged uint64 hash per value (a numpy array, a Series or a list), column-wise."""
     if isinstance(values, pd.Series | pd.Index):
@@ -113,10 +115,15 @@ def hash_values(values: Any) -> np.ndarray:
         arr = arr.astype(object)
     if pd.api.types.infer_dtype(arr, skipna=False) == "string":
         return mix(_hash_text(arr), _T["str"])
-    codes = np.fromiter((_CODES.get(type(v), 6) for v in arr), dtype=np.int8, count=len(arr))
-    for i in np.flatnonzero(codes == 2).tolist():  # an int past 64 bits hashes by its JSON form, alone
-        if not -(2**63) <= arr[i] < 2**63:
-            codes[i] = 6
+    types = set(map(type, arr))
+    if len(types) == 1:  # one type (a column of ints, of floats, ...): no per-value code
+        codes = np.full(len(arr), _CODES.get(types.pop(), 6), dtype=np.int8)
+    else:
+        codes = np.fromiter(map(_code, arr), dtype=np.int8, count=len(arr))
+    if (codes == 2).any() and _int64(arr[codes == 2]) is None:
+        for i in np.flatnonzero(codes == 2).tolist():  # an int past 64 bits hashes by its JSON form, alone
+            if not -(2**63) <= arr[i] < 2**63:
+                codes[i] = 6
     out = np.zeros(len(arr), dtype=np.uint64)
     for code in np.unique(codes).tolist():
         where = codes == code
@@ -142,6 +149,14 @@ def hash_values(values: Any) -> np.ndarray:
                     raise HashError(str(e), int(np.flatnonzero(where)[j])) from e
             out[where] = mix(_hash_text(objects(texts)), _T["json"])
     return out
+
+
+def _int64(sub: np.ndarray) -> np.ndarray | None:
+    """The ints as int64, or None when one is beyond 64 bits (it is hashed by its text then)."""
+    try:
+        return np.array(sub.tolist(), dtype=np.int64)
+    except OverflowError:
+        return None
 
 
 class HashError(TypeError):

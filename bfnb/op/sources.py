@@ -10,6 +10,8 @@ after reading.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,7 +25,7 @@ import pyarrow.parquet as pq
 from .. import batch as B
 from ..convert import batch_from_arrow
 from ..errors import SourceError
-from ..formats.jsonl import read_jsonl
+from ..formats.jsonl import load_jsonl
 from ._files import (
     arrow_rules,
     FileSource,
@@ -72,45 +74,58 @@ class ReadJsonl(RecordFiles):
     def read(self, ctx: RunContext) -> pd.DataFrame:
         files = self.files()
         records: list[dict[str, Any]] = []
-        file_no: list[int] = []
-        line_no: list[int] = []
-        for fi, path in enumerate(files):
+        starts, numbers = [0], []
+        for path in files:
             try:
-                for lineno, rec in read_jsonl(path):
-                    records.append(rec)
-                    line_no.append(lineno)
-                    file_no.append(fi)
+                recs, nums = load_jsonl(path)
             except SourceError as e:
                 raise SourceError(e.message, op=self) from e
+            records = recs if not records else records + recs
+            starts.append(len(records))
+            numbers.append(nums)
         n = len(records)
-        where = Where(n, lambda i: f"{files[file_no[i]]}:{line_no[i]}")
-        ids = self._ids(records, where)
+
+        def describe(i: int) -> str:
+            f = int(np.searchsorted(starts, i, side="right")) - 1
+            j = i - starts[f]
+            return f"{files[f]}:{j + 1 if numbers[f] is None else int(numbers[f][j])}"
+
+        return self.finish(self.batch_of(records, Where(n, describe)))
+
+    def batch_of(self, records: list[dict[str, Any]], where: Sequence[str]) -> pd.DataFrame:
+        """The batch of parsed records (idx, rev, ``keys``), before the reader options; engines reuse it."""
+        n = len(records)
+        columns, present = columns_of_records(records)
+        ids, keys = self._ids(records, columns, present, where)
         rev = rev_of(records, self, where)
         if self.keys is not None:
-            records = [{k: r.get(k) for k in self.keys} for r in records]
-        columns, _ = columns_of_records(records)
-        check_unique(ids, where, self, ids)
+            columns = {k: columns.get(k, [None] * n) for k in self.keys if k not in (B.IDX, B.REV)}
+        check_unique(keys, where, self, ids)
         if not n:
             return B.empty(self.keys or [])
-        df = B.from_columns(ids, {k: typed(v) for k, v in columns.items()}, rev, op=self, check_unique=False)
-        return self.finish(df)
+        return B.from_columns(ids, {k: typed(v) for k, v in columns.items()}, rev, op=self, check_unique=False)
 
-    def _ids(self, records: list[dict[str, Any]], where: Sequence[str]) -> list[str]:
+    def _ids(self, records: list[dict[str, Any]], columns: dict[str, Any], present: dict[str, Any], where: Sequence[str]) -> tuple[list[str], Any]:
+        """The idx of each record, and what to check for uniqueness (the hashes when every idx is one)."""
         if self.idx_key is not None:
-            return idx_from_key([r.get(self.idx_key) for r in records], self.idx_key, where, self)
+            ids = idx_from_key([r.get(self.idx_key) for r in records], self.idx_key, where, self)
+            return ids, ids
         if self.hash_keys is not None:
             cols = {k: [r.get(k) for r in records] for k in self.hash_keys}
-            present = {k: np.fromiter((k in r for r in records), bool, len(records)) for k in self.hash_keys}
-            return hex_ids(hash_records(cols, present)) if records else []
+            has = {k: np.fromiter((k in r for r in records), bool, len(records)) for k in self.hash_keys}
+            hashes = hash_records(cols, has) if records else np.zeros(0, np.uint64)
+            return hex_ids(hashes), hashes
+        if not any(map(operator.contains, records, itertools.repeat(B.IDX))):
+            hashes = hash_records(columns, present) if columns else np.zeros(len(records), np.uint64)
+            return hex_ids(hashes), hashes
         own = own_idx([r.get(B.IDX) for r in records], [B.IDX in r for r in records], where, self)
         missing = [i for i, v in enumerate(own) if v is None]
-        if not missing:
-            return own  # type: ignore[return-value]
-        sub = [records[i] for i in missing]
-        columns, present = columns_of_records(sub)
-        for i, h in zip(missing, hex_ids(hash_records(columns, present)), strict=True):
-            own[i] = h
-        return own  # type: ignore[return-value]
+        if missing:
+            sub = [records[i] for i in missing]
+            cols, has = columns_of_records(sub)
+            for i, h in zip(missing, hex_ids(hash_records(cols, has)), strict=True):
+                own[i] = h
+        return own, own  # type: ignore[return-value]
 
 
 class ReadParquet(RecordFiles):

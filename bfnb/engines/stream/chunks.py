@@ -22,8 +22,7 @@ import pandas as pd
 from ... import batch as B
 from ...errors import SourceError
 from ...formats.jsonl import read_jsonl
-from ...op._files import columns_of_records, rev_of, typed
-from ...op._idx import Where, check_unique
+from ...op._idx import Where
 from ...op.sources import ReadJsonl
 
 __all__ = ["IdxTracker", "gather", "read_jsonl_chunks", "slices"]
@@ -58,15 +57,7 @@ class IdxTracker:
 
 def _records_batch(op: ReadJsonl, records: list[dict[str, Any]], where: Where) -> pd.DataFrame:
     """One chunk of records as a batch, exactly as ``ReadJsonl.read`` builds the whole one."""
-    ids = op._ids(records, where)
-    rev = rev_of(records, op, where)
-    if op.keys is not None:
-        records = [{k: r.get(k) for k in op.keys} for r in records]
-    columns, _ = columns_of_records(records)
-    check_unique(ids, where, op, ids)
-    if not records:
-        return B.empty(op.keys or [])
-    return B.from_columns(ids, {k: typed(v) for k, v in columns.items()}, rev, op=op, check_unique=False)
+    return op.batch_of(records, where)
 
 
 def read_jsonl_chunks(op: ReadJsonl, rows: int) -> Iterator[pd.DataFrame]:
