@@ -7,6 +7,8 @@ Every op takes and gives batches.  Fields are ordinary columns and may hold any 
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -112,15 +114,22 @@ def to_records(df: pd.DataFrame, *, with_meta: bool = True) -> list[dict[str, An
     """Rows as dicts (``idx`` and ``rev`` first when ``with_meta``)."""
     fields = data_fields(df)
     cols = [df[f].tolist() for f in fields]
-    out = []
-    idxs = df.index.tolist()
-    revs = df[REV].tolist() if REV in df.columns else [0] * len(df)
-    for i, (ix, rv) in enumerate(zip(idxs, revs, strict=True)):
-        rec: dict[str, Any] = {IDX: ix, REV: int(rv)} if with_meta else {}
-        for f, col in zip(fields, cols, strict=True):
-            rec[f] = col[i]
-        out.append(rec)
-    return out
+    if with_meta:
+        revs = [int(r) for r in df[REV].tolist()] if REV in df.columns else [0] * len(df)
+        fields, cols = [IDX, REV, *fields], [df.index.tolist(), revs, *cols]
+    if not fields:
+        return [{} for _ in range(len(df))]
+    if all(type(f) is str for f in fields) and len(set(fields)) == len(fields):
+        return list(map(_row_maker(tuple(fields)), *cols))
+    return list(map(dict, map(zip, itertools.repeat(fields), zip(*cols))))
+
+
+@functools.lru_cache(maxsize=256)
+def _row_maker(fields: tuple[str, ...]) -> Any:
+    """``lambda a, b: {"f1": a, "f2": b}``: a dict display is the fastest way to build a row's dict."""
+    args = ", ".join(f"_{i}" for i in range(len(fields)))
+    items = ", ".join(f"{f!r}: _{i}" for i, f in enumerate(fields))  # repr of a str is a literal
+    return eval(f"lambda {args}: {{{items}}}", {})  # noqa: S307
 
 
 def field_values(df: pd.DataFrame, field: str, *, op: Any = None) -> pd.Series:

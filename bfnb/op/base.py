@@ -323,17 +323,16 @@ def call_rowwise(
 
 def row_dicts(batch: pd.DataFrame) -> list[dict[str, Any]]:
     """Each row's fields as a dict (for user functions that take the whole entry)."""
-    fields = [c for c in batch.columns if c != "rev"]
-    cols = [batch[f].tolist() for f in fields]
-    return [dict(zip(fields, vals, strict=True)) for vals in zip(*cols, strict=True)] if fields else [{} for _ in range(len(batch))]
+    from ..batch import to_records
+
+    return to_records(batch, with_meta=False)
 
 
 def call_on_dicts(fn: Callable[..., Any], batch: pd.DataFrame, op: Any) -> list[Any]:
     """Call ``fn(data)`` for every row's data dict; one clear error naming op and idx on failure."""
     out: list[Any] = []
     try:
-        for d in row_dicts(batch):
-            out.append(fn(d))
+        out.extend(map(fn, row_dicts(batch)))  # on an exception, out holds the rows before it
     except KeyError as e:
         ix = batch.index[len(out)]
         raise MissingFieldError(f"{describe_function(fn)} read a missing field {e}", op=op, idx=ix, field=e.args[0] if e.args else None) from e

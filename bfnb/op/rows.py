@@ -12,6 +12,7 @@ rest of the batch changes.  With ``seed=None`` a seed is drawn once, when the op
 from __future__ import annotations
 
 import math
+import operator
 import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -41,10 +42,8 @@ __all__ = [
 
 
 def _truthy(values: list[Any], batch: pd.DataFrame, op: Any, fn: Any) -> np.ndarray:
-    arr = np.empty(len(values), dtype=object)
-    arr[:] = values
     try:
-        return arr.astype(bool)
+        return np.fromiter(map(operator.truth, values), dtype=bool, count=len(values))
     except (ValueError, TypeError) as e:  # an array or another value without one truth value
         for i, v in enumerate(values):
             try:
@@ -68,8 +67,7 @@ def call_on_rows(fn: Callable[..., Any], batch: pd.DataFrame, keys: list[str], o
         return call_rowwise(fn, batch, keys, op)
     out: list[Any] = []
     try:
-        for data in _row_dicts(batch):
-            out.append(fn(data))
+        out.extend(map(fn, _row_dicts(batch)))  # on an exception, out holds the rows before it
     except Exception as e:
         raise dict_function_error(fn, e, op, batch.index[len(out)], batch) from e
     return out
