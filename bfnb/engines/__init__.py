@@ -32,6 +32,7 @@ AUTO = "auto"
 #: built-in engines: name → module holding ``Engine``
 BUILTIN: dict[str, str] = {
     "local": "bfnb.engines.local",
+    "ray": "bfnb.engines.ray",
     "stream": "bfnb.engines.stream",
 }
 

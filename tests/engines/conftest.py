@@ -10,12 +10,14 @@ several chunk boundaries.
 from __future__ import annotations
 
 
+import importlib.util
+
 import pytest
 
 from bfnb.engines import get_engine
 from bfnb.local.server import LocalServer
 
-ENGINES = ["local", "stream"]  # "ray" joins when its engine lands
+ENGINES = ["local", "stream"] + (["ray"] if importlib.util.find_spec("ray") else [])
 
 
 @pytest.fixture(params=ENGINES)
@@ -28,12 +30,13 @@ def engine(request):
     if name == "ray":
         request.getfixturevalue("ray_session")
     eng = get_engine(name)
-    old = getattr(eng, "chunk_rows", None)
-    if old is not None:
-        eng.chunk_rows = 7
+    knob = "chunk_rows" if hasattr(eng, "chunk_rows") else "batch_rows" if hasattr(eng, "batch_rows") else None
+    old = getattr(eng, knob) if knob else None
+    if knob:
+        setattr(eng, knob, 7)
     yield name
-    if old is not None:
-        eng.chunk_rows = old
+    if knob:
+        setattr(eng, knob, old)
 
 
 @pytest.fixture(scope="session")
