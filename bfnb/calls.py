@@ -45,7 +45,7 @@ from .keys import keyed_request
 from .ledger.records import CallRecord, Status
 from .send_once import DEFAULT_LEASE_S, say_on_stderr, send_once
 
-__all__ = ["MOCK", "CallClient", "CallLogEntry", "Calls", "Endpoint", "estimate_tokens", "resolve_endpoint"]
+__all__ = ["BUDGET_OUTPUT_CAP", "MOCK", "CallClient", "CallLogEntry", "Calls", "Endpoint", "estimate_tokens", "output_bound", "resolve_endpoint"]
 
 
 def estimate_tokens(n_bytes: int) -> int:
@@ -157,6 +157,26 @@ class Calls:
             ctx.incomplete = True
 
 
+#: max tokens bfnb sets under a budget on a call that sets none (or the model's limit if lower)
+BUDGET_OUTPUT_CAP = 4096
+
+
+def output_bound(body: dict[str, Any], estimate: int, cap: int | None) -> tuple[dict[str, Any], int]:
+    """``(body to send, output tokens to reserve)`` for a chat request: its max tokens × ``n``.
+
+    A request with no max tokens reserves ``estimate`` (for the TPM limiter); under a budget
+    (``cap`` set) it is sent with ``max_completion_tokens=cap`` so the reservation is a real bound.
+    The request's key is computed before, so the cap does not change which answer it finds.
+    """
+    n = int(body.get("n") or 1)
+    mt = body.get("max_completion_tokens") or body.get("max_tokens")
+    if mt:
+        return body, int(mt) * n
+    if cap is None:
+        return body, estimate * n
+    return {**body, "max_completion_tokens": cap}, cap * n
+
+
 def worst_cost(broker: Any, jobs: Any) -> float | None:
     """The most ``jobs`` can cost: each call's input bytes and ``max_output_tokens`` at the model's
     price, as a budget reserves them; None when the price is unknown."""
@@ -203,6 +223,9 @@ class CallClient:
         self.run_id = run_id
         self.lease_s = lease_s
         self.say = say
+        self._capped: set[str] = set()
+        #: set when the budget stopped a send: (calls left unsent, dollars spent, the cap)
+        self.budget_stop = False
         self.log: list[CallLogEntry] = []
 
     # --- the path ---------------------------------------------------------------------------------
@@ -242,13 +265,14 @@ class CallClient:
             if r is not None:
                 (done if r.get("status") == Status.DONE else earlier)[k] = CallRecord.from_dict(r)
         outs = [max_output_tokens] * len(keys) if isinstance(max_output_tokens, int) else list(max_output_tokens)
+        cap = self._output_cap(endpoint) if kind == "chat" else None
         missing: dict[str, Job] = {}
         for i, k in enumerate(keys):
             if k not in done and k not in missing:
+                body, out = output_bound(requests[i], int(outs[i]), cap) if kind == "chat" else (requests[i], int(outs[i]))
                 missing[k] = Job(
-                    key=k, kind=kind, request=requests[i], est_input_tokens=estimate_tokens(sizes[i]),
-                    max_output_tokens=int(outs[i]), op=op, origin={"op": op, "idx": str(idxs[i])},
-                    worst_input_tokens=sizes[i],
+                    key=k, kind=kind, request=body, est_input_tokens=estimate_tokens(sizes[i]),
+                    max_output_tokens=out, op=op, origin={"op": op, "idx": str(idxs[i])}, worst_input_tokens=sizes[i],
                 )  # fmt: skip
         n_cached = sum(1 for k in keys if k in done)
         fresh: dict[str, CallRecord] = {}
@@ -292,6 +316,19 @@ class CallClient:
 
     # --- parts ------------------------------------------------------------------------------------
 
+    def _output_cap(self, endpoint: Endpoint) -> int | None:
+        """Under a budget, the max tokens set on calls that set none (said once per run)."""
+        if self.budget is None or getattr(self.budget, "usd", None) is None:
+            return None
+        from .brokers.pricing import output_limit
+
+        cap = min(output_limit(endpoint.model) or BUDGET_OUTPUT_CAP, BUDGET_OUTPUT_CAP)
+        if endpoint.model not in self._capped:
+            self._capped.add(endpoint.model)
+            self.say(f"under a budget, {endpoint.model} calls without max tokens are capped at {cap:,} output "
+                     "tokens (set max_completion_tokens to choose)")  # fmt: skip
+        return cap
+
     def _broker(self, endpoint: Endpoint, batch: bool, project: Any) -> Any:
         if endpoint.broker is not None:
             return endpoint.broker
@@ -316,7 +353,10 @@ class CallClient:
         from .op import progress
 
         def send(batch: list[Any], gate: Any = None) -> Any:
-            return run_sync(broker.run(batch, on_record=ledger.append, budget=self.budget, gate=gate))
+            result = run_sync(broker.run(batch, on_record=ledger.append, budget=self.budget, gate=gate))
+            if result.stopped == "budget":
+                self.budget_stop = True
+            return result
 
         def say(text: str) -> None:
             broker.note_waiting(text)

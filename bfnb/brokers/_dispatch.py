@@ -149,7 +149,7 @@ class Dispatcher:
             entry.reserved_usd = 0.0
             return True
         job = entry.job
-        worst = self._budget_cost(job.est_input_tokens, job.max_output_tokens)
+        worst = self._budget_cost(job.worst_input_tokens or job.est_input_tokens, job.max_output_tokens)
         if budget.try_reserve(worst):
             entry.reserved_usd, entry.budget = worst, budget
             return True

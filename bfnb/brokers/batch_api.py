@@ -218,7 +218,7 @@ class BatchAPIBroker(Broker):
 
     def _within_budget(self, fresh: list[Job], budget: BudgetTracker, result: RunResult) -> list[Job]:
         for i, job in enumerate(fresh):
-            worst = self._budget_cost(job.est_input_tokens, job.max_output_tokens)
+            worst = self._budget_cost(job.worst_input_tokens or job.est_input_tokens, job.max_output_tokens)
             if budget.try_reserve(worst):
                 self._reserved_usd[job.key] = worst
             else:

@@ -15,12 +15,20 @@ frontier model), so a budget errs on the side of stopping early; records still s
 
 from __future__ import annotations
 
+import math
 import threading
 
-__all__ = ["FALLBACK_USD_PER_MTOK", "BudgetTracker", "fallback_cost"]
+__all__ = ["FALLBACK_USD_PER_MTOK", "BudgetTracker", "check_budget", "fallback_cost"]
 
 # Dollars per million (input, output) tokens assumed for a model whose price is unknown.
 FALLBACK_USD_PER_MTOK: tuple[float, float] = (5.0, 15.0)
+
+
+def check_budget(usd: object) -> float:
+    """``usd`` as dollars, or a ValueError: a budget is a number >= 0 (not NaN, not a bool)."""
+    if isinstance(usd, bool) or not isinstance(usd, (int, float)) or math.isnan(usd) or usd < 0:
+        raise ValueError(f"a budget is a number of dollars >= 0, got {usd!r}")
+    return float(usd)
 
 
 def fallback_cost(input_tokens: int, output_tokens: int, *, batch: bool = False) -> float:
@@ -40,8 +48,8 @@ class BudgetTracker:
     """
 
     def __init__(self, usd: float | None = None) -> None:
-        if usd is not None and usd < 0:
-            raise ValueError(f"budget must be >= 0 dollars, got {usd}")
+        if usd is not None:
+            check_budget(usd)
         self.usd = usd
         self._spent = 0.0
         self._reserved = 0.0

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Price", "cost_usd", "format_cost", "lookup_price", "prices", "register_price"]
+__all__ = ["OUTPUT_LIMITS", "Price", "cost_usd", "format_cost", "lookup_price", "output_limit", "prices", "register_price"]
 
 _TABLE_FILE = Path(__file__).with_name("pricing.json")
 _SNAPSHOT = re.compile(r"-(?:20\d{2}-\d{2}-\d{2}|\d{4})$")
@@ -112,6 +112,22 @@ def lookup_price(model: str, provider: str | None = None) -> Price | None:
         for key in candidates:
             if key in table:
                 return table[key]
+    return None
+
+
+#: most output tokens one call of a model can return (the longest answer a budget must allow for)
+OUTPUT_LIMITS: dict[str, int] = {
+    "gpt-4o-mini": 16_384, "gpt-4o": 16_384, "gpt-4.1": 32_768, "gpt-4.1-mini": 32_768,
+    "gpt-4.1-nano": 32_768, "gpt-4-turbo": 4_096, "gpt-3.5-turbo": 4_096, "o1": 100_000,
+    "o3": 100_000, "o3-mini": 100_000, "o4-mini": 100_000,
+}  # fmt: skip
+
+
+def output_limit(model: str) -> int | None:
+    """The most output tokens ``model`` returns in one call, or None when unknown."""
+    for m in _variants(model.strip().lower()):
+        if m in OUTPUT_LIMITS:
+            return OUTPUT_LIMITS[m]
     return None
 
 

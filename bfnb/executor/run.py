@@ -282,7 +282,17 @@ def run_graph(
     if not nested:
         bus.emit(RunFinished(run_id, report.seconds))
         g.last_run = report
+        if calls is not None and calls.budget_stop:
+            _say_budget_stop(report, calls.budget)
     return report
+
+
+def _say_budget_stop(report: RunReport, budget: Any) -> None:
+    """A budget stop is visible: ``stopped by budget: N pending, $x of $y`` (the rows keep status pending)."""
+    from ..brokers.pricing import format_cost
+
+    pending = sum(n.calls_pending for n in report.nodes)
+    print(f"stopped by budget: {pending:,} pending, {format_cost(budget.spent)} of {format_cost(budget.usd)}")
 
 
 class _RowsSeen(dict):  # type: ignore[type-arg]
