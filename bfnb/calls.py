@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,7 +46,7 @@ from .keys import keyed_request
 from .ledger.records import CallRecord, Status
 from .send_once import DEFAULT_LEASE_S, say_on_stderr, send_once
 
-__all__ = ["BUDGET_OUTPUT_CAP", "MOCK", "CallClient", "CallLogEntry", "Calls", "Endpoint", "estimate_tokens", "output_bound", "resolve_endpoint"]
+__all__ = ["BUDGET_OUTPUT_CAP", "MOCK", "CallClient", "CallLogEntry", "Calls", "Endpoint", "estimate_tokens", "mock_calls", "output_bound", "resolve_endpoint"]
 
 
 def estimate_tokens(n_bytes: int) -> int:
@@ -80,6 +81,19 @@ class Endpoint:
 
 #: True while a ``mock=True`` run plans and runs: every endpoint is the local model, marked as mock
 MOCK: ContextVar[bool] = ContextVar("bfnb_mock", default=False)
+
+
+@contextlib.contextmanager
+def mock_calls(on: bool = True) -> Iterator[None]:
+    """Within this block (a ``mock=True`` run) every endpoint is the local model, marked as mock."""
+    if not on:
+        yield
+        return
+    token = MOCK.set(True)
+    try:
+        yield
+    finally:
+        MOCK.reset(token)
 
 
 def resolve_endpoint(kind: str, model_string: str, *, mock: bool | None = None) -> Endpoint:
@@ -333,6 +347,9 @@ class CallClient:
         if endpoint.broker is not None:
             return endpoint.broker
         from .brokers.registry import get_broker
+
+        if endpoint.mock:  # the local model, under the asked name, recorded with provider "mock"
+            return get_broker(endpoint.kind, endpoint.resolved, mock=True)
 
         state = {}
         if batch:

@@ -13,7 +13,7 @@ import pytest
 import bfnb as bf
 from bfnb.calls import CallClient, Calls, Endpoint, resolve_endpoint
 from bfnb.local.server import LocalServer
-from bfnb.op import AskLLM
+from bfnb.op import AskLLM, FromList
 
 SCRIPT = textwrap.dedent(
     """
@@ -106,3 +106,22 @@ def test_a_broker_of_ones_own_is_named_by_its_endpoint():
 def test_an_unknown_provider_fails_before_anything_runs(model):
     with pytest.raises(bf.BfnbError):
         AskLLM("x {w}", model=model)
+
+
+def test_mock_answers_offline_with_a_key_set_and_is_cached_apart(monkeypatch):
+    with LocalServer().start() as server:
+        monkeypatch.delenv("BFNB_OFFLINE")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real")
+        with bf.ProjectFolder("mock", 1, 0, 0):
+            g = FromList([{"w": f"w{i}"} for i in range(5)]) | AskLLM("Poem about {w}", model="gpt-4o-mini@openai")
+        g.execute(dispatch_brokers=True, mock=True)
+        assert server.stats()["requests"] == 0  # never a request, although a key is set
+        mocked = g.last_run.nodes[-1]
+        assert mocked.calls_sent == 5
+        led = bf.ProjectFolder("mock", 1, 0, 0).ledger.to_pandas()
+        assert set(led["provider"]) == {"mock"}  # marked as such
+        real = g.run()
+        assert server.stats()["answered"] == 5 and real["status"].tolist() == ["done"] * 5  # not served from mock
+        g.execute(dispatch_brokers=True, mock=True)
+        assert server.stats()["requests"] == 5  # the mock answers were kept apart, and reused

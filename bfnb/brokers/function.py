@@ -73,19 +73,23 @@ class FunctionBroker(Broker):
         return response, tin, tout
 
 
-def local_chat_broker(*, model: str | None = None, limits: RateLimits | None = None) -> FunctionBroker:
-    """The built-in offline chat model as a broker (provider ``local``)."""
+def local_chat_broker(
+    *, model: str | None = None, limits: RateLimits | None = None, provider: str = "local"
+) -> FunctionBroker:
+    """The built-in offline chat model as a broker (provider ``local``; ``mock`` in a mock run)."""
     from ..local import model as local_model
 
     name = model or local_model.LOCAL_CHAT_MODEL
-    return FunctionBroker(local_model.chat_completion, kind="chat", provider="local", model=name,
-                          name=f"chat {name}@local", limits=limits or RateLimits(concurrency=8))  # fmt: skip
+    return FunctionBroker(local_model.chat_completion, kind="chat", provider=provider, model=name,
+                          name=f"chat {name}@{provider}", limits=limits or RateLimits(concurrency=8))  # fmt: skip
 
 
-def local_embedding_broker(*, model: str | None = None, limits: RateLimits | None = None) -> FunctionBroker:
-    """The built-in offline embedding model as a broker (provider ``local``)."""
+def local_embedding_broker(
+    *, model: str | None = None, limits: RateLimits | None = None, provider: str = "local"
+) -> FunctionBroker:
+    """The built-in offline embedding model as a broker (provider ``local``; ``mock`` in a mock run)."""
     from ..local import model as local_model
 
     name = model or local_model.LOCAL_EMBED_MODEL
-    return FunctionBroker(local_model.embedding, kind="embedding", provider="local", model=name,
-                          name=f"embedding {name}@local", limits=limits or RateLimits(concurrency=8))  # fmt: skip
+    return FunctionBroker(local_model.embedding, kind="embedding", provider=provider, model=name,
+                          name=f"embedding {name}@{provider}", limits=limits or RateLimits(concurrency=8))  # fmt: skip

@@ -44,13 +44,15 @@ def get_broker(
     limits: RateLimits | None = None,
     retry: Retry | None = None,
     state_path: str | os.PathLike[str] | None = None,
+    mock: bool = False,
 ) -> Broker:
     """The shared broker for ``kind`` ("chat" | "embedding") calls to ``model`` (``model@provider``
     or a :class:`~bfnb.brokers.providers.ResolvedModel` the caller resolved once).
 
     ``limits`` and ``retry``, when given, replace those of an existing broker.  ``batch=True``
     gives the Batch API broker, remembering its batches in ``state_path`` (default:
-    ``./data/batch_state/<kind>-<model>@<provider>.jsonl``).  Raises
+    ``./data/batch_state/<kind>-<model>@<provider>.jsonl``).  ``mock=True`` gives the local model
+    under the model's name with provider ``"mock"`` in its records (never a request).  Raises
     :class:`~bfnb.errors.MissingAPIKeyError` at once when the provider's key is unset.
     """
     from .providers import resolve
@@ -61,11 +63,12 @@ def get_broker(
     provider = resolved.provider
     secret = resolved.api_key or ""
     key_hash = hashlib.sha256(secret.encode()).hexdigest()[:16] if secret else ""
-    local = provider.in_process
+    local = provider.in_process or mock
     batch = batch and not local  # the built-in model answers at once; there is no batch to wait for
     path = (state_path or _default_state_path(kind, resolved.model, provider.name)) if batch else ""
     # a batch broker's memory of its batches is its state file: another file, another broker
-    ident = (kind, provider.name, provider.base_url or "", key_hash, resolved.model, batch, os.fspath(path))
+    name = "mock" if mock else provider.name
+    ident = (kind, name, provider.base_url or "", key_hash, resolved.model, batch, os.fspath(path))
     with _lock:
         broker = _brokers.get(ident)
         if broker is not None:
@@ -77,7 +80,7 @@ def get_broker(
             from .function import local_chat_broker, local_embedding_broker
 
             make = local_chat_broker if kind == "chat" else local_embedding_broker
-            broker = make(model=resolved.model, limits=use)
+            broker = make(model=resolved.model, limits=use, provider=name)
             if retry is not None:
                 broker.configure(retry=retry)
         elif batch:

@@ -111,8 +111,15 @@ def run(
     **options: Any,
 ) -> RunReport:
     """Plan ``graph``, choose its engine, check every op is supported, then run it."""
+    from ..calls import mock_calls
     from ..executor.plan import plan
 
+    with mock_calls(bool(options.get("mock"))):  # mock=True: fingerprints and keys of the local model, marked mock
+        return _run(graph, engine, dispatch_brokers, targets, use_memo, keep_tail, options, plan)
+
+
+def _run(graph: Graph, engine: str | None, dispatch_brokers: bool, targets: Any, use_memo: bool,
+         keep_tail: bool, options: dict[str, Any], plan: Any) -> RunReport:
     ctx = EngineContext(
         graph,
         dispatch_brokers=dispatch_brokers,
