@@ -151,9 +151,9 @@ def read(folder: Path, n: int) -> None:
         with Timer() as tm:
             got = ledger.get_many(keys)
             gc.collect(0)
-        assert all(g is not None and g["key"] == k for g, k in zip(got, keys, strict=True))
-        print(f"get_many(20k) #{run + 1}   {tm.rate(len(keys), 'records')}")
-        lines = [orjson.dumps(g) for g in got]
+        assert all(g is not None and g.key == k for g, k in zip(got, keys, strict=True))
+        print(f"get_many(20k) #{run + 1}   {tm.rate(len(keys), 'records')} (CallRecords)")
+        lines = [orjson.dumps(g.to_dict()) for g in got if g is not None]
         del got  # freeing 20k records is not the next call's cost
     gc.disable()  # as get_many does
     with Timer() as tm:

@@ -277,7 +277,7 @@ class CallClient:
         earlier: dict[str, CallRecord] = {}
         for k, r in zip(keys, found, strict=True):
             if r is not None:
-                (done if r.get("status") == Status.DONE else earlier)[k] = CallRecord.from_dict(r)
+                (done if r.status == Status.DONE else earlier)[k] = r
         outs = [max_output_tokens] * len(keys) if isinstance(max_output_tokens, int) else list(max_output_tokens)
         cap = self._output_cap(endpoint) if kind == "chat" else None
         missing: dict[str, Job] = {}

@@ -22,6 +22,7 @@ them, and each names what the user needs to fix it::
     └── LedgerError           the on-disk ledger cannot be read or written
 
     BfnbWarning (a UserWarning)  something was damaged and bfnb recovered (a corrupt checkpoint)
+    └── LedgerWarning          damaged ledger lines were skipped: their calls will be paid again
 
 Provider SDK exceptions are translated into this tree in exactly one place per broker.
 """
@@ -39,6 +40,7 @@ __all__ = [
     "EngineError",
     "GraphError",
     "LedgerError",
+    "LedgerWarning",
     "LoopLimitError",
     "MissingAPIKeyError",
     "MissingFieldError",
@@ -166,3 +168,7 @@ class LedgerError(BfnbError):
 
 class BfnbWarning(UserWarning):
     """bfnb found something damaged (a corrupt checkpoint file) and recovered without losing work."""
+
+
+class LedgerWarning(BfnbWarning):
+    """Damaged ledger lines were skipped or cut off: the calls they held will be sent (and paid) again."""

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["SECRET_FIELDS", "canonical", "keyed_request", "request_key"]
+__all__ = ["SECRET_FIELDS", "canonical", "json_default", "keyed_request", "request_key"]
 
 # Fields that may carry credentials if a user passes them in a request body; never hashed or stored.
 SECRET_FIELDS = frozenset({"api_key", "authorization", "Authorization", "headers", "extra_headers"})
@@ -21,7 +21,8 @@ SECRET_FIELDS = frozenset({"api_key", "authorization", "Authorization", "headers
 _OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
-def _default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """orjson's ``default``: sets as sorted lists, pydantic models as their dump; else TypeError."""
     if isinstance(obj, (set, frozenset)):
         return sorted(obj, key=repr)
     if hasattr(obj, "model_dump"):
@@ -35,7 +36,7 @@ def canonical(request: dict[str, Any]) -> bytes:
         body = request
     else:
         body = {k: v for k, v in request.items() if k not in SECRET_FIELDS}
-    return orjson.dumps(body, default=_default, option=_OPTS)
+    return orjson.dumps(body, default=json_default, option=_OPTS)
 
 
 def request_key(endpoint: str, request: dict[str, Any], *, kind: str = "chat", sample: int = 0) -> str:

@@ -62,18 +62,18 @@ def _explain_dispatch(entry: Any, run_id: str) -> list[dict[str, Any]]:
     prev = ledger.origins.previous_keys(entry.op, idxs, before_run=run_id)
     rows = []
     for ix, key, rec in zip(idxs, keys, records, strict=True):
-        status = None if rec is None else rec.get("status")
+        status = None if rec is None else rec.status
         served = "pending" if rec is None else ("failed" if status != "done" else ("sent" if key in sent else "ledger"))
         changed: list[str] = []
         old_key = prev.get(ix)
         if served == "sent" and old_key and old_key != key:
             old = ledger.get(old_key)
             if old is not None and rec is not None:
-                changed = diff_requests(old.request, rec.get("request") or {})
+                changed = diff_requests(old.request, rec.request or {})
         rows.append({
             "op": entry.op, "idx": ix, "served": served, "changed": ", ".join(changed) or None,
-            "key": key, "cost_usd": None if rec is None else rec.get("cost_usd"),
-            "error": None if rec is None else rec.get("error"),
+            "key": key, "cost_usd": None if rec is None else rec.cost_usd,
+            "error": None if rec is None else rec.error,
         })
     return rows
 

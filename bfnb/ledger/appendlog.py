@@ -15,12 +15,26 @@ import errno
 import fcntl
 import mmap
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ..errors import LedgerError
+from ..errors import LedgerError, LedgerWarning
 
-__all__ = ["AppendLog"]
+__all__ = ["AppendLog", "warn_damaged"]
+
+
+PAID_AGAIN = "the calls they held are not cached, so a run sends (and pays for) them again unless it has since"
+
+
+def warn_damaged(path: Path, n: int, how: str, loss: str = PAID_AGAIN) -> None:
+    """Tell the user that ``n`` lines of ``path`` were damaged (``how``: skipped, cut off, ...)."""
+    lines = "line" if n == 1 else "lines"
+    warnings.warn(
+        f"{n} damaged {lines} in {path} {how}: {loss}; the rest of the file is intact",
+        LedgerWarning,
+        stacklevel=3,
+    )
 
 
 class AppendLog:
@@ -31,8 +45,9 @@ class AppendLog:
     ``flock`` belongs to the open file and would otherwise be shared with the parent.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, loss: str = PAID_AGAIN) -> None:
         self.path = path
+        self.loss = loss  # what a damaged line costs the user, for the warning
         self._map: mmap.mmap | None = None
         self._open()
 
@@ -99,8 +114,9 @@ class AppendLog:
             size = os.fstat(fd).st_size
             if size != indexed_end:
                 end = _last_newline_end(fd, min(indexed_end, size), size)
-                if end < size:
+                if end < size:  # only a dead writer leaves one: writers hold this lock
                     os.ftruncate(fd, end)
+                    warn_damaged(self.path, 1, f"cut off ({size - end} bytes of an unfinished last line)", self.loss)
                 size = end
             view = memoryview(data)
             try:

@@ -1,14 +1,9 @@
 """The ledger's in-memory index: key -> (offset, length, status), built without parsing JSON.
 
-Every line of ``calls.jsonl`` is one :class:`CallRecord` as a JSON object whose key and status
-come first, so that they sit at fixed byte positions::
-
-    {"key":"<32 hex digits>","status":"done",...the rest of the record...}\\n      (or "failed")
-
-The index is built by reading the file in 4 MB blocks, finding newlines with numpy, gathering the
-56-byte head of every line at once and checking it against that template (byte 52 tells done from
-failed).  A line parses straight into the record's dict: a lookup has nothing to rename.  The 32 hex digits
-become two ``uint64`` words (a SWAR hex decode), so a million keys cost 33 bytes each (hi, lo,
+Every line of ``calls.jsonl`` starts with the record's key and status at fixed byte positions
+(see :mod:`.records`).  The index is built by reading the file in 4 MB blocks, finding newlines
+with numpy, gathering the 56-byte head of every line at once and checking it against that
+template (byte 52 tells done from failed).  The 32 hex digits become two ``uint64`` words (a SWAR hex decode), so a million keys cost 33 bytes each (hi, lo,
 offset, length, status) instead of ~150 bytes as Python objects, and sort in a tenth of a second.
 A line without its newline is not a record yet (a torn tail, or a write still in progress); a
 complete line whose head does not match is skipped.  No whole record is ever kept in memory.
@@ -22,97 +17,21 @@ key that appears on several lines is applied the same way in both: later lines w
 from __future__ import annotations
 
 import itertools
-import operator
 import os
-import re
-from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
-import orjson
 
-from ..errors import LedgerError
-from ..keys import SECRET_FIELDS, _default
-from .records import CallRecord, Status
+from .records import HEAD_SIZE, is_key
 
-__all__ = [
-    "HEAD_SIZE",
-    "Entries",
-    "KeyIndex",
-    "decode",
-    "encode",
-    "is_key",
-    "join_key",
-    "key_words",
-    "scan",
-    "split_key",
-    "usage_at",
-]
+__all__ = ["Entries", "KeyIndex", "join_key", "key_words", "scan", "split_key"]
 
-HEAD_SIZE = 56  # '{"key":"' + 32 hex digits + '","status":"' + 'done' or 'fail'
-_KEY_AT, _STATUS_AT = 8, 52
-_DONE_BYTE = ord("d")
+_KEY_AT = 8  # the key starts after {"key":"
 _BLOCK = 1 << 22  # 4 MB: numpy's compare + nonzero run ~2x faster on blocks that fit in cache
 _W0 = int.from_bytes(b'{"key":"', "little")  # bytes 0-7 of a head, as a little-endian word
 _W5 = int.from_bytes(b'","statu', "little")  # bytes 40-47
 _W6_DONE, _W6_FAILED = int.from_bytes(b's":"done', "little"), int.from_bytes(b's":"fail', "little")
-is_key = re.compile(r"[0-9a-f]{32}\Z").match
-_DUMP_OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
-_STATUSES = (Status.DONE, Status.FAILED)
-_FIRST = ("input_tokens", "output_tokens", "cost_usd", "attempts", "batch", "t_sent", "t_done")
-_LAST = ("request", "response")
-_FIELDS = (
-    *_FIRST,
-    *(f for f in CallRecord.__dataclass_fields__ if f not in (*_FIRST, *_LAST, "key", "status")),
-    *_LAST,
-)
-_get_fields = operator.attrgetter(*_FIELDS)
-_USAGE = re.compile(rb'(?:ed)?","input_tokens":(\d+),"output_tokens":(\d+),"cost_usd":([^,]*),')
-
-
-# --- the line format ---------------------------------------------------------------------
-
-
-def encode(record: CallRecord) -> tuple[bytes, str, bool]:
-    """One record -> (its line, key, done).
-
-    The line is ``{"key":"<key>","status":"done",`` then the usage numbers (so ``stats`` reads
-    them without parsing the rest), the other scalars, and last the request and response.
-    """
-    status = record.status
-    if status not in _STATUSES:
-        raise LedgerError(f"a call record's status must be 'done' or 'failed', not {record.status!r}")
-    key = record.key
-    if type(key) is not str or not is_key(key):
-        raise LedgerError(f"a call record's key must be 32 lowercase hex digits, not {key!r}")
-    d = {"key": key, "status": status}
-    d.update(zip(_FIELDS, _get_fields(record), strict=True))
-    req = d["request"]
-    if isinstance(req, dict) and not SECRET_FIELDS.isdisjoint(req):
-        d["request"] = {k: v for k, v in req.items() if k not in SECRET_FIELDS}
-    try:
-        return orjson.dumps(d, default=_default, option=_DUMP_OPTS), key, status == Status.DONE
-    except TypeError as e:
-        raise LedgerError(f"cannot store the call record {key}: {e}") from e
-
-
-def decode(line: bytes | memoryview) -> dict[str, Any] | None:
-    """A line -> the record as a plain dict with CallRecord's field names (None if unreadable)."""
-    try:
-        d = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
-    return d if type(d) is dict else None
-
-
-def usage_at(block: bytes, starts: Iterable[int]) -> list[tuple[bytes, bytes, bytes] | None]:
-    """(input tokens, output tokens, cost) as written, for lines starting at ``starts`` in ``block``.
-
-    :func:`encode` puts these numbers right after the status, so they are read without parsing
-    the JSON; None for a line written in another layout.
-    """
-    match = _USAGE.match
-    return [m.groups() if (m := match(block, p + HEAD_SIZE)) is not None else None for p in starts]
 
 
 # --- the index -------------------------------------------------------------------------------
@@ -169,7 +88,8 @@ def _all_hex(x: np.ndarray) -> np.ndarray:
     def within(lo: int, hi: int) -> np.ndarray:  # high bit of each byte: lo <= byte <= hi
         return (x + _ONES * np.uint64(0x80 - lo)) & ~(x + _ONES * np.uint64(0x7F - hi)) & _HIGH
 
-    return ((within(0x30, 0x39) | within(0x61, 0x66)) == _HIGH).all(axis=1)
+    ok: np.ndarray = ((within(0x30, 0x39) | within(0x61, 0x66)) == _HIGH).all(axis=1)
+    return ok
 
 
 def key_words(keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -370,7 +290,7 @@ class KeyIndex:
         found = valid & (main.hi[pos] == hi) & (main.lo[pos] == lo)
         for i in np.flatnonzero(valid & (main.hi[pos] == hi) & ~found).tolist():
             found[i] = _find(main, keys[i]) is not None
-        return found
+        return found  # type: ignore[no-any-return]
 
     # --- everything -----------------------------------------------------------------------------
     def winners(self) -> Entries:

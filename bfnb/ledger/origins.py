@@ -33,7 +33,7 @@ class Origins:
     """The origins log of the ledger folder ``folder``."""
 
     def __init__(self, folder: str | Path) -> None:
-        self._log = AppendLog(Path(folder) / ORIGINS_FILE)
+        self._log = AppendLog(Path(folder) / ORIGINS_FILE, loss="g.explain() has no history for them")
         self._lock = threading.RLock()
         self._end = 0
         self._events: dict[str, list[tuple[str, list[str], list[str]]]] = {}  # op -> (run, idxs, keys)
@@ -151,7 +151,8 @@ def _message_changes(old: Any, new: Any) -> set[str]:
         return {"prompt text"}
 
     def split(msgs: list[Any]) -> tuple[list[Any], list[Any]]:
-        sys_, rest = [], []
+        sys_: list[Any] = []
+        rest: list[Any] = []
         for m in msgs:
             role = m.get("role") if isinstance(m, dict) else None
             (sys_ if role in _SYSTEM_ROLES else rest).append(m)

@@ -15,7 +15,7 @@ from bfnb.errors import LedgerError
 from bfnb.ledger import Claim, FileClaimStore, Ledger
 from bfnb.ledger.claims import CLAIMS_FILE
 
-from .factory import key, record
+from .factory import key
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE_S = 60  # every wait on a child process is bounded
@@ -204,14 +204,3 @@ def test_an_unwritable_claims_file_fails_clearly(tmp_path):
     with pytest.raises(LedgerError, match="claims file"):
         FileClaimStore(tmp_path / CLAIMS_FILE)
 
-
-def test_get_many_sees_another_processes_appends_when_asked(tmp_path):
-    with Ledger(tmp_path) as mine, Ledger(tmp_path) as theirs:
-        mine.append(record(1, status="failed"))
-        assert mine.get_many([key(1)])[0]["status"] == "failed"
-        theirs.append(record(1))  # another process answered it since
-        assert mine.get_many([key(1)], refresh=False)[0]["status"] == "failed"
-        assert mine.get_many([key(1)], refresh=True)[0]["status"] == "done"
-        theirs.append(record(2))
-        assert mine.get_many([key(2)], refresh=False) == [None]
-        assert mine.get_many([key(2)])[0]["key"] == key(2)  # default: refresh on a miss

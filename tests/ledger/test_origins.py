@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from bfnb.errors import LedgerWarning
 from bfnb.ledger import Ledger, Origins, diff_requests
 from bfnb.ledger.origins import ORIGINS_FILE
 
@@ -56,7 +59,8 @@ def test_a_torn_origins_line_is_skipped(tmp_path):
         f.write(b'{"op":"poems","run":"r2","idx":["a"],"ke')
     o = Origins(tmp_path)
     assert o.previous_keys("poems", ["a"]) == {"a": "k1"}
-    o.record_origins("poems", "r3", ["a"], ["k3"])
+    with pytest.warns(LedgerWarning, match=r"origins.jsonl cut off .*explain"):
+        o.record_origins("poems", "r3", ["a"], ["k3"])
     o.close()
     assert Origins(tmp_path).previous_keys("poems", ["a"], before_run="r3") == {"a": "k1"}
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import orjson
 import pytest
 
-from bfnb.errors import LedgerError
+from bfnb.errors import LedgerError, LedgerWarning
 from bfnb.ledger import CALLS_FILE, CallRecord, Ledger
 
 from .factory import key, record
@@ -59,7 +60,7 @@ def test_done_is_never_replaced_by_a_later_failure(tmp_path):
         ledger.append(done)
         ledger.append(record(7, "failed", error="a later retry failed"))
         assert ledger.get(key(7)) == done
-        assert ledger.get_many([key(7)])[0]["response"] == {"content": "the good answer"}
+        assert ledger.get_many([key(7)])[0].response == {"content": "the good answer"}
         assert ledger.done_keys_mask([key(7)]) == [True]
     with Ledger(tmp_path) as ledger:  # the same answer from the index built on load
         assert ledger.get(key(7)) == done
@@ -90,7 +91,8 @@ def test_a_torn_last_line_is_skipped_and_the_next_append_is_clean(tmp_path, tail
     with Ledger(tmp_path) as ledger:
         assert len(ledger) == 3
         assert ledger.get(key(2)) == record(2)
-        ledger.append(record(3))
+        with pytest.warns(LedgerWarning, match=r"1 damaged line in .*calls.jsonl cut off"):
+            ledger.append(record(3))
     data = (tmp_path / CALLS_FILE).read_bytes()
     assert data.startswith(whole) and data.endswith(b"\n")
     assert [orjson.loads(line)["key"] for line in data.splitlines()] == [key(i) for i in range(4)]
@@ -103,23 +105,25 @@ def test_a_damaged_line_in_the_middle_is_skipped(tmp_path):
         ledger.append(record(1))
     with open(tmp_path / CALLS_FILE, "ab") as f:
         f.write(b"\x00" * 100 + b"\n" + b"not a record\n")
-    with Ledger(tmp_path) as ledger:
+    with pytest.warns(LedgerWarning, match=r"2 damaged lines in .*calls.jsonl skipped"), Ledger(tmp_path) as ledger:
         ledger.append(record(2))
         assert ledger.skipped_lines == 2
-    with Ledger(tmp_path) as ledger:
+    with pytest.warns(LedgerWarning, match="2 damaged lines"), Ledger(tmp_path) as ledger:
         assert len(ledger) == 2 and ledger.get(key(2)) == record(2)
 
 
-def test_get_many_returns_dicts_in_the_order_asked(tmp_path):
+def test_get_many_returns_call_records_in_the_order_asked(tmp_path):
     with Ledger(tmp_path) as ledger:
         ledger.append_many([record(i, "failed" if i % 10 == 0 else "done") for i in range(3000)])
     with Ledger(tmp_path) as ledger:
         ledger.append_many([record(i) for i in range(3000, 3100)])  # recent appends: the other tier
         asked = [key(2999), "not a key", key(5000), key(3050), key(0), key(2999), key(1234).upper(), key(17)]
         got = ledger.get_many(asked)
-        assert [g and g["key"] for g in got] == [key(2999), None, None, key(3050), key(0), key(2999), None, key(17)]
-        assert got[4]["status"] == "failed" and got[4]["error"] == "HTTP 500 on call 0"
-        assert CallRecord.from_dict(got[3]) == record(3050)
+        assert [g and g.key for g in got] == [key(2999), None, None, key(3050), key(0), key(2999), None, key(17)]
+        assert got[4].status == "failed" and got[4].error == "HTTP 500 on call 0"
+        assert all(type(g) is CallRecord for g in got if g is not None)
+        assert got[3] == record(3050) == ledger.get(key(3050))
+        assert got[3].to_dict() == record(3050).to_dict()
         assert got[0] is not got[5]
         assert ledger.done_keys_mask(asked) == [True, False, False, True, False, True, False, True]
         assert ledger.get_many([]) == [] and ledger.done_keys_mask([]) == []
@@ -201,3 +205,39 @@ def test_bad_input_is_refused_with_a_clear_error(tmp_path):
             ledger.append(record(1, response={"x": object()}))
         assert len(ledger) == 0
     assert (tmp_path / "l" / CALLS_FILE).read_bytes() == b""
+
+
+def test_get_many_sees_another_processes_appends_when_asked(tmp_path):
+    with Ledger(tmp_path) as mine, Ledger(tmp_path) as theirs:
+        mine.append(record(1, status="failed"))
+        assert mine.get_many([key(1)])[0].status == "failed"
+        theirs.append(record(1))  # another process answered it since
+        assert mine.get_many([key(1)], refresh=False)[0].status == "failed"
+        assert mine.get_many([key(1)], refresh=True)[0].status == "done"
+        theirs.append(record(2))
+        assert mine.get_many([key(2)], refresh=False) == [None]
+        assert mine.get_many([key(2)])[0].key == key(2)  # default: refresh on a miss
+
+
+def test_to_pandas_has_exactly_the_documented_columns(tmp_path):
+    documented = [
+        *("key", "status", "kind", "provider", "model"),
+        *("input_tokens", "output_tokens", "total_tokens", "cost_usd", "attempts", "error", "t_sent", "t_done"),
+        *("batch", "origin_op", "origin_idx", "request", "response"),
+    ]
+    with Ledger(tmp_path) as ledger:
+        empty = ledger.to_pandas()
+        ledger.append_many([record(1), record(2, "failed"), record(3, cost_usd=None)])
+        df = ledger.to_pandas()
+    assert list(empty.columns) == list(df.columns) == documented and len(empty) == 0
+    assert [str(t) for t in df.dtypes[["input_tokens", "total_tokens", "cost_usd", "t_done", "batch"]]] == [
+        "int64", "int64", "float64", "float64", "bool"
+    ]
+    assert df["key"].tolist() == [key(1), key(2), key(3)]
+    assert df["total_tokens"].tolist() == [11 + 20, 12, 13 + 20]
+    assert df["cost_usd"].isna().tolist() == [False, True, True]
+    assert df["origin_op"].tolist() == ["poems"] * 3 and df["origin_idx"][0] == "myths.md:1"
+    assert df["error"][1] == "HTTP 500 on call 2" and df["response"][1] is None
+    assert df["request"][0] == record(1).request
+    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
+    assert "`" + "`, `".join(documented) + "`" in readme, "README lists the columns of Ledger.to_pandas()"
