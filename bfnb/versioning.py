@@ -29,9 +29,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from .ledger.records import CallRecord
 
 __all__ = ["Version", "VersionList", "record_run", "versions"]
 
@@ -264,12 +267,12 @@ def _safe(slot: str) -> str:
     return f"{clean}-{hash_bytes(slot.encode())[:8]}"
 
 
-def call_records(report: Any, label: str) -> list[dict[str, Any]] | None:
+def call_records(report: Any, label: str) -> list[CallRecord] | None:
     """The ledger records behind a node's calls in ``report`` (None when the run kept no call log)."""
     entries = [e for e in _call_log(report) if _get(e, "op") == label]
     if not entries:
         return None
-    out: list[dict[str, Any]] = []
+    out: list[CallRecord] = []
     for e in entries:
         keys = list(dict.fromkeys(_get(e, "keys")))
         out += [r for r in _get(e, "ledger").get_many(keys) if r is not None]
@@ -291,8 +294,7 @@ def _first_paid(report: Any, nrep: Any, known: list[Version]) -> tuple[float | N
         if same:
             return same[0].cost_usd, same[0].calls
         return (nrep.cost_usd if not nrep.cached else None), None
-    costs = [_get(r, "cost_usd") if not isinstance(r, dict) else r.get("cost_usd") for r in recs]
-    done = [c for r, c in zip(recs, costs, strict=True) if (r.get("status") if isinstance(r, dict) else r.status) == "done"]
+    done = [r.cost_usd for r in recs if r.status == "done"]
     return (None if any(c is None for c in done) else float(sum(done))), len(recs)
 
 
@@ -310,7 +312,7 @@ def first_paid_cost(report: Any, nrep: Any) -> float | None:
         except OSError:
             same = []
         return same[0].cost_usd if same else None
-    costs = [r.get("cost_usd") for r in recs if r.get("status") == "done"]
+    costs = [r.cost_usd for r in recs if r.status == "done"]
     return None if any(c is None for c in costs) else float(sum(costs))
 
 
