@@ -156,8 +156,8 @@ def _answers(ledger: Any, keys: list[str], *, accept_failed: set[str]) -> dict[s
         return {}
     out = {}
     for k, r in zip(keys, ledger.get_many(keys, refresh=True), strict=True):
-        if r is not None and (r.get("status") == Status.DONE or k in accept_failed):
-            out[k] = CallRecord.from_dict(r)
+        if r is not None and (r.status == Status.DONE or k in accept_failed):
+            out[k] = r
     return out
 
 
@@ -175,7 +175,7 @@ def _gate(ledger: Any, renewer: _Renewer) -> Callable[[str], bool]:
         if not others_wrote:
             return True
         rec = ledger.get_many([key], refresh=False)[0]
-        return rec is None or rec.get("status") != Status.DONE
+        return rec is None or rec.status != Status.DONE
 
     return gate
 
