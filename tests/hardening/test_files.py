@@ -104,3 +104,15 @@ def test_a_project_folder_swapped_for_a_symlink_after_project_getitem_is_refused
     (project.root_folder / "out").mkdir()
     g.run()
     assert target.exists()
+
+
+def test_a_file_where_the_output_folder_should_be_names_the_path(tmp_path):
+    (tmp_path / "out").write_text("I am a file")
+    g = bf.Graph() | FromList([{"a": 1}]) | WriteJsonl(tmp_path / "out" / "x.jsonl")
+    with pytest.raises(bf.WriteError) as e:
+        g.run()
+    assert "x.jsonl" in str(e.value) and "WriteJsonl" in str(e.value) and "nothing was written" in str(e.value)
+    assert (tmp_path / "out").read_text() == "I am a file"
+    (tmp_path / "out").unlink()
+    g.run()
+    assert (tmp_path / "out" / "x.jsonl").exists()

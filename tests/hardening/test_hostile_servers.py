@@ -161,3 +161,33 @@ def test_an_error_echoing_the_key_in_odd_forms_leaks_it_nowhere():
                 assert form.lower() not in text.lower(), (form, text[:300])
         assert "Incorrect API key provided" in shown[0] and "***" in shown[0]
         rerun_after_fix(srv)
+
+
+def test_a_server_that_is_down_fails_within_the_deadline_naming_the_url():
+    from bfnb.testing.hostile import HostileServer
+
+    srv = HostileServer("ok").start()
+    url, port = srv.url, srv.port
+    srv.stop()  # nothing listens on that port now: connections are refused
+    retry = bf.Retry(timeouts=bf.Timeouts(connect=1, read=1, call_deadline=1.0), **FAST)
+    out = ask(srv, retry)
+    assert_failed_unpaid(out, "connection error", f"{url}/chat/completions")
+    with HostileServer("ok", port=port) as again:  # the fix: the server is up
+        memo.clear()
+        assert ask(again)["status"].tolist() == ["done"] and again.hits == 1
+
+
+@pytest.mark.parametrize("behaviour", ["quota", "html"])
+def test_embeddings_get_the_same_treatment(behaviour):
+    from bfnb.op import EmbedText
+
+    with hostile_server(behaviour) as srv:
+        bf.register_provider("hostile", srv.url, "HOSTILE_KEY")
+        with bf.ProjectFolder("hostile", 1, 0, 0):
+            g = bf.Graph() | FromList([{"text": "a"}, {"text": "b"}]) | EmbedText("text", model="e@hostile")
+        out = g.run()
+        assert set(out["status"]) == {"failed"} and srv.hits == 1  # one packed request, not retried
+        assert ("quota or credit is used up" if behaviour == "quota" else "Corporate Proxy") in out["error"].iloc[0]
+        srv.behave("ok")
+        memo.clear()
+        assert set(g.run()["status"]) == {"done"}
