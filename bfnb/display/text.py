@@ -254,4 +254,7 @@ def _postfix(st: Any) -> str:
     if tokens:
         parts.append(f"{format_compact(tokens)} tok")
     parts.append(format_cost(st.cost_usd if st.cost_known else None))
+    waiting = st.waiting_on() if hasattr(st, "waiting_on") else None
+    if waiting:
+        parts.append(waiting)
     return ", ".join(parts)

@@ -57,6 +57,9 @@ def detail_html(st: PanelState, now: float) -> str:
         spend += f" of {format_cost(st.budget_usd)} budget ({st.spend_fraction or 0:.0%})"
     rates = f"{st.requests_per_s(now):.1f} req/s · {format_compact(st.tokens_per_s(now))} tok/s"
     parts = [el("div", counts), el("div", rates, " · ", spend, *_eta(st, now))]
+    waiting = st.waiting_on(now)
+    if waiting:
+        parts.append(el("div", "⏳ ", waiting))
     if st.last_errors:
         items = [el("div", "⚠ ", e, style="color:var(--jp-error-color1,#d32f2f)") for e in st.last_errors]
         parts.append(el("details", el("summary", f"last {len(items)} errors"), *items))

@@ -41,10 +41,23 @@ MAX_ERRORS = 5
 WINDOW_S = 10.0  # rates are measured over the last WINDOW_S seconds
 _BUCKET_S = 0.25
 _ERROR_CHARS = 300
+STALL_S = 5.0  # a call in flight this long is worth naming: the progress says what it waits on
+
+
 def redact(text: str) -> str:
     """``text`` without secrets (:func:`bfnb.redaction.redact`), cut to 300 characters."""
     text = _redact(text)
-    return text if len(text) <= _ERROR_CHARS else text[: _ERROR_CHARS - 1] + "…" if len(text) <= _ERROR_CHARS else text[: _ERROR_CHARS - 1] + "…"
+    return text if len(text) <= _ERROR_CHARS else text[: _ERROR_CHARS - 1] + "…"
+
+
+def format_wait(seconds: float) -> str:
+    """``"45 s"``, ``"3 min 20 s"``, ``"1 h 0 min"``."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    return f"{s // 3600} h {s % 3600 // 60} min"
 
 
 @dataclass
@@ -72,6 +85,8 @@ class PanelState:
     _window: deque[list[float]] = field(default_factory=deque, repr=False, compare=False)
     _stage: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     _sent_at: float | None = field(default=None, repr=False, compare=False)
+    _since: dict[str, float] = field(default_factory=dict, repr=False, compare=False)  # sent at, or retry due at
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)  # the events' clock
     _burst_over: bool = field(default=False, repr=False, compare=False)
 
     # --- derived ------------------------------------------------------------------------------
@@ -141,9 +156,27 @@ class PanelState:
         rate = self.requests_per_s(now)
         return self.remaining / rate if rate > 0 else None
 
+    def waiting_on(self, now: float | None = None) -> str | None:
+        """What the broker is waiting for, when it is not plainly making progress: a call in flight
+        for ``STALL_S`` seconds or more, or every remaining call waiting for its retry; else None."""
+        now = self.clock() if now is None else now
+        if self.state == "paused":
+            return "paused: press resume (or broker.resume()) to send more"
+        sent = [now - t for k, t in self._since.items() if self._stage.get(k) == "in_flight"]
+        if sent and max(sent) >= STALL_S:
+            n = len(sent)
+            return (f"waiting on {self.name}: {n} call{'s' if n > 1 else ''} in flight, "
+                    f"the oldest for {format_wait(max(sent))}")  # fmt: skip
+        due = [t - now for k, t in self._since.items() if self._stage.get(k) == "retrying"]
+        if due and not self.in_flight and not self.pending:
+            last = self.last_errors[-1] if self.last_errors else ""
+            return f"retrying in {format_wait(max(0.0, min(due)))}" + (f" after {last}" if last else "")
+        return None
+
     def copy(self) -> PanelState:
         """An independent copy (views render copies, events keep updating the original)."""
-        return replace(self, _window=deque(list(b) for b in self._window), _stage=dict(self._stage))
+        return replace(self, _window=deque(list(b) for b in self._window), _stage=dict(self._stage),
+                       _since=dict(self._since))  # fmt: skip
 
     # --- building ------------------------------------------------------------------------------
 
@@ -167,6 +200,7 @@ class PanelState:
             else:
                 self.pending = max(0, self.pending - 1)
             self._stage[event.key] = "in_flight"
+            self._since[event.key] = now
             self.in_flight += 1
             if self._sent_at is None:
                 self._sent_at = now
@@ -183,6 +217,7 @@ class PanelState:
         elif isinstance(event, CallRetrying):
             self._leave(event.key)
             self._stage[event.key] = "retrying"
+            self._since[event.key] = now + event.delay_s
             self.retrying += 1
             self._error(f"attempt {event.attempt}: {event.error}")
         elif isinstance(event, CallFailed):
@@ -193,6 +228,7 @@ class PanelState:
             self._state_changed(event)
 
     def _leave(self, key: str) -> None:
+        self._since.pop(key, None)
         stage = self._stage.pop(key, "in_flight")
         if stage == "retrying":
             self.retrying = max(0, self.retrying - 1)
@@ -209,6 +245,7 @@ class PanelState:
         if event.state == "idle":
             self.in_flight = self.retrying = 0
             self._stage.clear()
+            self._since.clear()
             self._burst_over = True
         elif event.state in ("cancelled", "budget"):
             self._burst_over = True
@@ -221,6 +258,7 @@ class PanelState:
         self.started_at = self.updated_at = self._sent_at = None
         self._window.clear()
         self._stage.clear()
+        self._since.clear()
         self._burst_over = False
 
     def _tick(self, now: float, tokens: int) -> None:
@@ -290,7 +328,7 @@ class BrokerStates:
         with self._lock:
             st = self._states.get(name)
             if st is None:
-                st = self._states[name] = PanelState(name)
+                st = self._states[name] = PanelState(name, clock=self.clock)
             st.apply(event, now)
 
     def subscribe(self, bus: Any = None) -> BrokerStates:
@@ -328,6 +366,8 @@ class BrokerStates:
                 st = PanelState.from_snapshot(snapshot)
                 with self._lock:
                     ev = self._states.get(st.name)
+                    if ev is not None:  # what waits, and since when, is only known from events
+                        st._stage, st._since, st.clock = dict(ev._stage), dict(ev._since), ev.clock
                     if ev is not None and ev._window:  # events give smoother rates than a young snapshot
                         st.snap_rates, st._sent_at = None, ev._sent_at
                         st._window = deque(list(w) for w in ev._window)
