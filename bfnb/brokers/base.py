@@ -397,4 +397,13 @@ def usage_tokens(response: dict[str, Any], default_input: int = 0) -> tuple[int,
         return default_input, 0
     tin = usage.get("prompt_tokens", usage.get("input_tokens"))
     tout = usage.get("completion_tokens", usage.get("output_tokens"))
-    return int(tin if tin is not None else default_input), int(tout or 0)
+    return _count(tin, default_input), _count(tout, 0)
+
+
+def _count(value: Any, default: int) -> int:
+    """A token count from a provider (a paid answer is kept even when its usage is garbage)."""
+    try:
+        n = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return default
+    return n if n >= 0 else default

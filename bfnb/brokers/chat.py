@@ -70,9 +70,9 @@ class ChatBroker(HTTPBroker):
             self._url, body, self._headers, retry=self.retry, secret=self._secret,
             on_headers=self.limiter.observe,
         )  # fmt: skip
-        if not isinstance(data.get("choices"), list):
+        if not isinstance(data.get("choices"), list) or not data["choices"]:
             err = data.get("error")
-            detail = err.get("message", err) if isinstance(err, dict) else err or "no 'choices'"
+            detail = err.get("message", err) if isinstance(err, dict) else err or "no 'choices' (no answer)"
             raise TransientError(redact(f"malformed chat answer: {detail}", self._secret))
         tin, tout = usage_tokens(data, job.est_input_tokens)
         return data, tin, tout

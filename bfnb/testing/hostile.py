@@ -18,7 +18,8 @@ body that never ends, sent fast), ``huge`` (a ``Content-Length`` of ``huge_bytes
 with a proxy's login page), ``redirect`` (307 to ``redirect_to``; give it another server's URL,
 e.g. one on 127.0.0.2, for "another host"), ``retry_after`` (429 with ``Retry-After: 3600``),
 ``quota`` (429 ``insufficient_quota``), ``echo_key`` (401 whose text echoes the key it got, in
-odd casings and encodings) and ``ok``.  The servers speak just enough HTTP/1.1 for these cases,
+odd casings and encodings), ``empty_choices`` (200 with ``"choices": []``), ``odd_usage`` (a
+good answer whose ``usage`` counts are not numbers) and ``ok``.  The servers speak just enough HTTP/1.1 for these cases,
 with raw asyncio streams, so that they can break the protocol on purpose.
 """
 
@@ -36,7 +37,8 @@ from urllib.parse import quote
 
 __all__ = ["BEHAVIOURS", "HostileServer", "hostile_server"]
 
-BEHAVIOURS = ("silent", "drip", "endless", "huge", "html", "redirect", "retry_after", "quota", "echo_key", "ok")
+BEHAVIOURS = ("silent", "drip", "endless", "huge", "html", "redirect", "retry_after", "quota", "echo_key",
+              "empty_choices", "odd_usage", "ok")  # fmt: skip
 
 _PROXY_PAGE = (
     b"<!DOCTYPE html><html><head><title>Corporate Proxy - Sign in required</title></head>"
@@ -226,6 +228,16 @@ class HostileServer:
         )
         body = {"error": {"message": text, "type": "invalid_request_error", "code": "invalid_api_key", "key": key}}
         return await _respond(writer, 401, json.dumps(body).encode())
+
+    async def _empty_choices(self, writer: asyncio.StreamWriter, request: dict[str, Any]) -> bool:
+        body = {"id": "chatcmpl-0", "object": "chat.completion", "model": "m", "choices": [], "usage": {}}
+        return await _respond(writer, 200, json.dumps(body).encode())
+
+    async def _odd_usage(self, writer: asyncio.StreamWriter, request: dict[str, Any]) -> bool:
+        body = {"id": "chatcmpl-0", "object": "chat.completion", "model": "m",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "fine"}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": "lots", "completion_tokens": None}}  # fmt: skip
+        return await _respond(writer, 200, json.dumps(body).encode())
 
     async def _ok(self, writer: asyncio.StreamWriter, request: dict[str, Any]) -> bool:
         try:

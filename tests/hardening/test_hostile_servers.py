@@ -191,3 +191,20 @@ def test_embeddings_get_the_same_treatment(behaviour):
         srv.behave("ok")
         memo.clear()
         assert set(g.run()["status"]) == {"done"}
+
+
+def test_a_200_without_any_choice_is_not_a_done_answer():
+    with hostile_server("empty_choices") as srv:
+        out = ask(srv, bf.Retry(max_attempts=2, **FAST))
+        assert_failed_unpaid(out, "no 'choices' (no answer)")
+        assert srv.hits == 2  # a gateway hiccup: retried, then failed
+        rerun_after_fix(srv)
+
+
+def test_garbage_usage_counts_keep_the_paid_answer():
+    with hostile_server("odd_usage") as srv:
+        out = ask(srv)
+        assert out["status"].tolist() == ["done"] and out["text"].tolist() == ["fine"]  # was "ValueError: ..."
+        assert srv.hits == 1
+        memo.clear()
+        assert ask(srv)["text"].tolist() == ["fine"] and srv.hits == 1  # kept in the ledger: not paid again
