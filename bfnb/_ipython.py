@@ -52,19 +52,18 @@ def show(value: Any) -> Any:
 
 
 def graph_mimebundle(g: Any) -> dict[str, str]:
-    """A graph's display: run it if needed (outside a cell hook), then the chain and the table."""
-    from .options import options
+    """A graph's display: the chain and the table of its last run; looking never runs it.
 
+    A cell ending with the graph runs it first (:func:`show`, the cell hook: what pays is named);
+    any other display (``display(g)``, a graph inside a list) shows what is there, or "not run yet".
+    """
     if len(g) == 0:
         return {"text/plain": "Graph()"}
     if not _fresh(g):
-        try:
-            g.run(dispatch_brokers=options.dispatch_on_display)
-        except Exception as e:  # a repr must not raise; the hooked cell path raises instead
-            text = f"{repr(g)}\n\nThis graph could not run: {type(e).__name__}: {e}"
-            from .display.html import escape
+        from .display.html import escape
 
-            return {"text/plain": text, "text/html": f"<pre>{escape(text)}</pre>"}
+        text = f"{repr(g)}\n\nnot run yet: end a cell with it, or call .run(), to run it"
+        return {"text/plain": text, "text/html": f"<pre>{escape(text)}</pre>"}
     return _view(g)._repr_mimebundle_()
 
 

@@ -1,8 +1,10 @@
 """``g.explain()`` and ``g.cost()``: why each call was (not) sent, and what the run cost.
 
-Both read what the last run recorded: the executor's per-node reports, the dispatch log of the
-broker ops, the ledger's records and its origins log (which key each op entry asked for in earlier
-runs).  Nothing is re-run.
+Both read what the last run recorded: the executor's per-node reports, the call client's log of
+the broker ops, the ledger's records and its origins log (which key each op entry asked for in
+earlier runs).  Looking never pays: on a graph that was never run, ``explain()`` says "not run yet"
+and ``cost()`` gives a dry-run estimate (the graph run with nothing sent: calls needed, calls
+already in the ledger, and an upper bound in dollars).
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import pandas as pd
 if TYPE_CHECKING:
     from .graph import Graph
 
-__all__ = ["cost_frame", "explain_frame"]
+__all__ = ["cost_frame", "estimate_frame", "explain_frame"]
+
+_EXPLAIN_COLUMNS = ["op", "idx", "served", "changed", "key", "cost_usd", "error", "engine"]
 
 
 def explain_frame(g: Graph, tag: str | None = None) -> pd.DataFrame:
@@ -27,10 +31,10 @@ def explain_frame(g: Graph, tag: str | None = None) -> pd.DataFrame:
     ran (``local``, ``stream``, ``ray``); ``.attrs["engine_reason"]`` says why it was chosen.
     """
     rep = g.last_run
-    if rep is None:
-        g.run()
-        rep = g.last_run
-    assert rep is not None
+    if rep is None:  # looking never pays
+        ops = [g.node_by_tag(tag).op] if tag else [op for op in g if op.kind == "broker"]
+        rows = [{"op": op.label(), "served": "not run yet"} for op in ops]
+        return pd.DataFrame({c: pd.Series([r.get(c) for r in rows], dtype=object) for c in _EXPLAIN_COLUMNS})
     wanted = {g.node_by_tag(tag).id} if tag else {n.node_id for n in rep.nodes if n.kind == "broker"}
     log = rep.call_log
     rows: list[dict[str, Any]] = []
@@ -86,10 +90,8 @@ def cost_frame(g: Graph) -> pd.DataFrame:
     ``source`` says where each op's result came from (memo, checkpoint, ledger, run, not needed).
     """
     rep = g.last_run
-    if rep is None:
-        g.run()
-        rep = g.last_run
-    assert rep is not None
+    if rep is None:  # looking never pays: estimate instead of running
+        return estimate_frame(g)
     from ..versioning import first_paid_cost
 
     rows = [
@@ -110,4 +112,34 @@ def cost_frame(g: Graph) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     for k in ("cost_usd", "first_paid_usd"):
         df[k] = df[k].astype(object)
+    return df.set_index("op")
+
+
+def estimate_frame(g: Graph) -> pd.DataFrame:
+    """A dry run of a graph that was never run: per broker op, the calls it needs, how many are
+    already in the ledger, and the most the rest can cost (each call's input bytes and max output
+    tokens at the model's price; None when a price is unknown).  Nothing is sent; ``g.last_run`` is
+    kept as it was.  Calls that depend on answers not yet paid (a broker op after a broker op) are
+    not counted: they cannot be rendered before the first answers exist.
+    """
+    from ..executor.run import run_graph
+
+    before = g.last_run
+    try:
+        rep = run_graph(g, dispatch_brokers=False)
+    finally:
+        g.last_run = before
+    rows = [
+        {"op": n.op_label or n.label, "run": "not run yet", "calls_needed": n.pending_calls + n.calls_cached,
+         "in_ledger": n.calls_cached, "to_send": n.pending_calls,
+         "cost_usd_max": n.pending_usd_max if n.pending_calls else 0.0}
+        for n in rep.nodes
+        if n.kind == "broker"
+    ]  # fmt: skip
+    total = {k: sum(r[k] for r in rows) for k in ("calls_needed", "in_ledger", "to_send")}
+    bounds = [r["cost_usd_max"] for r in rows]
+    rows.append({"op": "total", "run": "not run yet", **total,
+                 "cost_usd_max": None if any(b is None for b in bounds) else float(sum(bounds))})  # fmt: skip
+    df = pd.DataFrame(rows)
+    df["cost_usd_max"] = df["cost_usd_max"].astype(object)
     return df.set_index("op")
