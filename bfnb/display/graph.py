@@ -63,7 +63,7 @@ def _op_name(op: Mapping[str, Any]) -> str:
 def _rows(op: Mapping[str, Any]) -> str:
     rin, rout = op.get("rows_in"), op.get("rows_out")
     out = "—" if rout is None else format_int(rout)
-    return out if rin is None or op.get("kind") == "source" else f"{format_int(rin)} → {out}"
+    return out if rin is None else f"{format_int(rin)} → {out}"
 
 
 def _cache(op: Mapping[str, Any]) -> str:

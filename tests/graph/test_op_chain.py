@@ -25,7 +25,7 @@ def test_first_run_then_a_rerun_show_every_op_with_its_source():
         g = build()
         g.run()
         first = chain(g)
-        assert first["FromList"][1:] == (20, "run")
+        assert first["FromList"] == (0, 20, "run")
         assert first["MapField"] == (20, 20, "run")
         assert first["poems"] == (20, 20, "run")
         g2 = build()  # a re-run of the cell: same fingerprints
@@ -33,7 +33,7 @@ def test_first_run_then_a_rerun_show_every_op_with_its_source():
         again = chain(g2)
         assert len(again) == 3  # every op, not only the reused tail
         assert again["poems"][1:] == (20, "memo")
-        assert again["FromList"][1:] == (20, "not needed")  # the memo still knows its rows
+        assert again["FromList"] == (0, 20, "not needed")  # the memo still knows its rows
         assert again["MapField"][2] == "not needed"
         text = _view(g2)._render_text()
         assert text.startswith("3 ops")
