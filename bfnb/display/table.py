@@ -246,11 +246,59 @@ def _html_value(v: Any, max_chars: int) -> tuple[Markup, str | None]:
 # --- the two renderings -------------------------------------------------------------------------
 
 
+_SUB_KEYS = 8  # a dict answer with at most this many flat keys shows as field.key columns
+_SCALARS = (str, int, float, bool, type(None), np.integer, np.floating, np.bool_)
+
+
+def _subfields(shown: pd.DataFrame, f: str) -> list[str] | None:
+    """The keys of a structured answer (every shown value a flat dict with the same few keys)."""
+    col = shown[f]
+    if col.dtype != object or not len(col):
+        return None
+    keys: dict[str, None] = {}
+    seen = False
+    for v in col.tolist():
+        if _is_missing(v):
+            continue
+        if not isinstance(v, dict) or not v or not all(isinstance(k, str) and isinstance(x, _SCALARS) for k, x in v.items()):
+            return None
+        seen = True
+        keys.update(dict.fromkeys(v))
+        if len(keys) > _SUB_KEYS:
+            return None
+    return list(keys) if seen and len(keys) >= 2 else None  # one key: the dict reads fine as it is
+
+
+def _expand(df: pd.DataFrame, shown: pd.DataFrame, fields: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Structured answers (flat dicts) as ``field.key`` columns, so ``verdict.label`` reads as a column."""
+    out_fields: list[str] = []
+    extra: dict[str, list[Any]] = {}
+    for f in fields:
+        keys = _subfields(shown, f)
+        if keys is None or any(f"{f}.{k}" in df.columns for k in keys):
+            out_fields.append(f)
+            continue
+        for k in keys:
+            extra[f"{f}.{k}"] = [v.get(k) if isinstance(v, dict) else None for v in shown[f].tolist()]
+            out_fields.append(f"{f}.{k}")
+    if not extra:
+        return shown, fields
+    shown = shown.copy(deep=False)
+    for name, vals in extra.items():
+        shown[name] = pd.Series(vals, index=shown.index, dtype=object)
+    return shown, out_fields
+
+
+def _kind(df: pd.DataFrame, shown: pd.DataFrame, f: str) -> str:
+    return column_kind(df[f] if f in df.columns else shown[f])
+
+
 def _layout(df: pd.DataFrame, max_rows: int | None) -> tuple[pd.DataFrame, list[str], str, np.ndarray]:
     """Shown rows, field columns, the header line and each shown row's status."""
     n = len(df)
     shown = df if max_rows is None or n <= max_rows else df.iloc[:max_rows]
     fields = [c for c in df.columns if c != "rev" and c not in META]
+    shown, fields = _expand(df, shown, fields)
     head = f"showing {len(shown):,} of {n:,} entries" if len(shown) < n else f"{n:,} entries"
     if n == 1 and len(shown) == 1:
         head = "1 entry"
@@ -285,7 +333,7 @@ def render_table_html(
     heads = [el("th", "idx", el("span", "text", cls="bfnb-kind"))]
     if has_rev:
         heads.append(el("th", "rev", el("span", "int", cls="bfnb-kind"), cls="bfnb-num"))
-    heads += [el("th", f, el("span", column_kind(df[f]), cls="bfnb-kind")) for f in fields]
+    heads += [el("th", f, el("span", _kind(df, shown, f), cls="bfnb-kind")) for f in fields]
     cols = [shown[f].tolist() for f in fields]
     revs = shown["rev"].tolist() if has_rev else []
     rows = []
@@ -319,8 +367,8 @@ def render_table_text(
     shown, fields, head, status = _layout(df, max_rows)
     has_rev = "rev" in df.columns
     headers = ["idx", *(["rev"] if has_rev else []), *map(str, fields)]
-    kinds = ["", *([""] if has_rev else []), *(f"[{column_kind(df[f])}]" for f in fields)]
-    right = [False, *([True] if has_rev else []), *(df[f].dtype.kind in "iuf" for f in fields)]
+    kinds = ["", *([""] if has_rev else []), *(f"[{_kind(df, shown, f)}]" for f in fields)]
+    right = [False, *([True] if has_rev else []), *((df[f] if f in df.columns else shown[f]).dtype.kind in "iuf" for f in fields)]
     marked = any(isinstance(s, str) and s in ("failed", "pending") for s in status)
     cols = [shown[f].tolist() for f in fields]
     revs = shown["rev"].tolist() if has_rev else []

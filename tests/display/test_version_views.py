@@ -40,3 +40,16 @@ def test_an_untagged_broker_op_added_by_a_notebook_cell_keeps_versions_per_cell(
         g.run()
     (v,) = bf.versions(project=p)
     assert v.slot == "cell c-42" and v.cell == "c-42"
+
+
+def test_a_structured_answer_column_shows_as_field_dot_key_columns():
+    from bfnb.display import BatchTable
+
+    df = from_columns(["a", "b"], {"verdict": [{"label": "pos", "reason": "<b>good</b>"}, None], "n": [1, 2]})
+    text = BatchTable(df)._render_text()
+    header = text.splitlines()[1].split()
+    assert header[:3] == ["idx", "rev", "verdict.label"] and "verdict.reason" in header
+    html = BatchTable(df)._render_html()
+    assert "verdict.reason" in html and "<b>good</b>" not in html and "&lt;b&gt;good&lt;/b&gt;" in html
+    nested = from_columns(["a"], {"response": [{"choices": [{"x": 1}], "id": "c1"}]})  # not flat: kept whole
+    assert "response.id" not in BatchTable(nested)._render_text()
