@@ -83,7 +83,7 @@ class Service:
 
         model = f"{self.name}@{self.version}"
         if MOCK.get():
-            return Endpoint("service", "service", "", model, broker=self.mock_broker, mock=True)
+            return Endpoint("service", "service", "", model, broker=self.mock_broker, mock=True, paid=False)
         return Endpoint("service", "service", self.url or "", model, broker=self.broker)
 
     def __call__(self, *keys: Any) -> CallService:

@@ -189,3 +189,30 @@ def test_the_per_call_price_bounds_a_budget(search):
     out = g.run(budget_usd=0.005)  # room for two calls at $0.002, not three
     assert len(search.requests) == 2
     assert sorted(out["status"]) == ["done", "done", "done", "pending"]  # "fire" answers two entries
+
+
+def test_two_processes_send_each_call_once(tmp_path):
+    """Claims: started together, one process waits for the other's calls instead of paying again."""
+    import os
+    import subprocess
+    import sys
+
+    search = SearchService(delay_s=0.2)
+    code = f"""
+import bfnb as bf
+from bfnb.op import FromList
+svc = bf.broker_op({search.url!r}, name="search", limits=bf.RateLimits(concurrency=3))
+with bf.ProjectFolder("shared", 1, 0, 0):
+    g = FromList([{{"idx": str(i), "query": f"fire {{i}}"}} for i in range(6)]) | svc("query", "hits")
+out = g.run()
+assert (out["status"] == "done").all(), out
+"""
+    env = {**os.environ, "BFNB_DATA_DIR": str(tmp_path / "projects")}
+    try:
+        procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+        errs = [p.communicate(timeout=120)[1] for p in procs]
+    finally:
+        search.close()
+    assert [p.returncode for p in procs] == [0, 0], errs
+    assert sorted(search.requests) == sorted(f"fire {i}" for i in range(6)), errs  # each call sent once in all
