@@ -22,7 +22,9 @@ installed (or ``runtime_env={"py_modules": [bfnb]}`` in your ``ray.init``).
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import time
 import uuid
 import weakref
@@ -67,8 +69,17 @@ __all__ = ["Engine", "ensure_ray"]
 _ALWAYS_MEMO = {"source", "broker", "checkpoint", "loop"}
 
 
+def _quiet_ray_data() -> None:
+    """Ray Data prints every dataset's plan to stderr at INFO, which floods a notebook cell; its
+    stderr handler is turned down to errors while it is at Ray's default (its log files keep all)."""
+    for handler in logging.getLogger("ray.data").handlers:
+        if getattr(handler, "stream", None) is sys.stderr and handler.level == logging.INFO:
+            handler.setLevel(logging.ERROR)
+
+
 def ensure_ray() -> None:
     """Start Ray on this machine, or join ``RAY_ADDRESS``, unless it is running already."""
+    _quiet_ray_data()
     if ray.is_initialized():
         return
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
@@ -97,7 +108,10 @@ class Engine(_Base):
 
     def execute(self, plan: Plan, ctx: EngineContext) -> RunReport:
         ensure_ray()
-        ray.data.DataContext.get_current().execution_options.preserve_order = True
+        _quiet_ray_data()  # ray.data configures its logging on first import, maybe after ensure_ray
+        data_ctx = ray.data.DataContext.get_current()
+        data_ctx.execution_options.preserve_order = True  # TakeFirstN and writers see input order
+        data_ctx.enable_progress_bars = False  # bfnb shows its own progress; Ray's bars would print per stage
         g = ctx.graph
         run = _RayRun(self, plan, ctx)
         report = RunReport(run.run_id, weakref.ref(g), {}, tail_id=g._tail, call_log=run.calls.log)
