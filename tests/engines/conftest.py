@@ -39,9 +39,10 @@ def engine(request):
         setattr(eng, knob, old)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ray_session():
-    """One local Ray for the whole session (starting it costs seconds): 2 CPUs, no dashboard."""
+    """One local Ray for these tests (starting it costs seconds): 2 CPUs, no dashboard; shut down
+    after them, so it does not compete with the Ray a notebook test's kernel starts."""
     import ray
 
     started = not ray.is_initialized()
