@@ -5,9 +5,9 @@ makes a re-run of an old prompt free, but the *old version itself* (its prompt, 
 results and what it cost) used to be gone once the cell was edited.  So each top-level run records,
 for every node that is a **slot**, one version per distinct node fingerprint:
 
-* a slot is a tagged node (``AskLLM(...).tag("sentiment")``: the slot ``"sentiment"``), or an
-  untagged broker node added by a notebook cell (slot ``"cell <id>"``, JupyterLab and VS Code send
-  cell ids; re-running that cell replaces the node, and its earlier versions stay here);
+* a slot is a tagged broker node (``AskLLM(...).tag("sentiment")``: the slot ``"sentiment"``), or
+  an untagged broker node added by a notebook cell (slot ``"cell <id>"``, JupyterLab and VS Code
+  send cell ids; re-running that cell replaces the node, and its earlier versions stay here);
 * a version is written once, when a fingerprint is first seen complete (no pending rows): the
   node's result as Parquet (lossless) plus one JSON line in ``versions/manifest.jsonl`` with the
   op's arguments, the model that answered, row counts and costs.  Re-running an unchanged cell
@@ -194,9 +194,13 @@ def _read_manifest(folder: Path) -> list[Version]:
 
 
 def _slot(node: Any) -> str | None:
+    """Broker ops only: their results are paid work worth keeping; a tagged reader or map is not
+    (keeping every version of a million-row source would cost a copy per edit for nothing)."""
+    if node.op.kind != "broker":
+        return None
     if node.tag:
         return str(node.tag)
-    if node.op.kind == "broker" and node.cell and not str(node.cell).startswith("src:"):
+    if node.cell and not str(node.cell).startswith("src:"):
         return f"cell {node.cell}"
     return None
 

@@ -107,3 +107,11 @@ def test_untagged_ops_outside_notebook_cells_keep_no_versions():
     with bf.ProjectFolder("iter", 0, 2, 0) as p:
         (FromList(REVIEWS) | AskLLM(V1, output_key="label")).run()
     assert len(bf.versions(project=p)) == 0
+
+
+def test_tagged_ops_that_are_not_broker_ops_keep_no_versions():
+    from bfnb.op import MapField
+
+    with bf.ProjectFolder("iter", 0, 3, 0) as p:
+        (FromList(REVIEWS) | MapField(str.upper, "review").tag("upper")).run()
+    assert len(bf.versions(project=p)) == 0
