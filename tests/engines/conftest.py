@@ -45,9 +45,10 @@ def ray_session():
     after them, so it does not compete with the Ray a notebook test's kernel starts."""
     import ray
 
+    from bfnb.engines.ray import ensure_ray
+
     started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ensure_ray()  # as a run would: a local Ray with this machine's CPUs (2 in CI)
     yield
     if started:
         ray.shutdown()

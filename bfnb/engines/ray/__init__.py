@@ -78,14 +78,24 @@ def _quiet_ray_data() -> None:
 
 
 def ensure_ray() -> None:
-    """Start Ray on this machine, or join ``RAY_ADDRESS``, unless it is running already."""
+    """Start Ray on this machine, or join ``RAY_ADDRESS``, unless it is running already.
+
+    A local start is tried twice: Ray gives its raylet a fixed 30 s to come up, which a busy
+    machine can miss once.
+    """
     _quiet_ray_data()
     if ray.is_initialized():
         return
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
-    if not os.environ.get("RAY_ADDRESS"):
-        kwargs["num_cpus"] = os.cpu_count() or 1
-    ray.init(**kwargs)
+    if os.environ.get("RAY_ADDRESS"):
+        ray.init(**kwargs)
+        return
+    kwargs["num_cpus"] = os.cpu_count() or 1
+    try:
+        ray.init(**kwargs)
+    except Exception:
+        ray.shutdown()
+        ray.init(**kwargs)
 
 
 def _unwrap(exc: BaseException) -> BaseException:
