@@ -388,6 +388,9 @@ class RunHandle:
         self.graph = g
         self._report: RunReport | None = None
         self._error: BaseException | None = None
+        self._callbacks: list[Any] = []
+        self._finished = False
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, args=(kwargs,), name="bfnb-run", daemon=True)
         self._thread.start()
 
@@ -401,6 +404,28 @@ class RunHandle:
             record_run(self.graph, self._report)  # a background run keeps its versions too
         except BaseException as e:
             self._error = e
+        finally:
+            self._call_back()
+
+    def add_done_callback(self, fn: Any) -> None:
+        """Call ``fn(handle)`` when the run ends, on the run's thread, before ``wait()`` returns.
+
+        Why before: a live panel's final refresh must be sent while the cell that waits is still
+        running, or a saved notebook keeps the panel as it was mid-run.  Already finished: called now.
+        """
+        with self._lock:
+            if not self._finished:
+                self._callbacks.append(fn)
+                return
+        fn(self)
+
+    def _call_back(self) -> None:
+        with self._lock:
+            self._finished = True
+            callbacks, self._callbacks = self._callbacks, []
+        for fn in callbacks:
+            with contextlib.suppress(Exception):  # a display's failure never fails the run
+                fn(self)
 
     def done(self) -> bool:
         """True once the run has finished (like ``concurrent.futures.Future.done``)."""

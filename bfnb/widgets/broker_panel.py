@@ -320,6 +320,8 @@ def watch_background(handle: Any, brokers_getter: BrokersGetter) -> Any:
 
         panel = BrokerPanel(brokers_getter).attach(until=handle.done)
         display(panel)
+        if hasattr(handle, "add_done_callback"):  # the final state, sent before handle.wait() returns
+            handle.add_done_callback(lambda _: panel.detach())
     return handle
 
 

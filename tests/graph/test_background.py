@@ -43,3 +43,20 @@ def test_cancel_a_background_run_leaves_completed_calls_in_the_ledger(server):
     rest = g.run()  # a later run resumes: only the unsent calls go out
     assert (rest["status"] == "done").all()
     assert server.stats()["duplicates"] == 0
+
+
+def test_done_callbacks_run_on_the_run_thread_before_wait_returns():
+    import threading
+
+    release = threading.Event()
+    g = FromList([{"n": 1}]) | MapField(lambda n: release.wait(30) and n, "n")
+    handle = g.run(background=True)
+    seen: list[tuple[str, bool]] = []
+    handle.add_done_callback(lambda h: seen.append((threading.current_thread().name, h.done())))
+    assert seen == []
+    release.set()
+    handle.wait(timeout=30)
+    assert seen == [("bfnb-run", False)]  # ran before the thread ended, so before wait() returned
+    later: list[object] = []
+    handle.add_done_callback(later.append)  # already finished: called at once
+    assert later == [handle]

@@ -155,6 +155,7 @@ def execute(path: Path, cwd: Path, env: dict[str, str], timeout: int = 300):
         startup_timeout=120,
         allow_errors=True,
         record_timing=False,
+        store_widget_state=True,  # the saved panels, as a committed notebook keeps them
         resources={"metadata": {"path": str(cwd)}},
     )
     client.execute(env=env, cleanup_kc=True)  # we made the manager, so nbclient would keep the kernel

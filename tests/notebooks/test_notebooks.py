@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from . import nbchecks
+from . import claims, nbchecks
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -67,7 +67,23 @@ def test_notebook_runs_offline_in_a_kernel(notebook: Path, tmp_path: Path):
 
     executed = run_staged(notebook, tmp_path)
     problems = nbchecks.execution_problems(executed, nbformat.read(notebook, as_version=4), SUBS)
+    problems += claims.problems(notebook.name, executed)  # what the prose says, true when run again
     assert not problems, _fmt(problems)
+
+
+@pytest.mark.parametrize("notebook", _notebooks())
+def test_stored_outputs_bear_out_the_prose(notebook: Path):
+    """What a reader sees on GitHub: the committed outputs show what the text around them claims."""
+    import nbformat
+
+    problems = claims.problems(notebook.name, nbformat.read(notebook, as_version=4))
+    assert not problems, _fmt(problems)
+
+
+def test_every_demo_notebook_has_claims_checked():
+    """A new demo notebook gets its prose checked too (6 is checked by its own author's tests)."""
+    names = {p.name for p in (REPO / "notebooks").glob("*.ipynb")} - {"6_prompt_iteration.ipynb", "7_scale_out.ipynb"}
+    assert names <= set(claims.CHECKS), f"add a check to tests/notebooks/claims.py for {names - set(claims.CHECKS)}"
 
 
 # --- the checks themselves, on fixture notebooks --------------------------------------------------
@@ -120,3 +136,21 @@ def test_sanitizers_remove_run_to_run_noise():
         nbchecks.sanitize(noisy, SUBS) == "took DURATION for $COST at 0xADDRESS in run HEXID (RATE) TIMESTAMP"
     )
     assert nbchecks.sanitize("5 rows, 120 tokens, idx a3", SUBS) == "5 rows, 120 tokens, idx a3"
+
+
+def test_claim_checks_catch_outputs_that_contradict_the_prose():
+    import nbformat
+
+    road = nbformat.read(REPO / "notebooks" / "2_roleplay.ipynb", as_version=4)
+    out = claims.cell(road, "rp-15").outputs[0]
+    out.data["text/markdown"] = out.data["text/markdown"].replace("?", ".", 1)
+    assert any("Student turns are questions" in p for p in claims.problems("2_roleplay.ipynb", road))
+
+    seg = nbformat.read(REPO / "notebooks" / "3_text_segmentation.ipynb", as_version=4)
+    printed = claims.cell(seg, "ts-16c").outputs[0]
+    printed.text = printed.text.replace("The Bat and the Weasels", "A BAT who fell upon the ground")
+    assert any("start at the fable titles" in p for p in claims.problems("3_text_segmentation.ipynb", seg))
+
+    adv = nbformat.read(REPO / "notebooks" / "8_advanced.ipynb", as_version=4)
+    adv.metadata["widgets"] = {}
+    assert any("finished run" in p for p in claims.problems("8_advanced.ipynb", adv))
