@@ -46,7 +46,7 @@ from .keys import keyed_request
 from .ledger.records import CallRecord, Status
 from .send_once import DEFAULT_LEASE_S, say_on_stderr, send_once
 
-__all__ = ["BUDGET_OUTPUT_CAP", "MOCK", "CallClient", "CallLogEntry", "Calls", "Endpoint", "estimate_tokens", "mock_calls", "output_bound", "resolve_endpoint"]
+__all__ = ["BUDGET_OUTPUT_CAP", "MOCK", "Arrivals", "CallClient", "CallLogEntry", "Calls", "Endpoint", "estimate_tokens", "mock_calls", "output_bound", "resolve_endpoint"]
 
 
 def estimate_tokens(n_bytes: int) -> int:
@@ -203,6 +203,20 @@ def worst_cost(broker: Any, jobs: Any) -> float | None:
     return total
 
 
+@dataclass
+class Arrivals:
+    """Records of one :meth:`CallClient.fetch` as they arrive, for a look while the calls go on.
+
+    ``fetch(..., arrivals=a)`` sets ``a.keys`` (one per request) before anything is sent, puts the
+    records found in the ledger in ``a.records`` at once, and each answer the moment it is written
+    to the ledger (on the broker's loop thread).  Readers take a ``dict(a.records)`` snapshot;
+    nothing here is ever sent or paid for by reading it (``bfnb.executor.partial``).
+    """
+
+    keys: list[str] = field(default_factory=list)
+    records: dict[str, CallRecord] = field(default_factory=dict)
+
+
 #: what a broker op asked for in one run, read by ``g.explain()``
 @dataclass
 class CallLogEntry:
@@ -260,8 +274,12 @@ class CallClient:
         samples: Sequence[int] | None = None,
         batch: bool = False,
         project: Any = None,
+        arrivals: Arrivals | None = None,
     ) -> Calls:
-        """Serve ``requests`` from the ledger, send the missing ones, and account for both."""
+        """Serve ``requests`` from the ledger, send the missing ones, and account for both.
+
+        ``arrivals`` (optional) is filled with records as they are found and as they arrive.
+        """
         from .brokers.jobs import Job
 
         ident, kind = endpoint.identity, endpoint.kind
@@ -289,6 +307,9 @@ class CallClient:
                     max_output_tokens=out, op=op, origin={"op": op, "idx": str(idxs[i])}, worst_input_tokens=sizes[i],
                 )  # fmt: skip
         n_cached = sum(1 for k in keys if k in done)
+        if arrivals is not None:
+            arrivals.keys = keys
+            arrivals.records.update(done)
         fresh: dict[str, CallRecord] = {}
         unsent_usd: float | None = 0.0
         if missing or n_cached:
@@ -296,9 +317,11 @@ class CallClient:
             if n_cached:
                 broker.note_cached(n_cached, op)
             if missing and self.dispatch:
-                fresh, waited = self._send(broker, endpoint, missing, ledger)
+                fresh, waited = self._send(broker, endpoint, missing, ledger, arrivals)
                 done.update(waited)  # answered by another process while we waited: not paid here
                 n_cached += sum(1 for k in keys if k in waited)
+                if arrivals is not None:
+                    arrivals.records.update(waited)
             elif missing:
                 unsent_usd = worst_cost(broker, missing.values())
         records: list[CallRecord | None] = []
@@ -360,17 +383,25 @@ class CallClient:
         return get_broker(endpoint.kind, endpoint.resolved, batch=batch, **state)
 
     def _send(
-        self, broker: Any, endpoint: Endpoint, jobs: dict[str, Any], ledger: Any
+        self, broker: Any, endpoint: Endpoint, jobs: dict[str, Any], ledger: Any, arrivals: Arrivals | None = None
     ) -> tuple[dict[str, CallRecord], dict[str, CallRecord]]:
         """(records this process paid for, records another process answered while we waited)."""
+        on_record = ledger.append
+        if arrivals is not None:
+            seen = arrivals.records
+
+            def on_record(rec: CallRecord) -> None:  # durable first, then visible to a look
+                ledger.append(rec)
+                seen[rec.key] = rec
+
         if not getattr(broker, "waits", True):  # a broker that answers later (a person): hand over, don't wait
-            broker.offer(list(jobs.values()), ledger.append)
+            broker.offer(list(jobs.values()), on_record)
             return {}, {}
         from .executor.loop import run_sync
         from .op import progress
 
         def send(batch: list[Any], gate: Any = None) -> Any:
-            result = run_sync(broker.run(batch, on_record=ledger.append, budget=self.budget, gate=gate))
+            result = run_sync(broker.run(batch, on_record=on_record, budget=self.budget, gate=gate))
             if result.stopped == "budget":
                 self.budget_stop = True
             return result

@@ -131,6 +131,12 @@ def _run(graph: Graph, engine: str | None, dispatch_brokers: bool, targets: Any,
     p = plan(graph)
     chosen, ctx.reason = _choose(ctx, p, engine)
     chosen.check(ctx)
+    if chosen.name != "local" and ctx.listener is None:  # the local executor keeps its own Partial
+        from ..executor.partial import Partial
+
+        ctx.listener = Partial(graph, p.order, p.out_edges)  # chunks as they leave nodes: partial rows
+        if options.get("_on_partial") is not None:
+            options["_on_partial"](ctx.listener)
     report = chosen.execute(p, ctx)
     report.engine = chosen.name
     report.engine_reason = ctx.reason

@@ -9,7 +9,6 @@ memo hit or a checkpoint hit are not run at all.
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 import uuid
 import weakref
@@ -27,12 +26,13 @@ from ..op import progress
 from ..op.base import RunContext
 from . import hooks
 from .memo import memo as default_memo
+from .partial import Partial
 from .plan import Plan, plan
 
 if TYPE_CHECKING:
     from ..graph.graph import Graph
 
-__all__ = ["NodeReport", "RunHandle", "RunReport", "run_graph", "run_in_background"]
+__all__ = ["NodeReport", "RunReport", "run_graph"]
 
 #: kinds whose results are always memoised; other nodes are memoised when they are a graph's tail,
 #: tagged, a target, or slow.  Cheap intermediate results are recomputed instead of kept.
@@ -172,8 +172,12 @@ def run_graph(
     report = RunReport(run_id, weakref.ref(g), {}, tail_id=g._tail, call_log=calls.log if calls is not None else [])
     if not g._nodes:
         return report
+    partial = None
     if not nested:
         bus.emit(RunStarted(run_id, len(p.order)))
+        partial = Partial(g, p.order, p.out_edges)
+        if options.get("_on_partial") is not None:
+            options["_on_partial"](partial)  # a RunHandle keeps it for handle.partial()
 
     keep = set(targets or ()) | ({g._tail} if g._tail is not None else set())
     keep |= {nid for nid, n in g._nodes.items() if n.tag}
@@ -207,7 +211,11 @@ def run_graph(
 
     incomplete: dict[int, bool] = {}
     remaining = {nid: sum(1 for e in p.out_edges.get(nid, ()) if e.dst in needed) for nid in p.order}
-    scope = progress.run_scope(background=bool(options.get("_background"))) if not nested else contextlib.nullcontext()
+    scope = (
+        progress.run_scope(background=bool(options.get("_background")), partial=partial)
+        if not nested
+        else contextlib.nullcontext()
+    )
     try:
         scope.__enter__()
         for nid in p.order:
@@ -223,6 +231,8 @@ def run_graph(
                 rep.cached = served[nid]
                 rep.rows_out = len(results[nid][0]) if results[nid] else 0
                 incomplete[nid] = False
+                if partial is not None and results[nid]:
+                    partial.finished(nid, results[nid][0])
                 _emit_finished(nested, run_id, rep)
                 continue
             ins = _incoming(results, edges, op.n_in)
@@ -241,6 +251,7 @@ def run_graph(
                 budget=options.get("budget"),
                 options=options,
                 calls=calls,
+                partial=partial,
             )
             ctx.run_subgraph = _subgraph_runner(ctx, dispatch_brokers, use_memo)
             ctx.inputs_incomplete = any(incomplete.get(e.src, False) for e in edges)
@@ -259,7 +270,9 @@ def run_graph(
                 op.kind in _ALWAYS_MEMO or (not nested and (nid in keep or rep.seconds >= _SLOW_S))
             ):
                 default_memo.put(fp, outs)
-            if getattr(op, "persist_result", False) and not inc and use_memo:
+            if partial is not None and outs:
+                partial.finished(nid, outs[0])
+            if getattr(op, "persist_result", False) and not inc and use_memo and not options.get("_preview"):
                 op.save_checkpoint(fp, ctx.project, outs[0])  # a new process resumes from here
             if parent is not None:
                 for k, v in ctx.stats.items():
@@ -379,77 +392,3 @@ def _subgraph_runner(ctx: RunContext, dispatch_brokers: bool, use_memo: bool) ->
         return rep.tail_result()
 
     return run_body
-
-
-class RunHandle:
-    """A run going on in a background thread: ``wait()``, ``result()``, ``cancel()``, ``done()``."""
-
-    def __init__(self, g: Graph, kwargs: dict[str, Any]) -> None:
-        self.graph = g
-        self._report: RunReport | None = None
-        self._error: BaseException | None = None
-        self._callbacks: list[Any] = []
-        self._finished = False
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, args=(kwargs,), name="bfnb-run", daemon=True)
-        self._thread.start()
-
-    def _run(self, kwargs: dict[str, Any]) -> None:
-        try:
-            from ..engines import run
-
-            self._report = run(self.graph, _background=True, **kwargs)
-            from ..versioning import record_run
-
-            record_run(self.graph, self._report)  # a background run keeps its versions too
-        except BaseException as e:
-            self._error = e
-        finally:
-            self._call_back()
-
-    def add_done_callback(self, fn: Any) -> None:
-        """Call ``fn(handle)`` when the run ends, on the run's thread, before ``wait()`` returns.
-
-        Why before: a live panel's final refresh must be sent while the cell that waits is still
-        running, or a saved notebook keeps the panel as it was mid-run.  Already finished: called now.
-        """
-        with self._lock:
-            if not self._finished:
-                self._callbacks.append(fn)
-                return
-        fn(self)
-
-    def _call_back(self) -> None:
-        with self._lock:
-            self._finished = True
-            callbacks, self._callbacks = self._callbacks, []
-        for fn in callbacks:
-            with contextlib.suppress(Exception):  # a display's failure never fails the run
-                fn(self)
-
-    def done(self) -> bool:
-        """True once the run has finished (like ``concurrent.futures.Future.done``)."""
-        return not self._thread.is_alive()
-
-    def wait(self, timeout: float | None = None) -> RunHandle:
-        self._thread.join(timeout)
-        return self
-
-    def result(self, timeout: float | None = None) -> pd.DataFrame:
-        self.wait(timeout)
-        if self._error is not None:
-            raise self._error
-        if self._report is None:
-            raise TimeoutError("the run is still going on")
-        return self._report.tail_result()
-
-    def cancel(self) -> None:
-        hooks.cancel_all()
-
-    def __repr__(self) -> str:
-        state = "done" if self.done() else "running"
-        return f"<bfnb.RunHandle {state}>"
-
-
-def run_in_background(g: Graph, **kwargs: Any) -> RunHandle:
-    return hooks.wrap_background(RunHandle(g, kwargs))

@@ -299,15 +299,24 @@ class Graph:
             return None
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
-    def run(self, *, dispatch_brokers: bool = True, background: bool = False, **options: Any) -> Any:
+    def run(
+        self, *, dispatch_brokers: bool = True, background: bool = False, preview: int | None = None, **options: Any
+    ) -> Any:
         """Run the graph and return the tail's batch (or, with ``background=True``, a RunHandle).
 
         ``engine="local" | "stream" | "ray"`` (default ``bf.options.engine``, ``"auto"``) chooses the
         backend; see :mod:`bfnb.engines`.
+
+        ``preview=N`` runs the graph on the first N entries of its sources, writes no file, and
+        returns a :class:`~bfnb.executor.handle.RunHandle` paused there ("preview N of M"):
+        ``handle.resume()`` (or the panel's button) runs the rest, without sending the preview's
+        calls again.
         """
         from ..engines import run
-        from ..executor.run import run_in_background
+        from ..executor.handle import run_in_background, run_preview
 
+        if preview is not None:
+            return run_preview(self, preview, background=background, dispatch_brokers=dispatch_brokers, **options)
         if background:
             return run_in_background(self, dispatch_brokers=dispatch_brokers, **options)
         report = _recorded(self, run(self, dispatch_brokers=dispatch_brokers, **options))

@@ -41,7 +41,8 @@ _STOP_WORDS = """
     give tell make answer respond using use text title titled words word short long story poem
     model local beneath meets forgot slow still introduce describe explain summarize summarise
     continue list provide generate create compose translate ask questions reply discuss following
-    based briefly children children's kids
+    based briefly children children's kids haiku haikus limerick limericks sonnet verse verses ode
+    summary sentence paragraph one myth myths
 """
 STOP = frozenset(_STOP_WORDS.split())
 # Words that carry no topic even in an embedding (a smaller list: "story" or "poem" is content there).

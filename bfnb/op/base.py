@@ -57,6 +57,7 @@ class RunContext:
     run_subgraph: Callable[..., pd.DataFrame] | None = None  # (graph, batch, fingerprint) -> batch
     options: dict[str, Any] = field(default_factory=dict)
     calls: Any = None  # the run's bfnb.calls.CallClient (broker ops fetch records through it)
+    partial: Any = None  # the top-level run's bfnb.executor.partial.Partial (None in nested runs)
 
     def add_stat(self, name: str, value: float) -> None:
         self.stats[name] = self.stats.get(name, 0) + value

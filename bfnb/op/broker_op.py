@@ -102,7 +102,13 @@ class BrokerOp(Persisted, Op):
         b = inputs[0]
         mask = active_mask(b, self.status_key)
         rows = b[mask] if not mask.all() else b
-        calls = self.fetch(rows, ctx)
+        arrivals = None
+        if ctx.partial is not None:  # someone may look at the rows answered so far
+            from ..calls import Arrivals
+
+            arrivals = Arrivals()
+            ctx.partial.feed(ctx.node_id, lambda: self.rows_answered(rows, arrivals), total=len(rows))
+        calls = self.fetch(rows, ctx, arrivals=arrivals)
         calls.add_to(ctx)
         fields = self.read(rows, calls)
         status, errors = calls.status(), calls.errors()
@@ -115,13 +121,29 @@ class BrokerOp(Persisted, Op):
         fields[self.error_key] = errors
         return [merge_rows(b, mask, fields)]
 
-    def fetch(self, rows: pd.DataFrame, ctx: RunContext) -> Any:
+    def fetch(self, rows: pd.DataFrame, ctx: RunContext, arrivals: Any = None) -> Any:
         """Render the rows' requests and get their records from the call client."""
         ep = self.endpoint(ctx)
         bodies = self.requests(rows, ep)
         return client_of(ctx).fetch(ep, bodies, op=self.label(), idxs=list(rows.index),
                                     max_output_tokens=self.max_output_tokens(), batch=self.batch,
-                                    project=self._project)  # fmt: skip
+                                    project=self._project, arrivals=arrivals)  # fmt: skip
+
+    def rows_answered(self, rows: pd.DataFrame, arrivals: Any) -> pd.DataFrame:
+        """This op's output rows for the requests answered so far (from the ledger or just now)."""
+        from ..calls import Calls
+
+        got = dict(arrivals.records)  # a snapshot: the loop thread keeps adding
+        keys = arrivals.keys
+        if not got or len(keys) != len(rows):
+            return rows.iloc[:0]
+        pos = [i for i, k in enumerate(keys) if k in got]
+        sub = rows.iloc[pos]
+        calls = Calls([keys[i] for i in pos], [got[keys[i]] for i in pos])
+        fields = self.read(sub, calls)
+        fields[self.status_key] = calls.status()
+        fields[self.error_key] = calls.errors()
+        return merge_rows(sub, np.ones(len(sub), dtype=bool), fields)
 
 
 def answering_model(op: Any) -> str:

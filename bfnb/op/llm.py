@@ -267,7 +267,8 @@ class CallRequests(BrokerOp):
         """The requests name their models; the calls' keys carry who answers."""
         return ""
 
-    def fetch(self, rows: pd.DataFrame, ctx: RunContext) -> Calls:
+    def fetch(self, rows: pd.DataFrame, ctx: RunContext, arrivals: Any = None) -> Calls:
+        # Several endpoints, so no single ``arrivals``: a look sees these rows when the node is done.
         B.require_fields(rows, [self.input_key], op=self)
         reqs = rows[self.input_key].tolist()
         records: list[CallRecord | None] = [None] * len(reqs)

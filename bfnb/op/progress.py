@@ -15,7 +15,7 @@ import contextvars
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["ThisRun", "active", "run_scope", "set_brokers", "set_display"]
+__all__ = ["ThisRun", "active", "current_partial", "run_scope", "set_brokers", "set_display"]
 
 _display: Callable[[Callable[[], list[Any]]], Any] | None = None
 _all_brokers: Callable[[], list[Any]] | None = None
@@ -66,8 +66,9 @@ class ThisRun:
 
 
 class _Scope:
-    def __init__(self, show: bool) -> None:
+    def __init__(self, show: bool, partial: Any = None) -> None:
         self.show = show
+        self.partial = partial  # the run's bfnb.executor.partial.Partial: rows done so far, for a live table
         self.brokers: list[Any] = []
         self.display: Any = None
         self.baselines: dict[int, Any] = {}
@@ -104,13 +105,19 @@ def _wanted() -> bool:
     return _display is not None and options.progress
 
 
+def current_partial() -> Any:
+    """The running top-level run's partial results (for a display opened inside it), or None."""
+    scope = _scope.get()
+    return scope.partial if scope is not None else None
+
+
 @contextlib.contextmanager
-def run_scope(*, background: bool = False) -> Iterator[None]:
+def run_scope(*, background: bool = False, partial: Any = None) -> Iterator[None]:
     """One top-level run: at most one display, opened when the first broker starts, closed at the end."""
     if _scope.get() is not None:  # a nested run belongs to the enclosing scope
         yield
         return
-    scope = _Scope(show=not background)
+    scope = _Scope(show=not background, partial=partial)
     token = _scope.set(scope)
     try:
         yield

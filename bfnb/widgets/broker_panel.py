@@ -195,6 +195,16 @@ class BrokerPanel:
         self._names: list[str] = []
         self._lock = threading.Lock()
         self._refresher: PanelRefresher | None = None
+        self._below: tuple[Any, ...] = ()
+        self._extras: list[Callable[[], None]] = []
+
+    def add_below(self, widget: Any, refresh: Callable[[], None] | None = None) -> None:
+        """Show ``widget`` under the broker rows; ``refresh()`` is called after each panel refresh."""
+        with self._lock:
+            self._below += (widget,)
+            self.widget.children = tuple(self._rows[n].box for n in self._names) + self._below
+        if refresh is not None:
+            self._extras.append(refresh)
 
     def refresh(self) -> None:
         """Copy the current states into the widgets (any thread)."""
@@ -211,7 +221,10 @@ class BrokerPanel:
             names = [st.name for st in states]
             if names != self._names:
                 self._names = names
-                self.widget.children = tuple(self._rows[n].box for n in names)
+                self.widget.children = tuple(self._rows[n].box for n in names) + self._below
+        for extra in self._extras:
+            with contextlib.suppress(Exception):  # a broken table must not stop the panel
+                extra()
 
     def attach(
         self,
@@ -286,13 +299,23 @@ def live_progress(
     if use_panel:
         from IPython.display import display
 
+        from bfnb.op.progress import current_partial
+
+        from .partial_view import RowsSoFar
+
         panel = BrokerPanel(brokers_getter)
+        partial = current_partial()
+        table = RowsSoFar.of_partial(partial) if partial is not None else None
+        if table is not None:  # the answers so far, under the panel, while the run blocks the cell
+            panel.add_below(table.widget, table.refresh)
         panel.attach(interval=interval)
         display(panel)
         try:
             yield panel
         finally:
             panel.detach()
+            if table is not None:
+                table.clear()  # the cell shows the whole result next
         return
     states = BrokerStates().subscribe()
     before = {st.name: _mark(st) for st in states.collect(brokers_getter())}
@@ -318,7 +341,14 @@ def watch_background(handle: Any, brokers_getter: BrokersGetter) -> Any:
     if in_kernel():
         from IPython.display import display
 
-        panel = BrokerPanel(brokers_getter).attach(until=handle.done)
+        from .partial_view import RowsSoFar
+
+        panel, table = BrokerPanel(brokers_getter), None
+        if hasattr(handle, "partial"):  # the answers so far (a preview's rows and its resume button)
+            table = RowsSoFar.of_handle(handle)
+            panel.add_below(table.widget, table.refresh)
+            handle.add_rest_callback(lambda _: (panel.refresh(), table.refresh(force=True)))
+        panel.attach(until=handle.done)
         display(panel)
         if hasattr(handle, "add_done_callback"):  # the final state, sent before handle.wait() returns
             handle.add_done_callback(lambda _: panel.detach())

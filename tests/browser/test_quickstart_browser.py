@@ -47,11 +47,34 @@ def test_advanced_renders_in_jupyterlab(lab):
     rep, full = run_clean(lab, "notebooks/8_advanced.ipynb", "advanced_full.png")
     assert rep.counts[".bfnb-compare"] >= 1, (rep, full)
     compare = lab.screenshot_output(".bfnb-compare", "advanced_compare.png")
-    # The background run's panel, finished: the last output that holds a widget.
-    finished = lab.page.locator(
-        ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output", has=lab.page.locator(".jupyter-widgets")
-    ).last
+    # The background run's panel, finished (and its table of rows, filled in).
+    cell = lab.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").filter(
+        has_text="limericks.run(background=True)"
+    )
+    finished = cell.locator(".jp-OutputArea-output", has=lab.page.locator(".jupyter-widgets")).first
     assert "56 of 56" in finished.inner_text(), (finished.inner_text(), full)
     path = lab.artifacts / "advanced_background_panel.png"
     finished.screenshot(path=str(path))
     copy_to_docs(compare, path)
+
+
+def test_a_preview_table_and_its_button_in_jupyterlab(lab):
+    """g.run(preview=5): the table is headed "preview 5 of 56"; its button runs the other 51."""
+    lab.open("fixtures/preview.ipynb")
+    lab.run_all(timeout=120)
+    rep = lab.report()
+    assert rep.errors == [] and rep.widget_fallbacks == [], rep
+    out = lab.page.locator(
+        ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output", has=lab.page.locator(".jupyter-widgets")
+    ).last
+    assert "preview 5 of 56" in out.inner_text(), out.inner_text()
+    button = out.get_by_role("button", name="Run the other 51")
+    assert button.is_visible()
+    path = lab.artifacts / "preview_table.png"
+    out.screenshot(path=str(path))
+    button.click()  # a real click: the kernel resumes the run in the background
+    lab.page.wait_for_function(
+        "(el) => el.innerText.includes('56 rows')", arg=out.element_handle(), timeout=60_000
+    )
+    assert not button.is_visible()
+    copy_to_docs(path)

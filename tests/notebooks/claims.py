@@ -73,7 +73,7 @@ def widget_texts(nb, view_cell_id: str) -> list[str]:
 
 def check_quickstart(nb) -> list[str]:
     p = []
-    if not re.search(r"ReadMarkdownLines\s+0 → 56\s+memo", text_of(nb, "qs-05")):
+    if not re.search(r"ReadMarkdownLines\s+(0 → )?56\s+memo", text_of(nb, "qs-05")):
         p.append("qs-05: the prose says the reader shows 'memo' in the chain; it does not")
     if not has_panel(nb, "qs-07") or "5 sent" not in text_of(nb, "qs-07"):
         p.append("qs-07: the prose promises a live panel and five calls sent")
@@ -158,6 +158,12 @@ def check_advanced(nb) -> list[str]:
     html = "".join(str(o.get("data", {}).get("text/html", "")) for o in cell(nb, "adv-12").get("outputs", []))
     if "<img src=x" in html or "&lt;img src=x" not in html:
         p.append("adv-12: the payload is not shown escaped")
+    if "<bfnb.RunHandle preview 5 of 56>" not in plain_of(nb, "adv-p1"):
+        p.append("adv-p1: the prose says the preview covers 5 of the 56 entries")
+    if not re.search(r"^5 rows: .*\nfile written: False$", plain_of(nb, "adv-p3").strip(), re.M):
+        p.append("adv-p3: the prose says partial() gives the preview's five rows and nothing is written yet")
+    if "{'calls_sent': 51, 'calls_cached': 5}" not in plain_of(nb, "adv-p5") or "file written: True" not in plain_of(nb, "adv-p5"):
+        p.append("adv-p5: the prose says the rest sends only the other 51 calls and writes the file")
     panel = " ".join(widget_texts(nb, "adv-17"))
     if not re.search(r"idle · 56 of 56|done · 56 of 56", panel):
         p.append(f"adv-17: the saved panel does not show the finished run (56 of 56): {panel[:300]!r}")

@@ -99,7 +99,7 @@ class Engine(_Base):
             return report
         bus.emit(RunStarted(run.run_id, len(plan.order)))
         try:
-            with progress.run_scope(background=bool(ctx.options.get("_background"))):
+            with progress.run_scope(background=bool(ctx.options.get("_background")), partial=ctx.listener):
                 run.drive()
         except BaseException as exc:
             bus.emit(RunFinished(run.run_id, time.perf_counter() - run.t0, error=f"{type(exc).__name__}: {exc}"))
