@@ -81,9 +81,8 @@ class RunHandle:
             self._at_rest.set()
 
     def _run_preview(self, kwargs: dict[str, Any]) -> None:
-        from .preview import preview_graph, total_entries
-
         from ..engines import run
+        from .preview import preview_graph, total_entries
 
         pg, cut = preview_graph(self.graph, self.preview_size)  # type: ignore[arg-type]
         # The whole-batch engine unless asked otherwise: it reads every source entry, so M is known

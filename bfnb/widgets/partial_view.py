@@ -3,7 +3,7 @@
 A view, like the panel it sits under: :class:`RowsSoFar` reads a run's rows done so far (a
 :class:`~bfnb.executor.partial.Partial` of a blocking run, or a
 :class:`~bfnb.executor.handle.RunHandle`'s ``partial()``) when the panel refreshes, at most every
-``min_interval`` seconds, and renders them with :class:`~bfnb.display.BatchTable` (escaped HTML).
+``min_interval`` seconds (a look runs the row-wise ops after the broker op: not too often), and renders them with :class:`~bfnb.display.BatchTable` (escaped HTML).
 At a preview it is headed "preview N of M" and shows a button that resumes the run.  Reading
 sends nothing and writes nothing.
 """
@@ -42,7 +42,7 @@ class RowsSoFar:
         *,
         label: Callable[[pd.DataFrame], str] | None = None,
         handle: Any = None,
-        min_interval: float = 0.5,
+        min_interval: float = 1.0,
         max_rows: int | None = None,
     ) -> None:
         import ipywidgets as w

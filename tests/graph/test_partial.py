@@ -1,7 +1,9 @@
 """Live partial results and previews (#13), over real HTTP to the package's local server.
 
 Nothing here times a run: a test waits for a count (rows seen, answers given) with a deadline,
-and pauses the broker when it needs the run to stand still while it looks.
+and pauses the broker when it needs the run to stand still while it looks.  The server answers
+slowly (``SLOW``, two calls at a time) so that a run lasts seconds: a look that comes while it
+goes on does not depend on a busy machine scheduling the test's thread promptly.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ import pytest
 import bfnb as bf
 from bfnb.brokers import RateLimits, get_broker
 from bfnb.errors import BfnbError
-from bfnb.op import AskLLM, FromList, MapField, Sort, WriteJsonl
-from bfnb.op import progress
+from bfnb.op import AskLLM, FromList, MapField, Sort, WriteJsonl, progress
 
 MODEL = "gpt-4o-mini@openai"
+SLOW = 0.25  # seconds per answer
 
 
 def wait_for(predicate, what: str, deadline_s: float = 30.0):
@@ -41,31 +43,31 @@ def shout(text: str) -> str:
 
 
 def test_partial_gives_the_rows_answered_so_far_with_downstream_ops_applied(server):
-    server.configure(latency_s=0.05)
+    server.configure(latency_s=SLOW)
     broker = get_broker("chat", MODEL, limits=RateLimits(concurrency=2))
     with bf.ProjectFolder("partial", 1, 0, 0):
-        g = FromList(words(40)) | AskLLM("Write about {w}.", model=MODEL) | MapField(shout, "text", "loud")
+        g = FromList(words(24)) | AskLLM("Write about {w}.", model=MODEL) | MapField(shout, "text", "loud")
     handle = g.run(background=True)
-    assert handle.partial().empty or len(handle.partial()) < 40
+    assert handle.partial().empty or len(handle.partial()) < 24
     wait_for(lambda: len(handle.partial()) >= 4, "four partial rows")
     broker.pause()
     try:
         wait_for(lambda: broker.snapshot().in_flight == 0, "in-flight calls to finish")
         seen = handle.partial()
-        assert 4 <= len(seen) < 40 and not handle.done()
+        assert 4 <= len(seen) < 24 and not handle.done()
         assert set(seen["status"]) == {"done"}
         assert (seen["loud"] == seen["text"].str.upper()).all()  # MapField ran on the partial rows
     finally:
         broker.resume()
     final = handle.result(timeout=60)
-    assert len(final) == 40
+    assert len(final) == 24
     assert final.loc[seen.index, "text"].tolist() == seen["text"].tolist()  # the same answers, not re-asked
-    assert server.stats()["answered"] == 40
+    assert server.stats()["answered"] == 24
     assert handle.partial().equals(final)
 
 
 def test_a_barrier_downstream_stops_the_partial_rows_before_it(server):
-    server.configure(latency_s=0.05)
+    server.configure(latency_s=SLOW)
     broker = get_broker("chat", MODEL, limits=RateLimits(concurrency=2))
     with bf.ProjectFolder("partial", 1, 0, 1):
         g = FromList(words(20)) | AskLLM("Write about {w}.", model=MODEL) | MapField(shout, "text", "loud") | Sort("w")
@@ -124,7 +126,7 @@ def test_a_blocking_run_offers_its_rows_so_far_to_the_live_display(server):
     """What the notebook's table reads during a blocking run: the run's Partial, from inside its scope."""
     from bfnb.widgets.partial_view import RowsSoFar
 
-    server.configure(latency_s=0.05)
+    server.configure(latency_s=SLOW)
     broker = get_broker("chat", MODEL, limits=RateLimits(concurrency=2))
     looked: dict[str, object] = {}
 
@@ -161,23 +163,23 @@ def test_a_blocking_run_offers_its_rows_so_far_to_the_live_display(server):
 
 def test_a_streaming_run_shows_the_chunks_that_left_the_chain(server, monkeypatch):
     """The same look at a chunked engine: its chunks reach handle.partial() through the engine listener."""
-    import bfnb.engines.stream as stream
+    from bfnb.engines import get_engine
 
-    monkeypatch.setattr(stream.Engine, "chunk_rows", 4)
-    server.configure(latency_s=0.05)
+    monkeypatch.setattr(get_engine("stream"), "chunk_rows", 4)  # the engine instance every run uses
+    server.configure(latency_s=SLOW)
     broker = get_broker("chat", MODEL, limits=RateLimits(concurrency=2))
     with bf.ProjectFolder("partial", 1, 0, 3) as project:
         src = project["in/words.jsonl"]
         src.parent.mkdir(parents=True, exist_ok=True)
-        src.write_text("".join(json.dumps(w) + "\n" for w in words(40)))
+        src.write_text("".join(json.dumps(w) + "\n" for w in words(24)))
         g = bf.op.ReadJsonl(src) | AskLLM("Write about {w}.", model=MODEL) | MapField(shout, "text", "loud")
     handle = g.run(background=True, engine="stream")
     wait_for(lambda: len(handle.partial()) >= 4, "a first chunk through the chain")
     broker.pause()
     try:
         rows = handle.partial()
-        assert 4 <= len(rows) < 40 and (rows["loud"] == rows["text"].str.upper()).all()
+        assert 4 <= len(rows) < 24 and (rows["loud"] == rows["text"].str.upper()).all()
     finally:
         broker.resume()
-    assert len(handle.result(timeout=60)) == 40
+    assert len(handle.result(timeout=60)) == 24
     assert handle.result().loc[rows.index, "text"].tolist() == rows["text"].tolist()
