@@ -17,8 +17,12 @@ def graph(words):
 
 
 def test_execute_without_dispatch_sends_nothing_and_says_what_waits(server, capsys):
+    from bfnb.brokers.pricing import format_cost
+
     words = ["sea", "sky", "sea2"]
-    out = graph(words).execute()
+    g = graph(words)
+    estimate = g.cost().loc["total", "cost_usd_max"]  # the dry run of a graph never run
+    out = g.execute()
     assert server.stats()["answered"] == 0
     assert [e.data["status"] for e in out] == ["pending"] * 3  # the rows come back, marked
     line = capsys.readouterr().out.strip()
@@ -26,6 +30,7 @@ def test_execute_without_dispatch_sends_nothing_and_says_what_waits(server, caps
     assert m, line
     # the bound is the worst case: at least 100 output tokens per call at gpt-4o-mini's $0.60 / 1M
     assert float(m.group(1)) >= 3 * 100 * 0.60 / 1e6
+    assert line.endswith(f"(≤ {format_cost(estimate)})")  # the same bound as g.cost()'s dry run
     done = graph(words).execute(dispatch_brokers=True)
     assert server.stats()["answered"] == 3
     assert [e.data["status"] for e in done] == ["done"] * 3
