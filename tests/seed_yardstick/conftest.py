@@ -16,8 +16,10 @@ and the real ``apply()`` would replace asyncio's Task class for the whole pytest
 other test would then run on a patched asyncio). So ``nest_asyncio`` is an inert stand-in here
 unless the real package is installed, in which case the real one is used.
 
-The tests run offline: ``BFNB_OFFLINE=1`` makes the built-in local model answer
-``gpt-4o-mini@openai``, so no key and no network are needed.
+The tests run offline, and prove it: each runs with an OpenAI key set and ``OPENAI_BASE_URL``
+pointing at the package's local server, which counts requests. batchfactory's tests ask for
+``mock=True`` wherever a call would be made, so the server must see none: bfnb's mock answers
+with the built-in local model and sends nothing (checked after every test).
 """
 
 from __future__ import annotations
@@ -49,6 +51,19 @@ def _install_alias() -> None:
 _install_alias()
 
 
+@pytest.fixture(scope="session")
+def _counting_server():
+    from bfnb.local.server import LocalServer
+
+    with LocalServer().start() as server:
+        yield server
+
+
 @pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("BFNB_OFFLINE", "1")
+def _a_key_is_set_and_nothing_is_sent(monkeypatch, _counting_server):
+    monkeypatch.delenv("BFNB_OFFLINE", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-yardstick-not-a-real-key")
+    monkeypatch.setenv("OPENAI_BASE_URL", _counting_server.url)
+    before = _counting_server.stats()["requests"]
+    yield
+    assert _counting_server.stats()["requests"] == before, "a mock=True test sent a request"
