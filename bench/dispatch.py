@@ -172,9 +172,13 @@ t0 = time.perf_counter()
 import bfnb as bf
 from bfnb.op import AskLLM, FromList
 from bfnb.brokers import RateLimits, Retry, get_broker
-n, rpm, drop_checkpoints = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
-limits = RateLimits(concurrency=256, rpm=float(rpm)) if rpm != "none" else RateLimits(concurrency=256)
+n, rpm, drop_checkpoints, user_limits = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "1", sys.argv[4] == "1"
+if user_limits:  # the user sets 256 in flight (and the server's RPM when it has one)
+    limits = RateLimits(concurrency=256, rpm=float(rpm)) if rpm != "none" else RateLimits(concurrency=256)
+else:  # defaults, as a new user runs it: concurrency adapts, the RPM is learnt from the headers
+    limits = None
 get_broker("chat", "gpt-4o-mini@openai", limits=limits, retry=Retry(max_attempts=20))
+broker = get_broker("chat", "gpt-4o-mini@openai")
 with bf.ProjectFolder("bench", 1, 0, 0) as project:
     if drop_checkpoints:
         shutil.rmtree(project.checkpoint_dir, ignore_errors=True)
@@ -185,28 +189,33 @@ with bf.ProjectFolder("bench", 1, 0, 0) as project:
 t2 = time.perf_counter()
 cost = g.cost().loc["total"]
 print(json.dumps({"seconds": t2 - t1, "startup": t1 - t0, "rows": len(out), "done": int((out["status"] == "done").sum()),
-                  "sent": int(cost["calls_sent"]), "cached": int(cost["calls_cached"])}))
+                  "sent": int(cost["calls_sent"]), "cached": int(cost["calls_cached"]),
+                  "concurrency": broker.limits.concurrency}))
 """
 
 
-def _ask(url: str, n: int, data_dir: Path, *, rpm: int | None = None, drop_checkpoints: bool = False) -> dict[str, Any]:
+def _ask(url: str, n: int, data_dir: Path, *, rpm: int | None = None, drop_checkpoints: bool = False,
+         user_limits: bool = False) -> dict[str, Any]:  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENAI_BASE_URL": url, "OPENAI_API_KEY": "sk-bench",
            "BFNB_DATA_DIR": str(data_dir)}  # fmt: skip
     env.pop("BFNB_OFFLINE", None)
     code = f"PROMPT = {PROMPT!r}\n" + _ASK
-    res = subprocess.run([sys.executable, "-c", code, str(n), str(rpm or "none"), "1" if drop_checkpoints else "0"],
+    res = subprocess.run([sys.executable, "-c", code, str(n), str(rpm or "none"), "1" if drop_checkpoints else "0",
+                          "1" if user_limits else "0"],
                          capture_output=True, text=True, env=env, cwd=ROOT)  # fmt: skip
     if res.returncode:
         raise RuntimeError(res.stderr[-3000:])
     return orjson.loads(res.stdout.strip().splitlines()[-1])
 
 
-def measure_askllm(url: str, n: int, data_dir: Path) -> dict[str, Any]:
-    """(c) AskLLM over ``n`` entries, cold, in a fresh process and project."""
-    r = _ask(url, n, data_dir)
-    out = {"name": "c) AskLLM, cold", "n": n, "ok": r["done"], "seconds": r["seconds"], "rps": n / r["seconds"]}
+def measure_askllm(url: str, n: int, data_dir: Path, *, user_limits: bool = False) -> dict[str, Any]:
+    """(c) AskLLM over ``n`` entries, cold, in a fresh process and project, with no limits set
+    (the concurrency adapts); (c3) the same with the user's ``RateLimits(concurrency=256)``."""
+    r = _ask(url, n, data_dir, user_limits=user_limits)
+    name = "c3) AskLLM, cold, user-set 256 in flight" if user_limits else "c) AskLLM, cold, no limits set"
+    out = {"name": name, "n": n, "ok": r["done"], "seconds": r["seconds"], "rps": n / r["seconds"]}
     print(f"  {out['name']}: {n:,} entries in {r['seconds']:.1f} s = {out['rps']:,.0f} req/s "
-          f"({r['sent']:,} sent, {r['done']:,} done)")  # fmt: skip
+          f"({r['sent']:,} sent, {r['done']:,} done, concurrency at the end {r['concurrency']})")  # fmt: skip
     return out
 
 
@@ -233,7 +242,7 @@ def measure_askllm_limited(url: str, rpm: int, seconds: float, data_dir: Path) -
     control(url, "/configure", {"rpm": None})
     by_status = {int(k): v for k, v in stats["by_status"].items()}
     ok, n429 = by_status.get(200, 0), by_status.get(429, 0)
-    out = {"name": f"e) AskLLM under {rpm:,} RPM", "answered": ok, "share_of_limit": ok / (rpm * r["seconds"] / 60),
+    out = {"name": f"e) AskLLM under a server limit of {rpm:,} RPM (advertised in headers), no limits set", "answered": ok, "share_of_limit": ok / (rpm * r["seconds"] / 60),
            "429s": n429, "429_fraction": n429 / max(1, ok + n429), "done": r["done"]}  # fmt: skip
     print(f"  {out['name']}: {n:,} entries in {r['seconds']:.1f} s, {ok:,} answered = {out['share_of_limit']:.1%} "
           f"of the limit, {n429} answers 429 ({out['429_fraction']:.2%}), {r['done']:,} done")  # fmt: skip
@@ -315,6 +324,8 @@ def main() -> None:
                 res["a"] = _best(res.get("a"), measure_bare_aiohttp(url, args.n))
             if "c" in only:
                 res["c"] = _best(res.get("c"), measure_askllm(url, args.n, tmp / f"cold{r}"))
+            if "c3" in only:
+                res["c3"] = _best(res.get("c3"), measure_askllm(url, args.n, tmp / f"user{r}", user_limits=True))
             if "c2" in only:
                 res["c2"] = _best(res.get("c2"), measure_broker(url, args.n))
         if "d" in only:

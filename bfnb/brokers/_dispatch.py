@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from typing import Any
 
 from ..events import CallDone, CallFailed, CallRetrying, CallSent, bus
@@ -26,6 +27,11 @@ from .jobs import BACKOFF as _BACKOFF, DROPPED as _DROPPED, QUEUED as _QUEUED, S
 from .jobs import Entry as _Entry, OnRecord, Run as _Run
 
 __all__ = ["Dispatcher"]
+
+
+def _overload(err: Exception) -> bool:
+    """A 429, a timeout or a 503: the provider (or the path to it) has more than it can take."""
+    return isinstance(err, RateLimitError) or getattr(err, "status", None) == 503 or str(err).startswith("timeout")
 
 class Dispatcher:
     """Worker pool and per-attempt logic of a broker (a mixin of :class:`~bfnb.brokers.base.Broker`)."""
@@ -111,6 +117,7 @@ class Dispatcher:
         self._pending -= n
         self._in_flight += n
         first_sent = min(e.t_sent for e in group)
+        adaptive, t_attempt = self.adaptive, time.monotonic()
         try:
             with deadline_scope(first_sent + self.retry.timeouts.call_deadline):  # the transport ends it there
                 if n == 1 and not self.packs:
@@ -125,6 +132,8 @@ class Dispatcher:
             retry_after = getattr(err, "retry_after", None)
             if isinstance(err, RateLimitError) and retry_after and not isinstance(plan, str):
                 self.limiter.pause(retry_after)  # never for a wait retry_plan refused (an hour)
+            if adaptive is not None and _overload(err):
+                self._adapt(adaptive.on_overload())
             for entry in group:
                 self._failed_attempt(entry, err, plan)
             return
@@ -136,12 +145,20 @@ class Dispatcher:
             for entry in group:
                 self._fail(entry, redact(f"{type(err).__name__}: {err}"))
             return
+        if adaptive is not None:
+            self._adapt(adaptive.on_success(time.monotonic() - t_attempt, self._in_flight, self.limiter.rpm))
         self._in_flight -= n
         used = 0
         for entry, (response, tin, tout) in zip(group, results):
             used += tin + tout
             self._complete(entry, response, tin, tout)
         self.limiter.settle(reserved, used)
+
+    def _adapt(self, limit: int) -> None:
+        """Apply the adaptive controller's limit to the worker pool (growing starts workers now)."""
+        if limit != self.limits.concurrency and self.adaptive is not None:
+            self.limits = replace(self.limits, concurrency=limit)
+            self._ensure_workers()
 
     def _reserve(self, entry: _Entry) -> bool:
         budget = next((r.budget for r in entry.runs if r.budget is not None), None)

@@ -29,6 +29,7 @@ from ..events import BrokerStateChanged, CallsCached, CallsQueued, bus
 from ._dispatch import Dispatcher
 from .jobs import Entry, Gate, Job, OnRecord, Run, RunResult
 from .budget import BudgetTracker, fallback_cost
+from .concurrency import AdaptiveConcurrency
 from .config import DEFAULT_RATE_LIMITS, DEFAULT_RETRY, Budget, RateLimits, Retry
 from .limiter import Limiter
 
@@ -59,6 +60,8 @@ class BrokerSnapshot:
     eta_s: float | None
     last_errors: tuple[str, ...]
     started_at: float
+    concurrency: int = 0  # calls allowed in flight now
+    adaptive: bool = False  # whether that number adapts (no limit set by the user)
 
 
 class Broker(Dispatcher):
@@ -97,6 +100,8 @@ class Broker(Dispatcher):
         self._gated = 0  # runs in progress that have a gate
         self._last_run: Run | None = None
         self._workers: list[asyncio.Task[None]] = []
+        #: adapts ``limits.concurrency`` while calls run (set by get_broker when the user gave no limits)
+        self.adaptive: AdaptiveConcurrency | None = None
         self._state = "idle"
         self._paused = False
         self._session_open = False
@@ -306,6 +311,7 @@ class Broker(Dispatcher):
     def configure(self, *, limits: RateLimits | None = None, retry: Retry | None = None) -> None:
         """Change limits or retry policy (takes effect for the next attempts)."""
         if limits is not None:
+            self.adaptive = None  # limits the user set win over the adaptive controller
             self.limits = limits
             self.limiter.configure(limits)
             self._call(self._ensure_workers_if_running)
@@ -316,6 +322,12 @@ class Broker(Dispatcher):
     def concurrency(self) -> int:
         """How many calls may be in flight at once: the worker count (``limits.concurrency``)."""
         return self.limits.concurrency
+
+    def adapt(self, controller: AdaptiveConcurrency | None) -> None:
+        """Let ``controller`` set the concurrency from now on (None: keep ``limits.concurrency``)."""
+        self.adaptive = controller
+        if controller is not None:
+            self.set_concurrency(controller.limit)
 
     def set_concurrency(self, n: int) -> None:
         """Change the number of calls in flight while running (an adaptive controller calls this).
@@ -383,7 +395,7 @@ class Broker(Dispatcher):
             self.name, self._state, max(0, self._pending), self._in_flight, self._done, self._cached,
             self._failed, self._retrying, self._in_tokens, self._out_tokens, self._cost,
             self._cost_known, rps, tps, budget_usd, (left / rps if rps > 0 else None) if left else 0.0,
-            tuple(self._errors), self._started_at,
+            tuple(self._errors), self._started_at, self.limits.concurrency, self.adaptive is not None,
         )  # fmt: skip
 
     def __repr__(self) -> str:

@@ -17,12 +17,14 @@ import threading
 from pathlib import Path
 
 from .base import Broker
+from .concurrency import adaptive_for
 from .config import RateLimits, Retry
 from .providers import ResolvedModel
 
 __all__ = ["DEFAULT_PROVIDER_LIMITS", "all_brokers", "get_broker"]
 
-# Starting limits per provider; each limiter also learns real limits from x-ratelimit-* headers.
+# Limits per provider when the user gives none; the concurrency then adapts (brokers/concurrency.py)
+# and each limiter learns real limits from x-ratelimit-* headers.
 DEFAULT_PROVIDER_LIMITS: dict[str, RateLimits] = {
     "openai": RateLimits(concurrency=64),
     "local": RateLimits(concurrency=8),
@@ -95,6 +97,8 @@ def get_broker(
             from .embedding import EmbeddingBroker
 
             broker = EmbeddingBroker(resolved, use, retry)
+        if limits is None and not local and not batch:  # no limits from the user: adapt to the provider
+            broker.adapt(adaptive_for(provider.name))
         _brokers[ident] = broker
         return broker
 

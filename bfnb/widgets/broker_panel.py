@@ -56,6 +56,8 @@ def detail_html(st: PanelState, now: float) -> str:
     if st.budget_usd:
         spend += f" of {format_cost(st.budget_usd)} budget ({st.spend_fraction or 0:.0%})"
     rates = f"{st.requests_per_s(now):.1f} req/s · {format_compact(st.tokens_per_s(now))} tok/s"
+    if st.concurrency:
+        rates += f" · concurrency {st.concurrency:,}{' (adaptive)' if st.adaptive else ''}"
     parts = [el("div", counts), el("div", rates, " · ", spend, *_eta(st, now))]
     waiting = st.waiting_on(now)
     if waiting:

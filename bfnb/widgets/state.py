@@ -78,6 +78,8 @@ class PanelState:
     cost_known: bool = True
     budget_usd: float | None = None
     last_errors: tuple[str, ...] = ()
+    concurrency: int | None = None  # calls allowed in flight now (from a snapshot; None: unknown)
+    adaptive: bool = False  # whether the broker adapts that number (no limit set by the user)
     started_at: float | None = None  # first event of this burst (same clock as ``now``)
     updated_at: float | None = None  # last event
     # set when built from a broker snapshot, which measures these itself
@@ -301,6 +303,8 @@ class PanelState:
             cost_known=bool(get("cost_known", True)),
             budget_usd=getattr(snap, "budget_usd", None),
             last_errors=tuple(redact(e) for e in get("last_errors", ()))[-MAX_ERRORS:],
+            concurrency=int(get("concurrency")) or None,
+            adaptive=bool(get("adaptive", False)),
             started_at=started,
             updated_at=(time.time() if now is None else now) if started is not None else None,
             snap_rates=(
