@@ -396,7 +396,9 @@ def write_parquet(
 def read_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a batch written by :func:`write_parquet`."""
     try:
-        table = pq.read_table(path)
+        # one file: ParquetFile skips pyarrow.dataset (its import is most of a first read), and a
+        # thread pool only pays off for big files (a checkpoint of 20k rows reads 5x faster without)
+        table = pq.ParquetFile(path).read(use_threads=os.path.getsize(path) > 64 * 2**20)
     except (OSError, pa.ArrowException) as e:
         raise SourceError(f"cannot read Parquet file {os.fspath(path)!r}: {e}") from e
     try:

@@ -21,7 +21,9 @@ concurrency-limits (Gradient2), self-clocked by completions so it needs no timer
 * it only grows while the pool is at least half used, so a tail of work or a paced limiter does
   not inflate it.
 
-The base latency is the fastest round trip seen, allowed to drift up 0.2 % per round trip so a
+A latency cut is checked once the limit fell by 10 %: if the latency did not fall with it, the
+latency was not a queue of this client's making (a busy CPU, a provider that became slower), so
+the cut is undone and that latency becomes the base.  The base latency is the fastest round trip seen, allowed to drift up 0.2 % per round trip so a
 provider that became slower for good is learnt again (faster drift would let a standing queue
 pass for the provider's own latency).  Local providers start at 4 and stay
 ≤ 16.  Everything is plain arithmetic on the values passed in (and a clock for "once per round
@@ -72,8 +74,11 @@ class AdaptiveConcurrency:
         self._round_sum = 0.0
         self._round_min = math.inf
         self._round_size = initial
+        self._round_level = float(initial)  # the limit while this round's calls were sent
         self._round_full = False  # the pool was at least half used during this round
         self._last_cut = -math.inf
+        self._shrunk_from: tuple[float, float] | None = None  # (limit, mean latency) before a latency cut
+        self.rebaselines = 0
 
     @property
     def limit(self) -> int:
@@ -127,12 +132,27 @@ class AdaptiveConcurrency:
                 self.slow_start = False  # a queue is forming: hold here and steer by the gradient
             else:
                 self._round_size = max(1, self.limit)
+                self._round_level = float(self.limit)
                 return
+        level, self._round_level = self._round_level, float(self.limit)  # this round's calls were sent at `level`
+        if self._shrunk_from is not None and level <= 0.9 * self._shrunk_from[0]:
+            before_limit, before_mean = self._shrunk_from
+            self._shrunk_from = None
+            if mean >= 0.95 * before_mean:
+                # fewer calls out, yet no faster: the latency is not a queue of ours (a busy CPU, a
+                # slower provider).  Take it as the new base and undo the cut.
+                self.base_latency = base = max(base, mean / self.tolerance)
+                self._limit = max(self._limit, before_limit)
+                self.rebaselines += 1
         gradient = max(0.5, min(1.0, self.tolerance * base / mean))
         target = self._limit * gradient + (math.sqrt(self._limit) if full else 0.0)
         new = self._limit * (1 - self.smoothing) + target * self.smoothing
         if new > self._limit and not full:
             new = self._limit  # the pool was not full: no evidence that more would help
+        if new < self._limit and self._shrunk_from is None:
+            self._shrunk_from = (level, mean)
+        elif new >= self._limit:
+            self._shrunk_from = None
         self._limit = max(float(self.minimum), min(new, float(self.maximum)))
         self._round_size = max(1, self.limit)
 

@@ -56,6 +56,8 @@ def accepted_names() -> list[str]:
 
 def validate_name(name: Any) -> str:
     """``name`` if it is an accepted engine name, else an EngineError listing the accepted ones."""
+    if name == AUTO or name in BUILTIN:  # no scan of the installed distributions (~0.1 s) for these
+        return name
     if not isinstance(name, str) or name not in accepted_names():
         raise EngineError(f"unknown engine {name!r}; accepted: {', '.join(accepted_names())}")
     return name

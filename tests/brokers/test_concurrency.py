@@ -16,7 +16,7 @@ class Clock:
 
 
 def simulate(ctl: AdaptiveConcurrency, clock: Clock, seconds: float, *, base: float = 0.2, capacity: int = 10**9,
-             rpm: float | None = None, limited: int | None = None) -> list[tuple[float, int]]:  # fmt: skip
+             rpm: float | None = None, limited: int | None = None, slowdown=lambda t: 1.0) -> list[tuple[float, int]]:  # fmt: skip
     """Round trips of a server answering in ``base`` s until more than ``capacity`` calls queue.
 
     Every round trip the client sends ``limit`` calls (or ``limited``, when the work is scarcer);
@@ -25,7 +25,7 @@ def simulate(ctl: AdaptiveConcurrency, clock: Clock, seconds: float, *, base: fl
     trace = []
     while clock.t < seconds:
         sent = ctl.limit if limited is None else min(limited, ctl.limit)
-        latency = base * max(1.0, sent / capacity)
+        latency = base * max(1.0, sent / capacity) * slowdown(clock.t)
         for _ in range(sent):
             ctl.on_success(latency, sent, rpm)
         clock.t += latency
@@ -50,6 +50,18 @@ def test_latency_growth_ends_slow_start_and_holds_near_the_server_capacity():
     late = [limit for t, limit in trace if t > 15]
     assert 200 <= min(late) and max(late) <= 600, late  # around 300, never runaway
     assert ctl.base_latency == pytest.approx(0.2, rel=0.3)
+
+
+def test_latency_that_does_not_follow_the_limit_is_not_taken_for_a_queue():
+    # from t = 5 s every answer takes 3x longer whatever the calls in flight (a busy CPU, a slower
+    # provider): the limit must not collapse, as a pure latency gradient would make it
+    clock = Clock()
+    ctl = AdaptiveConcurrency(initial=16, clock=clock)
+    trace = simulate(ctl, clock, 60.0, capacity=400, slowdown=lambda t: 3.0 if t > 5 else 1.0)
+    before = max(limit for t, limit in trace if t <= 5)
+    late = [limit for t, limit in trace if t > 40]
+    assert min(late) >= 0.7 * min(before, 400), (before, late)
+    assert ctl.rebaselines >= 1
 
 
 def test_a_429_halves_the_limit_once_per_round_trip():
