@@ -42,7 +42,6 @@ __all__ = [
     "encode_record",
     "encode_value",
     "loads_exact",
-    "load_jsonl",
     "may_hold_big_int",
     "read_jsonl",
     "write_jsonl",
@@ -315,48 +314,6 @@ def read_jsonl(
             if decode and (b'"$' in line or b'"bytes"' in line):  # a tag, or a value packed by batchfactory
                 obj = decode_record(obj)
             yield lineno, obj
-
-
-def load_jsonl(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], np.ndarray | None]:
-    """All records of a ``.jsonl`` (or ``.json``) file, and their 1-based line numbers.
-
-    The same records as :func:`read_jsonl`, at orjson's own speed: the file is split into lines
-    once and ``orjson.loads`` is mapped over them in C, with no Python step per line.  The line
-    numbers are None when record ``i`` is simply on line ``i + 1`` (no blank lines).  Any bad
-    line sends the file through :func:`read_jsonl`, whose error names the file and line.
-    """
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as e:
-        raise SourceError(f"cannot open {str(p)!r}: {e.strerror or e}") from e
-    if p.suffix.lower() == ".json":
-        pairs = list(_read_json_document(p, data, True))
-        return [r for _, r in pairs], np.array([i for i, _ in pairs], dtype=np.int64)
-    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
-    lines = body.split(b"\n")
-    if lines and not lines[-1]:
-        lines.pop()
-    numbers = None
-    if not all(lines) or any(map(bytes.isspace, lines)):  # blank lines: keep each other line's number
-        keep = [i for i, line in enumerate(lines) if line.strip()]
-        numbers = np.array(keep, dtype=np.int64) + 1
-        lines = [lines[i] for i in keep]
-    try:
-        records = list(map(orjson.loads, lines))
-    except orjson.JSONDecodeError:
-        records = None
-    if records is not None and may_hold_big_int(body):  # ints past 64 bits, exactly
-        records = [loads_exact(line, r) for line, r in zip(lines, records, strict=True)]
-    if records is None or (records and set(map(type, records)) != {dict}):
-        for _ in read_jsonl(p):  # raises naming the file and the line
-            pass
-        raise AssertionError(f"{p}: orjson refused a line that read_jsonl accepts")  # pragma: no cover
-    if (b"$" in body and b'"$' in body) or b'"bytes"' in body:  # a tag, or a value batchfactory packed
-        for i, line in enumerate(lines):  # ("$" alone is a memchr: a quick "no tag at all")
-            if b'"$' in line or b'"bytes"' in line:  # read_jsonl's test, line by line
-                records[i] = decode_record(records[i])
-    return records, numbers
 
 
 def _at_eof(f: Any) -> bool:

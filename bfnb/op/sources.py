@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from .. import batch as B
 from ..convert import batch_from_arrow
 from ..errors import SourceError
-from ..formats.jsonl import load_jsonl
+from ..formats.jsonl_blocks import load_jsonl
 from ._files import (
     arrow_rules,
     FileSource,

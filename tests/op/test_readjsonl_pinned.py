@@ -85,3 +85,21 @@ def test_readjsonl_names_the_file_and_line_of_a_bad_line(tmp_path, content, line
     p.write_bytes(content.encode("latin-1") if "\xff" in content else content.encode())
     with pytest.raises(bf.SourceError, match=rf"bad\.jsonl'? line {line}.*{what}|bad\.jsonl'? line {line}: {what}"):
         ReadJsonl(p).to_graph().run()
+
+
+@pytest.mark.parametrize("block_bytes", [7, 64, 1 << 20])
+def test_reading_in_blocks_gives_the_same_records_and_line_numbers(tmp_path, block_bytes):
+    from bfnb.formats.jsonl import read_jsonl
+    from bfnb.formats.jsonl_blocks import iter_jsonl_blocks
+
+    p = tmp_path / "sample.jsonl"
+    p.write_text("\ufeff" + "\n".join(LINES) + "\n" + '{"last": "no newline"}', encoding="utf-8")
+    want = list(read_jsonl(p))
+    got = [(int(n), r) for recs, nums in iter_jsonl_blocks(p, block_bytes) for n, r in zip(nums, recs, strict=True)]
+    assert got == want
+
+
+def test_the_stream_engine_reads_the_pinned_idx(tmp_path):
+    p = tmp_path / "sample.jsonl"
+    p.write_text("\ufeff" + "\n".join(LINES) + "\n", encoding="utf-8")
+    assert ReadJsonl(p).to_graph().run(engine="stream").index.tolist() == IDX

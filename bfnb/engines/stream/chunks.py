@@ -13,6 +13,7 @@ another) is kept as Python objects, as the whole-batch reader types it.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -21,7 +22,7 @@ import pandas as pd
 
 from ... import batch as B
 from ...errors import SourceError
-from ...formats.jsonl import read_jsonl
+from ...formats.jsonl_blocks import iter_jsonl_blocks
 from ...op._idx import Where
 from ...op.sources import ReadJsonl
 
@@ -68,27 +69,27 @@ def read_jsonl_chunks(op: ReadJsonl, rows: int) -> Iterator[pd.DataFrame]:
     at: list[tuple[int, int]] = []
     produced = False
 
-    def flush() -> pd.DataFrame:
+    def flush(n: int) -> pd.DataFrame:
         nonlocal records, at
-        spots = at
-        where = Where(len(records), lambda i: f"{files[spots[i][0]]}:{spots[i][1]}")
-        df = _records_batch(op, records, where)
+        spots, taken = at[:n], records[:n]
+        records, at = records[n:], at[n:]
+        where = Where(len(taken), lambda i: f"{files[spots[i][0]]}:{spots[i][1]}")
+        df = _records_batch(op, taken, where)
         tracker.add(df.index)
-        records, at = [], []
         return df
 
     for fi, path in enumerate(files):
         try:
-            for lineno, rec in read_jsonl(path):
-                records.append(rec)
-                at.append((fi, lineno))
-                if len(records) >= rows:
+            for recs, numbers in iter_jsonl_blocks(path):  # blocks of lines parsed in C, not line by line
+                records.extend(recs)
+                at.extend(zip(itertools.repeat(fi), numbers.tolist()))
+                while len(records) >= rows:
                     produced = True
-                    yield flush()
+                    yield flush(rows)
         except SourceError as e:
             raise SourceError(e.message, op=op) from e
     if records or not produced:
-        yield flush()
+        yield flush(len(records))
     if tracker.maybe_duplicated():
         op.read(None)  # type: ignore[arg-type]  # names both records; returns only on a hash collision
 
