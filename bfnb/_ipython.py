@@ -5,8 +5,10 @@ Installed on ``import bfnb`` when running inside IPython (nothing happens in a p
 * a cell ending with ``g |= op`` (or with ``g``) runs the graph and shows it: the op chain with
   rows, cache hits and cost, then the result table.  The run happens in the cell, so an error
   fails the cell like any other error;
-* the id of the running cell is recorded before each cell, so re-running a cell replaces what it
-  added to a graph (:mod:`bfnb.graph.cells`);
+* the id of the running cell is passed to :mod:`bfnb.graph.cells` before each cell, so
+  re-running a cell replaces what it added to a graph;
+* a graph displays as its op chain and result table (a mimebundle formatter registered here:
+  the graph layer knows nothing of IPython);
 * batches (DataFrames with an ``idx`` index and a ``rev`` column) display as bfnb tables;
 * broker work shows a live panel (ipywidgets) while it runs;
 * after each cell, a statement ``g | op`` whose graph is thrown away gets a warning pointing at
@@ -98,12 +100,34 @@ class _ShowLast(ast.NodeTransformer):
         return node
 
 
+def cell_key(ip: Any, info: Any) -> str | None:
+    """The id of the cell about to run: the front end's cell id (JupyterLab, VS Code send one,
+    in the event or in the request's metadata), else a key from its source text (nbclient and the
+    terminal IPython send none; a re-run of an unchanged cell is then still recognised)."""
+    cell_id = getattr(info, "cell_id", None)
+    kernel = getattr(ip, "kernel", None)
+    if cell_id is None and kernel is not None:
+        parent = kernel.get_parent() if hasattr(kernel, "get_parent") else getattr(kernel, "_parent_header", {})
+        meta = (parent or {}).get("metadata") or {}
+        cell_id = meta.get("cellId") or meta.get("cell_id")
+    if cell_id is None:
+        raw = getattr(info, "raw_cell", None)
+        cell_id = f"src:{hash(raw)}" if raw else None
+    return None if cell_id is None else str(cell_id)
+
+
 def _pre_run_cell(info: Any) -> None:
+    from .graph import cells
+
     ip = _ip()
-    if ip is None:
-        return
-    ip._bfnb_cell_id = getattr(info, "cell_id", None)
-    ip._bfnb_current_source = getattr(info, "raw_cell", None)
+    try:
+        key = None if ip is None else cell_key(ip, info)
+    except Exception:  # finding the cell must never break it: g |= op then just appends
+        key = None
+    if key is None:
+        cells.leave_cell()
+    else:
+        cells.enter_cell(key, int(getattr(ip, "execution_count", 0) or 0))
 
 
 def _leftmost_name(node: ast.expr) -> str | None:
@@ -158,6 +182,9 @@ def discarded_graphs(source: str, namespace: dict[str, Any]) -> list[str]:
 def _post_run_cell(result: Any) -> None:
     import sys
 
+    from .graph import cells
+
+    cells.leave_cell()
     ip = _ip()
     source = getattr(getattr(result, "info", None), "raw_cell", None)
     if ip is None or not source or "|" not in source:
@@ -198,6 +225,9 @@ def install() -> bool:
     ip.events.register("pre_run_cell", _pre_run_cell)
     ip.events.register("post_run_cell", _post_run_cell)
     ip.display_formatter.formatters["text/html"].for_type(pd.DataFrame, _batch_html)
+    from .graph import Graph
+
+    ip.display_formatter.mimebundle_formatter.for_type(Graph, graph_mimebundle)
     try:
         from .brokers.human import set_answerer
         from .brokers.registry import all_brokers

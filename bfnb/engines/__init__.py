@@ -114,7 +114,7 @@ def run(
 ) -> RunReport:
     """Plan ``graph``, choose its engine, check every op is supported, then run it."""
     from ..calls import mock_calls
-    from ..executor.plan import plan
+    from ..graph.plan import plan
 
     with mock_calls(bool(options.get("mock"))):  # mock=True: fingerprints and keys of the local model, marked mock
         return _run(graph, engine, dispatch_brokers, targets, use_memo, keep_tail, options, plan)

@@ -39,7 +39,7 @@ from ..errors import EngineError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..executor.plan import Plan
+    from ..graph.plan import Plan
     from ..executor.run import RunReport
     from ..graph.graph import Graph
     from ..op.base import Op

@@ -56,26 +56,25 @@ def preview_graph(g: Graph, n: int) -> tuple[Graph, list[int]]:
     The ids let a caller read, from the run's report, how many entries the sources gave in all
     (the cut nodes' ``rows_in``): the M of "preview N of M".
     """
-    from ..graph.graph import Edge, Graph, Node, _ids
+    from ..graph.graph import Edge, Graph, Node
 
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"preview must be a positive number of entries, got {n!r}")
-    out = Graph()
+    nodes: list[Node] = []
     cut: dict[int, int] = {}
-    for nid, node in g._nodes.items():
+    for nid, node in g.nodes_by_id.items():
         op: Any = node.op
         if op.side_effect and op.kind == "sink" and op.n_out == 1:
             op = NotWritten(op.label())
-        out._nodes[nid] = Node(nid, op, node.cell)
+        nodes.append(Node(nid, op, node.cell))
         if node.op.n_in == 0:
-            take = Node(next(_ids), PreviewCut(n), node.cell)
-            out._nodes[take.id] = take
+            take = Graph.new_node(PreviewCut(n), node.cell)
+            nodes.append(take)
             cut[nid] = take.id
-    for e in g._edges:  # what read a source now reads its cut
-        out._edges.append(Edge(cut.get(e.src, e.src), e.dst, e.src_port, e.dst_port))
-    out._edges.extend(Edge(src, take) for src, take in cut.items())
-    out._head = g._head
-    out._tail = cut.get(g._tail, g._tail) if g._tail is not None else None
+    edges = [Edge(cut.get(e.src, e.src), e.dst, e.src_port, e.dst_port) for e in g.edges]  # what read a source now reads its cut
+    edges.extend(Edge(src, take) for src, take in cut.items())
+    tail = cut.get(g.tail_id, g.tail_id) if g.tail_id is not None else None
+    out = Graph.assemble(nodes, edges, head=g.head_id, tail=tail)
     return out, list(cut.values())
 
 

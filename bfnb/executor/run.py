@@ -22,12 +22,12 @@ from .. import batch as B
 from ..calls import CallClient
 from ..errors import BfnbError, OpError
 from ..events import NodeFinished, NodeStarted, RunFinished, RunStarted, bus
+from ..graph.plan import Plan, plan
 from ..op import progress
 from ..op.base import RunContext
 from . import hooks
 from .memo import memo as default_memo
 from .partial import Partial
-from .plan import Plan, plan
 
 if TYPE_CHECKING:
     from ..graph.graph import Graph
@@ -169,8 +169,8 @@ def run_graph(
         project=options.get("project"), budget=options.get("budget"), dispatch=dispatch_brokers, run_id=run_id
     )
     p = plan_ if plan_ is not None else plan(g, input_fingerprint=input_fingerprint)
-    report = RunReport(run_id, weakref.ref(g), {}, tail_id=g._tail, call_log=calls.log if calls is not None else [])
-    if not g._nodes:
+    report = RunReport(run_id, weakref.ref(g), {}, tail_id=g.tail_id, call_log=calls.log if calls is not None else [])
+    if not len(g):
         return report
     partial = None
     if not nested:
@@ -179,9 +179,9 @@ def run_graph(
         if options.get("_on_partial") is not None:
             options["_on_partial"](partial)  # a RunHandle keeps it for handle.partial()
 
-    keep = set(targets or ()) | ({g._tail} if g._tail is not None else set())
-    keep |= {nid for nid, n in g._nodes.items() if n.tag}
-    needed = set(keep) | {nid for nid, n in g._nodes.items() if n.op.side_effect}
+    keep = set(targets or ()) | ({g.tail_id} if g.tail_id is not None else set())
+    keep |= {nid for nid, n in g.nodes_by_id.items() if n.tag}
+    needed = set(keep) | {nid for nid, n in g.nodes_by_id.items() if n.op.side_effect}
     needed |= {nid for nid in p.order if not p.out_edges.get(nid)}  # every dead end runs
     if nested:
         needed |= set(p.order)
@@ -192,9 +192,9 @@ def run_graph(
     for nid in reversed(p.order):
         if nid not in needed:
             continue
-        node = g._nodes[nid]
+        node = g.node(nid)
         fp = p.fingerprints[nid]
-        if use_memo and not node.op.side_effect and not (nested and nid == g._head and inputs is not None and not input_fingerprint):
+        if use_memo and not node.op.side_effect and not (nested and nid == g.head_id and inputs is not None and not input_fingerprint):
             hit = default_memo.get(fp)
             if hit is not None:
                 results[nid], served[nid] = hit, "memo"
@@ -221,7 +221,7 @@ def run_graph(
         for nid in p.order:
             if nid not in needed:
                 continue
-            node = g._nodes[nid]
+            node = g.node(nid)
             op = node.op
             fp = p.fingerprints[nid]
             rep = NodeReport(nid, op.display_name(), op.kind, node.tag, fp, op_label=node.label())
@@ -236,7 +236,7 @@ def run_graph(
                 _emit_finished(nested, run_id, rep)
                 continue
             ins = _incoming(results, edges, op.n_in)
-            if nid == g._head and inputs is not None and op.n_in:
+            if nid == g.head_id and inputs is not None and op.n_in:
                 ins[0] = B.concat([inputs, ins[0]]) if len(ins[0]) else inputs
             rep.rows_in = sum(len(b) for b in ins)
             if not nested:
@@ -332,7 +332,7 @@ def _every_node(g: Graph, p: Any, reports: dict[int, NodeReport], nested: bool) 
         if rep is None:
             if nested:
                 continue
-            node = g._nodes[nid]
+            node = g.node(nid)
             fp = p.fingerprints[nid]
             rep = NodeReport(nid, node.op.display_name(), node.op.kind, node.tag, fp, op_label=node.label(), cached="not needed")
             hit = default_memo.get(fp)
@@ -379,7 +379,7 @@ def _run_op(op: Any, ins: list[pd.DataFrame], ctx: RunContext) -> list[pd.DataFr
 
 def _subgraph_runner(ctx: RunContext, dispatch_brokers: bool, use_memo: bool) -> Any:
     def run_body(body: Graph, batch: pd.DataFrame, fingerprint: str) -> pd.DataFrame:
-        if not body._nodes:
+        if not len(body):
             return batch
         rep = run_graph(
             body,

@@ -3,7 +3,8 @@
 In a notebook people write ``g |= AskLLM(...)`` in a cell, edit the prompt and run the cell again.
 Plain ``|`` would stack a second AskLLM.  So ``g |= op`` remembers, per cell, the graph as it was
 before that cell first extended it; when the same cell runs again (a new execution of it), the
-extension starts from that remembered graph instead.  Outside IPython ``g |= op`` is ``g = g | op``.
+extension starts from that remembered graph instead.  Outside a notebook cell ``g |= op`` is
+``g = g | op``.
 """
 
 from __future__ import annotations
@@ -13,40 +14,28 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .graph import Graph
 
-__all__ = ["current_cell", "extend_in_cell"]
+__all__ = ["current_cell", "enter_cell", "extend_in_cell", "leave_cell"]
+
+# (cell id, execution count) of the notebook cell running now, set by the notebook layer
+# (:mod:`bfnb._ipython` calls enter_cell before each cell and leave_cell after it).  The graph
+# layer never looks for IPython itself.
+_cell: tuple[str, int] | None = None
+
+
+def enter_cell(cell_id: str, count: int) -> None:
+    """A notebook cell starts: ``g |= op`` in it replaces what an earlier run of it added."""
+    global _cell
+    _cell = (str(cell_id), int(count))
+
+
+def leave_cell() -> None:
+    global _cell
+    _cell = None
 
 
 def current_cell() -> tuple[str, int] | None:
-    """(cell id, execution count) of the cell being executed in an IPython kernel, else None."""
-    try:
-        import sys
-
-        ipy_mod = sys.modules.get("IPython")
-        if ipy_mod is None:
-            return None
-        ip = ipy_mod.get_ipython()
-        if ip is None:
-            return None
-        count = int(getattr(ip, "execution_count", 0))
-        kernel = getattr(ip, "kernel", None)
-        cell_id = getattr(ip, "_bfnb_cell_id", None)
-        if cell_id is None and kernel is not None:
-            parent = kernel.get_parent() if hasattr(kernel, "get_parent") else getattr(kernel, "_parent_header", {})
-            meta = (parent or {}).get("metadata") or {}
-            cell_id = meta.get("cellId") or meta.get("cell_id")
-        if cell_id is None:
-            # no cell id (nbclient, plain IPython): fall back to the cell's source text
-            cell_id = _current_source_key(ip)
-        if cell_id is None:
-            return None
-        return str(cell_id), count
-    except Exception:
-        return None
-
-
-def _current_source_key(ip: Any) -> str | None:
-    raw = getattr(ip, "_bfnb_current_source", None)
-    return f"src:{hash(raw)}" if raw else None
+    """(cell id, execution count) of the notebook cell being run, else None."""
+    return _cell
 
 
 def extend_in_cell(g: Graph, other: Any) -> Graph:
@@ -54,16 +43,11 @@ def extend_in_cell(g: Graph, other: Any) -> Graph:
     if cell is None:
         return g | other
     cell_id, count = cell
-    base_info = g._cell_bases.get(cell_id)
+    base_info = g.cell_base(cell_id)
     if base_info is not None and base_info[0] != count:
         # this cell ran before and extended the graph then: start again from the graph it extended
         base = base_info[1]
-        out = base._chain(other, cell=cell_id)
-        out._cell_bases = {k: v for k, v in base._cell_bases.items()}
-        out._cell_bases[cell_id] = (count, base)
-        return out
+        return base.extended(other, cell=cell_id, count=count, base=base)
     if base_info is None:
-        out = g._chain(other, cell=cell_id)
-        out._cell_bases[cell_id] = (count, g)
-        return out
-    return g._chain(other, cell=cell_id)  # a second `g |=` in the same execution of the cell
+        return g.extended(other, cell=cell_id, count=count, base=g)
+    return g.extended(other, cell=cell_id)  # a second `g |=` in the same execution of the cell

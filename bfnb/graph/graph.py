@@ -3,14 +3,16 @@
 ``a | b`` returns a new graph and never changes ``a``; ``g |= op`` rebinds ``g`` to a new graph (in
 a notebook, re-running the cell replaces what that cell added, see :mod:`bfnb.graph.cells`).
 ``wire`` is the one builder method that changes a graph in place, for graphs that are not chains.
-A graph does no I/O until it is run or displayed.
+A graph does no I/O until it is run or displayed; its notebook display is registered with IPython
+by :mod:`bfnb._ipython` (the graph layer never imports the notebook layer).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -77,6 +79,20 @@ class Graph:
         g._head = g._tail = n.id
         return g
 
+    @staticmethod
+    def new_node(op: Op, cell: str | None = None) -> Node:
+        """A node for ``op`` with an id no other node has (to build a graph with :meth:`assemble`)."""
+        return Node(next(_ids), op, cell)
+
+    @classmethod
+    def assemble(cls, nodes: Iterable[Node], edges: Iterable[Edge], *, head: int | None, tail: int | None) -> Graph:
+        """A graph made of these nodes and edges (for code that rewrites a graph, e.g. a preview)."""
+        g = cls()
+        g._nodes = {n.id: n for n in nodes}
+        g._edges = list(edges)
+        g._head, g._tail = head, tail
+        return g
+
     def _copy(self) -> Graph:
         g = Graph()
         g._nodes = dict(self._nodes)
@@ -85,7 +101,7 @@ class Graph:
         g._cell_bases = dict(self._cell_bases)
         return g
 
-    def _fresh_ids(self) -> Graph:
+    def with_fresh_ids(self) -> Graph:
         """The same graph with new node ids, so it can stand beside its original."""
         remap = {nid: next(_ids) for nid in self._nodes}
         g = Graph()
@@ -104,7 +120,7 @@ class Graph:
             g._cell_bases = dict(self._cell_bases)
             return g
         if not self._nodes.keys().isdisjoint(right._nodes):
-            right = right._fresh_ids()
+            right = right.with_fresh_ids()
         head_op = right._nodes[right._head].op  # type: ignore[index]
         tail_op = self._nodes[self._tail].op  # type: ignore[index]
         if head_op.n_in == 0:
@@ -117,6 +133,19 @@ class Graph:
         g._edges.append(Edge(self._tail, right._head))  # type: ignore[arg-type]
         g._tail = right._tail
         return g
+
+    def cell_base(self, cell_id: str) -> tuple[int, Graph] | None:
+        """(execution count, graph) as it was before cell ``cell_id`` first extended it (see cells)."""
+        return self._cell_bases.get(cell_id)
+
+    def extended(self, other: Any, *, cell: str, count: int | None = None, base: Graph | None = None) -> Graph:
+        """``self | other`` added by notebook cell ``cell``; with ``base``, remember that the cell
+        (in execution ``count``) extended ``base``, so a re-run of the cell starts from it."""
+        out = self._chain(other, cell=cell)
+        if base is not None and count is not None:
+            out._cell_bases = dict(base._cell_bases)
+            out._cell_bases[cell] = (count, base)
+        return out
 
     def __or__(self, other: Any) -> Graph:
         return self._chain(other)
@@ -188,6 +217,24 @@ class Graph:
         return list(self._nodes.values())
 
     @property
+    def nodes_by_id(self) -> Mapping[int, Node]:
+        """Every node by id, in the order they were added (a read-only view)."""
+        return MappingProxyType(self._nodes)
+
+    def node(self, node_id: int) -> Node:
+        return self._nodes[node_id]
+
+    @property
+    def head_id(self) -> int | None:
+        """The id of the node a chain starts with (where a loop body's input goes)."""
+        return self._head
+
+    @property
+    def tail_id(self) -> int | None:
+        """The id of the node whose result ``run()`` returns."""
+        return self._tail
+
+    @property
     def edges(self) -> list[Edge]:
         return list(self._edges)
 
@@ -237,7 +284,7 @@ class Graph:
 
     def fingerprint(self) -> str:
         """Structure + every op's fingerprint (independent of node ids)."""
-        from ..executor.plan import plan
+        from .plan import plan
 
         return plan(self).graph_fingerprint
 
@@ -375,7 +422,7 @@ class Graph:
     def __repr__(self) -> str:
         if not self._nodes:
             return "Graph()"
-        from ..executor.plan import plan
+        from .plan import plan
 
         p = plan(self)
         names = {nid: _label_code(i) for i, nid in enumerate(p.order)}
@@ -392,10 +439,6 @@ class Graph:
             lines.append(f"  ({names[nid]}) {node.op!r}{arrow}")
         return "\n".join(lines)
 
-    def _repr_mimebundle_(self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None) -> dict[str, str]:
-        from .._ipython import graph_mimebundle
-
-        return graph_mimebundle(self)
 
 
 def _recorded(g: Graph, report: RunReport) -> RunReport:

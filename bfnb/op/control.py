@@ -93,8 +93,8 @@ def wire_branch(g: Graph, src: Op, chain: Any, dst: Op) -> Graph:
     body = _as_graph(chain)
     if body is None:
         return g.wire(src, dst, 1, 1)
-    if not body._nodes.keys().isdisjoint(g._nodes):
-        body = body._fresh_ids()
+    if not body.nodes_by_id.keys().isdisjoint(g.nodes_by_id):
+        body = body.with_fresh_ids()
     g.wire(src, body, 1, 0)
     return g.wire(body, dst, 0, 1)
 

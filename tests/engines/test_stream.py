@@ -75,7 +75,7 @@ def test_a_duplicate_idx_across_chunks_names_both_lines(tmp_path):
 
 def test_chunks_reach_a_listener_as_they_are_made(tmp_path):
     from bfnb.engines import EngineContext
-    from bfnb.executor.plan import plan
+    from bfnb.graph.plan import plan
 
     src = write_lines(tmp_path / "in.jsonl", 25)
     g = ReadJsonl(src) | MapField(str.upper, "s")

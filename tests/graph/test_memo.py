@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bfnb as bf
-from bfnb.executor.plan import plan
+from bfnb.graph.plan import plan
 from bfnb.op import FromList, MapField, Sort
 
 

@@ -13,7 +13,7 @@ from ..base import Engine as _Base
 from ..base import EngineContext
 
 if TYPE_CHECKING:
-    from ...executor.plan import Plan
+    from ...graph.plan import Plan
     from ...executor.run import RunReport
 
 __all__ = ["Engine"]

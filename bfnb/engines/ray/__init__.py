@@ -61,7 +61,7 @@ from .carrier import decode, encode
 from .translate import carried, translate
 
 if TYPE_CHECKING:
-    from ...executor.plan import Plan
+    from ...graph.plan import Plan
     from ...graph.graph import Graph
 
 __all__ = ["Engine", "ensure_ray"]
@@ -124,7 +124,7 @@ class Engine(_Base):
         data_ctx.enable_progress_bars = False  # bfnb shows its own progress; Ray's bars would print per stage
         g = ctx.graph
         run = _RayRun(self, plan, ctx)
-        report = RunReport(run.run_id, weakref.ref(g), {}, tail_id=g._tail, call_log=run.calls.log)
+        report = RunReport(run.run_id, weakref.ref(g), {}, tail_id=g.tail_id, call_log=run.calls.log)
         if not g.nodes:
             return report
         bus.emit(RunStarted(run.run_id, len(plan.order)))
@@ -172,9 +172,9 @@ class _RayRun:
         )
         self.inputs = inputs
         g: Graph = ctx.graph
-        self.keep = set(ctx.targets) | {nid for nid, n in g._nodes.items() if n.tag}
-        if g._tail is not None and ctx.keep_tail:
-            self.keep.add(g._tail)
+        self.keep = set(ctx.targets) | {nid for nid, n in g.nodes_by_id.items() if n.tag}
+        if g.tail_id is not None and ctx.keep_tail:
+            self.keep.add(g.tail_id)
         self.values: dict[int, list[Any]] = {}
         self.reports: dict[int, NodeReport] = {}
         self.results: dict[int, list[pd.DataFrame]] = {}
@@ -195,13 +195,13 @@ class _RayRun:
     def _served(self) -> dict[int, tuple[list[pd.DataFrame], str]]:
         """Memo and checkpoint hits, from the tail back, as the local engine finds them."""
         g, p = self.ctx.graph, self.plan
-        needed = set(self.keep) | {nid for nid, n in g._nodes.items() if n.op.side_effect}
+        needed = set(self.keep) | {nid for nid, n in g.nodes_by_id.items() if n.op.side_effect}
         needed |= {nid for nid in p.order if not p.out_edges.get(nid)}
         served: dict[int, tuple[list[pd.DataFrame], str]] = {}
         for nid in reversed(p.order):
             if nid not in needed:
                 continue
-            op, fp = g._nodes[nid].op, p.fingerprints[nid]
+            op, fp = g.node(nid).op, p.fingerprints[nid]
             if self.ctx.use_memo and not op.side_effect:
                 hit = default_memo.get(fp)
                 if hit is not None:
@@ -224,7 +224,7 @@ class _RayRun:
         for nid in p.order:
             if nid not in self.needed:
                 continue
-            node = g._nodes[nid]
+            node = g.node(nid)
             op = node.op
             rep = NodeReport(nid, op.display_name(), op.kind, node.tag, p.fingerprints[nid], op_label=node.label())
             self.reports[nid] = rep
@@ -243,7 +243,7 @@ class _RayRun:
                 whole = self.as_df(self.values[nid][0])
                 self.results[nid] = [whole]
                 rep = self.reports[nid]
-                op = g._nodes[nid].op
+                op = g.node(nid).op
                 if self.ctx.use_memo and op.memoize and not op.side_effect and not rep.incomplete and not rep.cached:
                     default_memo.put(rep.fingerprint, [whole])
 
@@ -253,7 +253,7 @@ class _RayRun:
             ports[e.dst_port].append(self.values[e.src][e.src_port])
         out: list[Any] = []
         for i, vals in enumerate(ports):
-            if i == 0 and nid == self.ctx.graph._head and self.inputs is not None:
+            if i == 0 and nid == self.ctx.graph.head_id and self.inputs is not None:
                 vals = [self.inputs, *vals]
             if len(vals) == 1:
                 out.append(vals[0])
@@ -333,9 +333,9 @@ class _RayRun:
         """Loop bodies run on Ray too: each round's batch goes through the body's translation."""
 
         def run_body(body: Graph, batch: pd.DataFrame, fingerprint: str) -> pd.DataFrame:
-            from ...executor.plan import plan as make_plan
+            from ...graph.plan import plan as make_plan
 
-            if not body._nodes:
+            if not len(body):
                 return batch
             ctx = EngineContext(body, dispatch_brokers=self.ctx.dispatch_brokers, use_memo=False, options=self.ctx.options)
             sub = _RayRun(self.engine, make_plan(body, input_fingerprint=fingerprint), ctx, inputs=batch)
@@ -349,6 +349,6 @@ class _RayRun:
                 else:
                     parent.add_stat("cost_usd", r.cost_usd)
                 parent.incomplete = parent.incomplete or r.incomplete
-            return sub.results[body._tail][0] if body._tail in sub.results else B.empty()
+            return sub.results[body.tail_id][0] if body.tail_id in sub.results else B.empty()
 
         return run_body

@@ -45,7 +45,7 @@ from .chunks import gather, read_jsonl_chunks, slices
 from .translate import chunked_source, step
 
 if TYPE_CHECKING:
-    from ...executor.plan import Plan
+    from ...graph.plan import Plan
     from ...graph.graph import Graph, Node
 
 __all__ = ["Engine"]
@@ -83,7 +83,7 @@ class Engine(_Base):
         if not chunked_source(g.head.op):
             return f"{g.head.op.label()} reads whole"
         for nid in plan.order[1:]:
-            op = g._nodes[nid].op
+            op = g.node(nid).op
             kind = step(op).kind
             if kind not in _AUTO_KINDS:
                 return f"{op.label()} is a {'broker op' if kind == 'broker' else 'barrier'}"
@@ -94,7 +94,7 @@ class Engine(_Base):
     def execute(self, plan: Plan, ctx: EngineContext) -> RunReport:
         g = ctx.graph
         run = _StreamRun(self, plan, ctx)
-        report = RunReport(run.run_id, weakref.ref(g), {}, tail_id=g._tail, call_log=run.calls.log)
+        report = RunReport(run.run_id, weakref.ref(g), {}, tail_id=g.tail_id, call_log=run.calls.log)
         if not g.nodes:
             return report
         bus.emit(RunStarted(run.run_id, len(plan.order)))
@@ -130,8 +130,8 @@ class _StreamRun:
             project=opts.get("project"), budget=opts.get("budget"), dispatch=ctx.dispatch_brokers, run_id=self.run_id
         )
         g = ctx.graph
-        self.nodes: list[Node] = [g._nodes[nid] for nid in plan.order]
-        self.keep = set(ctx.targets) | ({g._tail} if ctx.keep_tail and g._tail is not None else set())
+        self.nodes: list[Node] = [g.node(nid) for nid in plan.order]
+        self.keep = set(ctx.targets) | ({g.tail_id} if ctx.keep_tail and g.tail_id is not None else set())
         self.kept: dict[int, list[pd.DataFrame]] = {nid: [] for nid in self.keep}
         self.reports: dict[int, NodeReport] = {}
         self.contexts: dict[int, RunContext] = {}
@@ -184,7 +184,7 @@ class _StreamRun:
         for nid, parts in self.kept.items():
             whole = gather(parts) if parts else B.empty()
             self.results[nid] = [whole]
-            op = self.ctx.graph._nodes[nid].op
+            op = self.ctx.graph.node(nid).op
             rep = self.reports[nid]
             if self.ctx.use_memo and op.memoize and not op.side_effect and not rep.incomplete and not rep.cached:
                 default_memo.put(rep.fingerprint, [whole])

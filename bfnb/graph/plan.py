@@ -16,7 +16,7 @@ from ..errors import GraphError
 from ..fingerprint import combine
 
 if TYPE_CHECKING:
-    from ..graph.graph import Edge, Graph
+    from .graph import Edge, Graph
 
 __all__ = ["Plan", "plan"]
 
@@ -31,10 +31,10 @@ class Plan:
 
 
 def topological_order(g: Graph) -> list[int]:
-    nodes = list(g._nodes)
+    nodes = list(g.nodes_by_id)
     indeg = {n: 0 for n in nodes}
     succ: dict[int, list[int]] = defaultdict(list)
-    for e in g._edges:
+    for e in g.edges:
         indeg[e.dst] += 1
         succ[e.src].append(e.dst)
     position = {n: i for i, n in enumerate(nodes)}
@@ -49,7 +49,7 @@ def topological_order(g: Graph) -> list[int]:
                 ready.append(m)
                 ready.sort(key=position.__getitem__)
     if len(order) != len(nodes):
-        stuck = [g._nodes[n].label() for n in nodes if n not in set(order)]
+        stuck = [g.node(n).label() for n in nodes if n not in set(order)]
         raise GraphError(
             f"the graph has a cycle through {', '.join(stuck)}; express loops with While or Repeat"
         )
@@ -61,15 +61,15 @@ def plan(g: Graph, *, input_fingerprint: str = "") -> Plan:
     order = topological_order(g)
     in_edges: dict[int, list[Edge]] = defaultdict(list)
     out_edges: dict[int, list[Edge]] = defaultdict(list)
-    for e in g._edges:
+    for e in g.edges:
         in_edges[e.dst].append(e)
         out_edges[e.src].append(e)
     fps: dict[int, str] = {}
     for nid in order:
-        op = g._nodes[nid].op
+        op = g.node(nid).op
         parts = [op.fingerprint()]
         feeds = sorted(f"{e.dst_port}<{fps[e.src]}:{e.src_port}" for e in in_edges[nid])
-        if nid == g._head and input_fingerprint:
+        if nid == g.head_id and input_fingerprint:
             feeds.append(f"0<input:{input_fingerprint}")
         fps[nid] = combine(*parts, *feeds)
     sinks = [fps[n] for n in order if not out_edges[n]]
