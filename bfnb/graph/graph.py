@@ -420,25 +420,9 @@ class Graph:
     # --- display --------------------------------------------------------------------------------
 
     def __repr__(self) -> str:
-        if not self._nodes:
-            return "Graph()"
-        from .plan import plan
+        from .plan import describe
 
-        p = plan(self)
-        names = {nid: _label_code(i) for i, nid in enumerate(p.order)}
-        lines = [f"Graph({len(self._nodes)} ops)"]
-        for nid in p.order:
-            node = self._nodes[nid]
-            outs = []
-            for e in self._edges:
-                if e.src == nid:
-                    port = f"[{e.dst_port}]" if e.dst_port else ""
-                    src_port = f"{e.src_port}:" if node.op.n_out > 1 else ""
-                    outs.append(f"{src_port}{names[e.dst]}{port}")
-            arrow = f" -> {', '.join(outs)}" if outs else ""
-            lines.append(f"  ({names[nid]}) {node.op!r}{arrow}")
-        return "\n".join(lines)
-
+        return describe(self)
 
 
 def _recorded(g: Graph, report: RunReport) -> RunReport:
@@ -468,12 +452,3 @@ def _ops_within(g: Graph) -> Iterator[Op]:
                 stack.extend(v)
             elif isinstance(v, Op):
                 stack.append(v)
-
-
-def _label_code(i: int) -> str:
-    s = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        s = chr(65 + r) + s
-    return s

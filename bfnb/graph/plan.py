@@ -18,7 +18,7 @@ from ..fingerprint import combine
 if TYPE_CHECKING:
     from .graph import Edge, Graph
 
-__all__ = ["Plan", "plan"]
+__all__ = ["Plan", "describe", "plan"]
 
 
 @dataclass
@@ -75,3 +75,37 @@ def plan(g: Graph, *, input_fingerprint: str = "") -> Plan:
     sinks = [fps[n] for n in order if not out_edges[n]]
     gfp = combine("graph", *sorted(sinks), *(fps[n] for n in order))
     return Plan(order, fps, dict(in_edges), dict(out_edges), gfp)
+
+
+def describe(g: Graph) -> str:
+    """The graph as text, its nodes lettered in plan order (``Graph.__repr__``)::
+
+        Graph(2 ops)
+          (A) FromList(...) -> B
+          (B) MapField(...)
+    """
+    if not len(g):
+        return "Graph()"
+    p = plan(g)
+    names = {nid: _label_code(i) for i, nid in enumerate(p.order)}
+    lines = [f"Graph({len(g)} ops)"]
+    for nid in p.order:
+        node = g.node(nid)
+        outs = []
+        for e in p.out_edges.get(nid, ()):
+            port = f"[{e.dst_port}]" if e.dst_port else ""
+            src_port = f"{e.src_port}:" if node.op.n_out > 1 else ""
+            outs.append(f"{src_port}{names[e.dst]}{port}")
+        arrow = f" -> {', '.join(outs)}" if outs else ""
+        lines.append(f"  ({names[nid]}) {node.op!r}{arrow}")
+    return "\n".join(lines)
+
+
+def _label_code(i: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA."""
+    s = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        s = chr(65 + r) + s
+    return s
