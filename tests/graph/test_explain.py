@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import bfnb as bf
+from bfnb._ipython import graph_mimebundle
 from bfnb.local.server import LocalServer
 from bfnb.op import AskLLM, FromList
 
@@ -26,7 +27,7 @@ def _graph(n=50, prompt="Write a poem about {w}."):
 def test_looking_at_a_never_run_graph_sends_nothing(server):
     g = _graph()
     repr(g)
-    bundle = g._repr_mimebundle_()
+    bundle = graph_mimebundle(g)  # what IPython shows for a graph (registered by bfnb._ipython)
     assert "not run yet" in bundle["text/plain"]
     assert len(g) == 2
     why = g.explain()
@@ -53,5 +54,5 @@ def test_after_a_run_looking_reads_what_the_run_did(server):
     assert server.stats()["answered"] == 10
     assert g.cost().loc["total", "calls_sent"] == 10
     assert set(g.explain()["served"]) == {"sent"}
-    assert "not run yet" not in g._repr_mimebundle_()["text/plain"]
+    assert "not run yet" not in graph_mimebundle(g)["text/plain"]
     assert server.stats()["requests"] == 10
