@@ -385,7 +385,9 @@ class Graph:
     def meta_fields(self) -> list[str]:
         """The bookkeeping fields written by this graph's ops (loop and branch bodies included)."""
         seen: dict[str, None] = {}
-        for op in _ops_within(self):
+        from .plan import ops_within
+
+        for op in ops_within(self):
             for name in op.meta_fields():
                 seen.setdefault(name, None)
         return list(seen)
@@ -436,19 +438,3 @@ def _recorded(g: Graph, report: RunReport) -> RunReport:
 
         warnings.warn(f"bfnb could not record this run's versions: {e}", stacklevel=3)
     return report
-
-
-def _ops_within(g: Graph) -> Iterator[Op]:
-    """Every op of ``g`` and of the graphs its ops hold as bodies (If, While, ListParallel)."""
-    stack, seen = list(g), set()
-    while stack:
-        op = stack.pop()
-        if id(op) in seen:
-            continue
-        seen.add(id(op))
-        yield op
-        for v in vars(op).values() if hasattr(op, "__dict__") else ():
-            if isinstance(v, Graph):
-                stack.extend(v)
-            elif isinstance(v, Op):
-                stack.append(v)

@@ -9,16 +9,18 @@ kernel has the same fingerprints, and a CheckPoint written by one process is fou
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import GraphError
 from ..fingerprint import combine
+from ..op.base import Op
 
 if TYPE_CHECKING:
     from .graph import Edge, Graph
 
-__all__ = ["Plan", "describe", "plan"]
+__all__ = ["Plan", "describe", "ops_within", "plan"]
 
 
 @dataclass
@@ -109,3 +111,19 @@ def _label_code(i: int) -> str:
         i, r = divmod(i - 1, 26)
         s = chr(65 + r) + s
     return s
+
+
+def ops_within(g: Graph) -> Iterator[Op]:
+    """Every op of ``g`` and of the graphs its ops hold as bodies (If, While, ListParallel)."""
+    stack, seen = list(g), set()
+    while stack:
+        op = stack.pop()
+        if id(op) in seen:
+            continue
+        seen.add(id(op))
+        yield op
+        for v in vars(op).values() if hasattr(op, "__dict__") else ():
+            if hasattr(v, "nodes_by_id"):  # a Graph (not imported: graph.py imports this module)
+                stack.extend(v)
+            elif isinstance(v, Op):
+                stack.append(v)
