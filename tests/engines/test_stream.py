@@ -99,3 +99,21 @@ def test_execute_streams_without_keeping_the_tail(tmp_path):
     assert len((tmp_path / "out.jsonl").read_bytes().splitlines()) == 25
     with pytest.raises(bf.BfnbError, match="did not keep"):
         g.last_run.tail_result()
+
+
+def test_sort_and_shuffle_spill_and_equal_the_whole_batch_engine(tmp_path):
+    from bfnb.executor.memo import memo
+    from bfnb.op import Shuffle
+
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"".join(orjson.dumps({"n": (i * 7919) % 53, "s": f"x{i}", **({"k": None} if i % 9 == 0 else {})}) + b"\n" for i in range(53)))
+    for mid in (Sort("n", reverse=True), Sort("k", "s"), Shuffle(5)):
+        g = ReadJsonl(src) | mid | TakeFirstN(20) | WriteJsonl(tmp_path / "out.jsonl")
+        memo.clear()
+        got = g.run(engine="stream")
+        streamed = (tmp_path / "out.jsonl").read_bytes()
+        memo.clear()
+        want = g.run(engine="local")
+        assert got.index.tolist() == want.index.tolist()  # the same order, not only the same rows
+        assert got.equals(want)
+        assert streamed == (tmp_path / "out.jsonl").read_bytes()

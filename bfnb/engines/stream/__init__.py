@@ -5,7 +5,8 @@ A chain ``source → op → … → writer`` becomes a pipeline of Python genera
 appends it to its temporary file before the source reads the next one, so memory holds a few
 chunks, not the file, and the first rows exist on disk within a chunk's time.  Broker ops keep
 several chunks in flight (their calls overlap across chunks); a ``TakeFirstN`` stops the source
-early; barriers gather their whole input (see :mod:`bfnb.engines.base` for the one meaning of memo,
+early; Sort and Shuffle spill to disk and reorder by buckets; other barriers gather their whole
+input (see :mod:`bfnb.engines.base` for the one meaning of memo,
 barrier and writer all engines share).  Chunks of a node are fed to ``ctx.listener`` as they are
 made, for live partial results.
 
@@ -42,6 +43,7 @@ from ...op.sinks import _require
 from ..base import Engine as _Base
 from ..base import EngineContext
 from .chunks import gather, read_jsonl_chunks, slices
+from .spill import permuted
 from .translate import chunked_source, step
 
 if TYPE_CHECKING:
@@ -249,6 +251,8 @@ class _StreamRun:
             return self._take(node, counted, any(n.op.side_effect for n in before))
         if kind == "writer":
             return self._write_jsonl(node, counted)
+        if kind == "permute":
+            return permuted(node.op, counted, self.rows, lambda b: self._call(node, rctx, b))
         del rep
         return self._barrier(node, rctx, counted)
 

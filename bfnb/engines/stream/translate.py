@@ -9,6 +9,8 @@ A :class:`Step` says how an op treats a stream of chunks:
 * ``take`` — ``TakeFirstN``: passes the first rows on and then stops reading its input;
 * ``writer`` — ``WriteJsonl``: appends each chunk to a temporary file, published atomically at the
   end of the run (still one write per run);
+* ``permute`` — ``Sort`` (by fields) and ``Shuffle``: only reorder rows, decided by a few fields,
+  so they spill their input to disk and reorder it by buckets (:mod:`.spill`) in bounded memory;
 * ``barrier`` — anything else (sort, shuffle, sample, collectors, loops, checkpoints, other writers):
   gathers its whole input, runs once, and its output is cut into chunks again.
 
@@ -27,7 +29,7 @@ from ...op.base import Op
 
 __all__ = ["Step", "chunked_source", "step"]
 
-Kind = Literal["rowwise", "broker", "take", "writer", "barrier"]
+Kind = Literal["rowwise", "broker", "take", "writer", "permute", "barrier"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,16 @@ for _cls in (llm.AskLLM, llm.CallRequests, embed.EmbedText):
 @step.register
 def _(op: rows.TakeFirstN) -> Step:
     return Step("take", op)
+
+
+@step.register
+def _(op: rows.Shuffle) -> Step:
+    return Step("permute", op)
+
+
+@step.register
+def _(op: rows.Sort) -> Step:
+    return Step("permute" if op.keys else "barrier", op)  # a custom_func of the whole entry: gather
 
 
 @step.register
