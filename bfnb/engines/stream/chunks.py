@@ -88,7 +88,7 @@ def read_jsonl_chunks(op: ReadJsonl, rows: int) -> Iterator[pd.DataFrame]:
                     produced = True
                     yield flush(rows)
         except SourceError as e:
-            raise SourceError(e.message, op=op) from e
+            raise SourceError(e.message, op=op, idx=e.idx, field=e.field) from e
     if records or not produced:
         yield flush(len(records))
     if tracker.maybe_duplicated():

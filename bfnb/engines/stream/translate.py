@@ -97,6 +97,7 @@ def _(op: sinks.WriteJsonl) -> Step:
 
 def chunked_source(op: Op) -> bool:
     """Whether a source reads in chunks (else it is read whole and then cut into chunks)."""
-    if isinstance(op, sources.ReadJsonl):
-        return not op.shuffle and not op.offset and op.max_count is None
+    if isinstance(op, sources.ReadJsonl):  # a .json document is one value: read whole
+        plain = not op.shuffle and not op.offset and op.max_count is None
+        return plain and not str(op.glob_str).lower().endswith(".json")
     return False
