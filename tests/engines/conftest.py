@@ -11,6 +11,7 @@ from __future__ import annotations
 
 
 import importlib.util
+import os
 
 import pytest
 
@@ -48,7 +49,12 @@ def ray_session():
     from bfnb.engines.ray import ensure_ray
 
     started = not ray.is_initialized()
-    ensure_ray()  # as a run would: a local Ray with this machine's CPUs (2 in CI)
+    try:
+        ensure_ray()  # as a run would: a local Ray with this machine's CPUs (2 in CI)
+    except Exception as e:  # Ray's raylet has a fixed 30 s to start; a shared, overloaded machine misses it
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"Ray could not start on this busy machine ({e}); CI runs these cases")
     yield
     if started:
         ray.shutdown()

@@ -80,8 +80,8 @@ def _quiet_ray_data() -> None:
 def ensure_ray() -> None:
     """Start Ray on this machine, or join ``RAY_ADDRESS``, unless it is running already.
 
-    A local start is tried twice: Ray gives its raylet a fixed 30 s to come up, which a busy
-    machine can miss once.
+    A local start is tried three times: Ray gives its raylet a fixed 30 s to come up, which a
+    busy machine can miss.
     """
     _quiet_ray_data()
     if ray.is_initialized():
@@ -91,11 +91,14 @@ def ensure_ray() -> None:
         ray.init(**kwargs)
         return
     kwargs["num_cpus"] = os.cpu_count() or 1
-    try:
-        ray.init(**kwargs)
-    except Exception:
-        ray.shutdown()
-        ray.init(**kwargs)
+    for attempt in range(3):
+        try:
+            ray.init(**kwargs)
+            return
+        except Exception:
+            ray.shutdown()
+            if attempt == 2:
+                raise
 
 
 def _unwrap(exc: BaseException) -> BaseException:
