@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .nbchecks import WIDGET_STATE, WIDGET_VIEW, output_text
+from .prompt_iteration_claims import check_prompt_iteration  # 6_prompt_iteration's check, in its own module
 
 REPO = Path(__file__).resolve().parents[2]
 MARKER = "(local model)"
@@ -176,6 +177,7 @@ CHECKS: dict[str, Callable] = {
     "3_text_segmentation.ipynb": check_segmentation,
     "4_prompt_management.ipynb": check_prompt_management,
     "5_embeddings.ipynb": check_embeddings,
+    "6_prompt_iteration.ipynb": check_prompt_iteration,
     "8_advanced.ipynb": check_advanced,
 }
 
