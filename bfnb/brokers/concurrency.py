@@ -7,7 +7,7 @@ how many calls may be in flight.  It works like TCP congestion control and Netfl
 concurrency-limits (Gradient2), self-clocked by completions so it needs no timer:
 
 * **slow start**: +1 per answered call, which doubles the limit every round trip while the pool is
-  full (16 → 256 in four round trips: under a second on a 200 ms server).  A textbook +1 per round
+  full (32 → 256 in three round trips: 0.6 s on a 200 ms server).  A textbook +1 per round
   trip (AIMD) would need a minute.  Slow start ends when a round trip's mean latency passes
   ``tolerance`` (1.5) × the fastest seen, or at the first overload;
 * **steady state**: once per round trip (``limit`` answers), ``new = limit × gradient +
@@ -41,7 +41,7 @@ __all__ = ["AdaptiveConcurrency", "adaptive_for"]
 #: (initial, maximum) per provider; local servers share one machine with everything else
 _LOCAL = (4, 16)
 _PROVIDER_BOUNDS: dict[str, tuple[int, int]] = {"ollama": _LOCAL, "lmstudio": _LOCAL, "vllm": (16, 512)}
-_DEFAULT_BOUNDS = (16, 1024)
+_DEFAULT_BOUNDS = (32, 1024)  # 32: the old fixed default was 64; slow start takes it from there
 
 
 class AdaptiveConcurrency:

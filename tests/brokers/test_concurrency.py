@@ -108,7 +108,7 @@ def test_local_providers_start_at_4_and_stay_at_most_16():
     ctl._clock = clock
     simulate(ctl, clock, 30.0)
     assert ctl.limit == 16
-    assert adaptive_for("lmstudio").maximum == 16 and adaptive_for("openai").limit == 16
+    assert adaptive_for("lmstudio").maximum == 16 and adaptive_for("openai").limit == 32
 
 
 def test_bounds_are_checked():
@@ -131,10 +131,10 @@ def test_a_broker_with_no_user_limits_adapts_and_user_limits_win(server, monkeyp
     monkeypatch.setenv("OPENAI_BASE_URL", server.url)
     server.configure(latency_s=0.02)
     broker = get_broker("chat", "gpt-4o-mini@openai")
-    assert broker.adaptive is not None and broker.limits.concurrency == 16
+    assert broker.adaptive is not None and broker.limits.concurrency == 32
     result = run(broker.run(chat_jobs(400), on_record=lambda r: None))
     assert all(r.status == "done" for r in result.values())
-    assert broker.limits.concurrency > 16  # slow start while the latency stayed flat
+    assert broker.limits.concurrency > 32  # slow start while the latency stayed flat
     snap = broker.snapshot()
     assert snap.concurrency == broker.limits.concurrency and snap.adaptive
     st = PanelState.from_snapshot(snap)
