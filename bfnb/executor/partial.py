@@ -111,7 +111,7 @@ class Partial:
             producers = dict(self._producers)
             pushed = {k: list(v) for k, v in self._pushed.items()}
             done = dict(self._done)
-        tail = self.graph._tail
+        tail = self.graph.tail_id
         if tail is not None and tail in done:
             self.stage = ""
             return done[tail]
@@ -149,13 +149,13 @@ class Partial:
             if node in seen:
                 continue
             seen.add(node)
-            if self.graph._nodes[node].op.kind in ("broker", "loop"):
+            if self.graph.node(node).op.kind in ("broker", "loop"):
                 return True
             todo += self._next.get(node, [])
         return False
 
     def _passable(self, nid: int) -> bool:
-        op = self.graph._nodes[nid].op
+        op = self.graph.node(nid).op
         return op.n_in == 1 and op.n_out == 1 and (op.kind in ROW_WISE or op.kind == "sink")
 
     def _downstream(self, nid: int, batch: pd.DataFrame) -> pd.DataFrame:
@@ -163,15 +163,15 @@ class Partial:
         from ..op.base import RunContext
 
         node = nid
-        while node != self.graph._tail:
+        while node != self.graph.tail_id:
             nxt = self._next.get(node, [])
             if len(nxt) != 1 or not self._passable(nxt[0]):
                 break
             node = nxt[0]
-            op = self.graph._nodes[node].op
+            op = self.graph.node(node).op
             if op.kind == "sink" or batch.empty:
                 continue  # writers and printers are passed over: a look has no side effect
             ctx = RunContext(run_id="partial", node_id=node, label=op.label(), fingerprint="", dispatch_brokers=False)
             batch = op.run([batch], ctx)[0]
-        self.stage = "" if node == self.graph._tail else self.graph._nodes[node].op.label()
+        self.stage = "" if node == self.graph.tail_id else self.graph.node(node).op.label()
         return batch
