@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from ._lazy import lazy_names
-
 from ._version import __version__
+from .entry import Entry
 from .errors import (
     BfnbError,
     BfnbWarning,
@@ -39,7 +39,6 @@ from .errors import (
     UserFunctionError,
     WriteError,
 )
-from .entry import Entry
 from .graph import Graph
 from .options import default_embedding_model, default_model, options
 from .project import ProjectFolder
@@ -134,6 +133,7 @@ def _live_progress(brokers_getter: Any) -> Any:
 
 from ._ipython import install as _install_ipython  # noqa: E402
 from .op import progress as _progress  # noqa: E402
+
 
 def _all_brokers() -> list[Any]:
     import sys

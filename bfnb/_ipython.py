@@ -64,7 +64,7 @@ def graph_mimebundle(g: Any) -> dict[str, str]:
     if not _fresh(g):
         from .display.html import escape
 
-        text = f"{repr(g)}\n\nnot run yet: end a cell with it, or call .run(), to run it"
+        text = f"{g!r}\n\nnot run yet: end a cell with it, or call .run(), to run it"
         return {"text/plain": text, "text/html": f"<pre>{escape(text)}</pre>"}
     return _view(g)._repr_mimebundle_()
 

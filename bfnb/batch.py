@@ -121,7 +121,7 @@ def to_records(df: pd.DataFrame, *, with_meta: bool = True) -> list[dict[str, An
         return [{} for _ in range(len(df))]
     if all(type(f) is str for f in fields) and len(set(fields)) == len(fields):
         return list(map(_row_maker(tuple(fields)), *cols))
-    return list(map(dict, map(zip, itertools.repeat(fields), zip(*cols))))
+    return list(map(dict, map(zip, itertools.repeat(fields), zip(*cols, strict=True))))
 
 
 @functools.lru_cache(maxsize=256)
@@ -129,7 +129,7 @@ def _row_maker(fields: tuple[str, ...]) -> Any:
     """``lambda a, b: {"f1": a, "f2": b}``: a dict display is the fastest way to build a row's dict."""
     args = ", ".join(f"_{i}" for i in range(len(fields)))
     items = ", ".join(f"{f!r}: _{i}" for i, f in enumerate(fields))  # repr of a str is a literal
-    return eval(f"lambda {args}: {{{items}}}", {})  # noqa: S307
+    return eval(f"lambda {args}: {{{items}}}", {})
 
 
 def field_values(df: pd.DataFrame, field: str, *, op: Any = None) -> pd.Series:

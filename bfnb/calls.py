@@ -34,9 +34,9 @@ the executor (``ctx.calls``); a script may make one: ``CallClient(project=bf.Pro
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field

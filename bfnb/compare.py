@@ -18,8 +18,10 @@ calls count in that version's cost.  Two graphs without truth or judge keep the 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Any
 
 import pandas as pd
@@ -136,9 +138,14 @@ def _split_field(items: tuple[Any, ...], field: Any) -> tuple[tuple[Any, ...], A
     from .graph import Graph
     from .op.base import Op
 
-    if field is None and len(items) >= 2 and isinstance(items[-1], (str, tuple)) and not isinstance(items[-2], str):
-        if any(isinstance(x, (Graph, Op, pd.DataFrame)) or hasattr(x, "slot") for x in items[:-1]):
-            return items[:-1], items[-1]
+    if (
+        field is None
+        and len(items) >= 2
+        and isinstance(items[-1], (str, tuple))
+        and not isinstance(items[-2], str)
+        and any(isinstance(x, (Graph, Op, pd.DataFrame)) or hasattr(x, "slot") for x in items[:-1])
+    ):
+        return items[:-1], items[-1]
     return items, field
 
 
@@ -175,7 +182,7 @@ def _sides(items: tuple[Any, ...], labels: Any, project: Any) -> list[Side]:
             raise ValueError(f"{len(labels)} labels for {len(sides)} versions")
         for s, lab in zip(sides, labels, strict=True):
             s.label = str(lab)
-    for prev, s in zip(sides, sides[1:], strict=False):
+    for prev, s in itertools.pairwise(sides):
         if s.version is not None and prev.version is not None:
             s.changed = s.version.changes(prev.version)
         elif s.args or prev.args:
@@ -259,7 +266,7 @@ def build(
 
 def _pair(cmp: Comparison, scored: pd.Series) -> None:
     labels = cmp.labels
-    for a, b in zip(labels, labels[1:], strict=False):
+    for a, b in itertools.pairwise(labels):
         cmp.paired.append(S.paired(a, b, cmp.correct[a], cmp.correct[b], scored))
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import PathError, WriteError
 
-__all__ = ["ProjectFolder", "current_project", "ensure_inside", "check_name"]
+__all__ = ["ProjectFolder", "check_name", "current_project", "ensure_inside"]
 
 _current: contextvars.ContextVar[ProjectFolder | None] = contextvars.ContextVar("bfnb_project", default=None)
 _last: list[ProjectFolder] = []  # the most recently entered project, for ops built outside `with`

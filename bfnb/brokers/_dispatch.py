@@ -21,10 +21,15 @@ from ..keys import SECRET_FIELDS
 from ..ledger.records import CallRecord, Status
 from ..redaction import redact
 from .budget import fallback_cost
+from .jobs import BACKOFF as _BACKOFF
+from .jobs import DROPPED as _DROPPED
+from .jobs import QUEUED as _QUEUED
+from .jobs import SENDING as _SENDING
+from .jobs import TAKEN as _TAKEN
+from .jobs import Entry as _Entry
+from .jobs import OnRecord
+from .jobs import Run as _Run
 from .retry import FatalError, RateLimitError, TransientError, deadline_scope, retry_plan
-
-from .jobs import BACKOFF as _BACKOFF, DROPPED as _DROPPED, QUEUED as _QUEUED, SENDING as _SENDING, TAKEN as _TAKEN
-from .jobs import Entry as _Entry, OnRecord, Run as _Run
 
 __all__ = ["Dispatcher"]
 
@@ -149,7 +154,7 @@ class Dispatcher:
             self._adapt(adaptive.on_success(time.monotonic() - t_attempt, self._in_flight, self.limiter.rpm))
         self._in_flight -= n
         used = 0
-        for entry, (response, tin, tout) in zip(group, results):
+        for entry, (response, tin, tout) in zip(group, results, strict=True):
             used += tin + tout
             self._complete(entry, response, tin, tout)
         self.limiter.settle(reserved, used)

@@ -27,10 +27,10 @@ from typing import Any
 
 from ..events import BrokerStateChanged, CallsCached, CallsQueued, bus
 from ._dispatch import Dispatcher
-from .jobs import Entry, Gate, Job, OnRecord, Run, RunResult
 from .budget import BudgetTracker, fallback_cost
 from .concurrency import AdaptiveConcurrency
 from .config import DEFAULT_RATE_LIMITS, DEFAULT_RETRY, Budget, RateLimits, Retry
+from .jobs import Entry, Gate, Job, OnRecord, Run, RunResult
 from .limiter import Limiter
 
 __all__ = ["Broker", "BrokerSnapshot", "Job", "OnRecord", "RunResult", "usage_tokens"]

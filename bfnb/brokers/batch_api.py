@@ -15,6 +15,7 @@ translated into :mod:`bfnb.brokers.retry` errors in :func:`_translate`, and API 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import time
@@ -26,9 +27,9 @@ import orjson
 from ..ledger.records import CallRecord, Status
 from ._dispatch import _public
 from .base import _UNPRICED, Broker, Job, OnRecord, RunResult, usage_tokens
-from .jobs import Gate
 from .budget import BudgetTracker
 from .config import Budget, RateLimits, Retry
+from .jobs import Gate
 from .retry import (
     FatalError,
     TransientError,
@@ -284,10 +285,8 @@ class BatchAPIBroker(Broker):
                     self._append(event="status", batch_id=bid, status=b.status)
                     await self._collect(client, b, live.pop(bid), wanted, on_record, result)
             if live and not self._stop:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
-                except TimeoutError:
-                    pass
                 self._wake.clear()
         for info in live.values():
             result.unsent.extend(k for k in info["keys"] if k not in result)

@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from .jobs import QUEUED as _QUEUED, TAKEN as _TAKEN, Entry as _Entry
 from .base import Job
 from .chat import HTTPBroker
 from .config import RateLimits, Retry
+from .jobs import QUEUED as _QUEUED
+from .jobs import TAKEN as _TAKEN
+from .jobs import Entry as _Entry
 from .limiter import Limiter
 from .retry import FatalError
 from .transport import post_checked
@@ -103,13 +105,10 @@ class EmbeddingBroker(HTTPBroker):
         items = sorted(items, key=lambda d: d.get("index", 0))
         usage = data.get("usage") or {}
         total = usage.get("prompt_tokens")
-        if total is None:
-            shares = [j.est_input_tokens for j in jobs]
-        else:
-            shares = apportion(int(total), [len(t) for t in texts])
+        shares = [j.est_input_tokens for j in jobs] if total is None else apportion(int(total), [len(t) for t in texts])
         model = data.get("model", body["model"])
         out = []
-        for item, share in zip(items, shares):
+        for item, share in zip(items, shares, strict=False):  # a short answer leaves jobs unanswered
             one = {"object": "embedding", "index": 0, "embedding": item.get("embedding")}
             response = {"object": "list", "data": [one], "model": model,
                         "usage": {"prompt_tokens": share, "total_tokens": share}}  # fmt: skip

@@ -14,9 +14,9 @@ from .._lazy import lazy_names
 
 if TYPE_CHECKING:
     from .compare import CompareView, compare_frame
+    from .graph import GraphView, render_graph_html, render_graph_text
     from .history import VersionsView
     from .scoreboard import ComparisonView
-    from .graph import GraphView, render_graph_html, render_graph_text
     from .spend import SpendSummary
     from .table import BatchTable, render_table_html, render_table_text
     from .text import TextProgress, format_cost

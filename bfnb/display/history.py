@@ -47,7 +47,7 @@ class VersionsView(DisplayMixin):
             return f"no versions recorded yet{tail}: tag an op (.tag('name')) or run it from a notebook cell"
         return f"{n} version{'s' if n != 1 else ''}{where}{tail} · read from disk, nothing sent"
 
-    _HEADS = ["slot", "version", "changed", "answered by", "rows", "failed", "cost", "spent", "prompt"]
+    _HEADS = ("slot", "version", "changed", "answered by", "rows", "failed", "cost", "spent", "prompt")
 
     def _render_text(self) -> str:
         rows = [[*r[:-1], _short(r[-1])] for r in self._rows()]

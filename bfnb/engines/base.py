@@ -39,9 +39,9 @@ from ..errors import EngineError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..graph.plan import Plan
     from ..executor.run import RunReport
     from ..graph.graph import Graph
+    from ..graph.plan import Plan
     from ..op.base import Op
 
 __all__ = ["ChunkListener", "Engine", "EngineContext", "walk_ops"]

@@ -10,6 +10,7 @@ runs (``g.run(background=True)``) a matter of not waiting for the future.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
@@ -68,8 +69,6 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         return fut.result()
     except KeyboardInterrupt:
         fut.cancel()
-        try:
+        with contextlib.suppress(BaseException):
             fut.result(timeout=10)
-        except BaseException:
-            pass
         raise

@@ -33,10 +33,10 @@ __all__ = [
     "SourceOp",
     "call_on_dicts",
     "call_rowwise",
-    "predicate",
-    "row_dicts",
     "io_keys",
     "key_list",
+    "predicate",
+    "row_dicts",
 ]
 
 

@@ -14,8 +14,8 @@ from typing import Any
 import pandas as pd
 
 from .. import batch as B
-from ..errors import MissingFieldError, OpError
 from ..calls import Calls, Endpoint, resolve_endpoint
+from ..errors import MissingFieldError, OpError
 from ..project import current_project
 from . import functional as F
 from .base import MapOp, RunContext

@@ -253,10 +253,7 @@ def _column_values(s: pd.Series) -> Any:
 
 def _frozen(column: Any) -> Any:
     """The column with every container copied, so later changes to the input do not reach the batch."""
-    if isinstance(column, pd.Series):
-        arr = column.to_numpy()
-    else:
-        arr = column
+    arr = column.to_numpy() if isinstance(column, pd.Series) else column
     if not isinstance(arr, np.ndarray) or arr.dtype != object:
         return column
     if pd.api.types.infer_dtype(arr, skipna=True) in _IMMUTABLE_KINDS:

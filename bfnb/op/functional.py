@@ -246,7 +246,7 @@ _NOT_SPEAKERS = frozenset(
     question example examples output input result results response reply step title source
     sources reference references translation context task solution explanation reason reasoning
     conclusion disclaimer tl;dr tldr q a time date location setting scene name
-    注意 注 备注 提示 答案 答 问题 问 总结 说明 警告 例如 翻译 结果""".split()  # noqa: SIM905
+    注意 注 备注 提示 答案 答 问题 问 总结 说明 警告 例如 翻译 结果""".split()
 )
 _NAME = r"[A-Z][\w'.\-]*(?:[ ][A-Z][\w'.\-]*){0,2}"
 _SPEAKER = re.compile(

@@ -27,9 +27,9 @@ from ..convert import batch_from_arrow
 from ..errors import SourceError
 from ..formats.jsonl_blocks import load_jsonl
 from ._files import (
-    arrow_rules,
     FileSource,
     RecordFiles,
+    arrow_rules,
     columns_of_records,
     glob_base,
     idx_from_key,
@@ -41,11 +41,11 @@ from ._files import (
 from ._idx import (
     Where,
     check_unique,
-    own_idx,
     hash_records,
     hex_ids,
     obj_column,
     objects,
+    own_idx,
     path_ids,
 )
 from .base import RunContext

@@ -269,7 +269,7 @@ async def _read_request(reader: asyncio.StreamReader) -> dict[str, Any] | None:
     except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
         return None
     lines = head.decode("latin-1").split("\r\n")
-    method, path, _ = (lines[0].split(" ", 2) + ["", ""])[:3]
+    method, path, _ = ([*lines[0].split(" ", 2), "", ""])[:3]
     headers = {}
     for line in lines[1:]:
         if ":" in line:

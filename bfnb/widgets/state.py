@@ -52,7 +52,7 @@ def redact(text: str) -> str:
 
 def format_wait(seconds: float) -> str:
     """``"45 s"``, ``"3 min 20 s"``, ``"1 h 0 min"``."""
-    s = int(round(seconds))
+    s = round(seconds)
     if s < 60:
         return f"{s} s"
     if s < 3600:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -34,7 +35,7 @@ def test_rpm_pacing_never_exceeds_the_limit_in_any_minute() -> None:
     times = admissions(lim, clock, 2000)
     # a burst of about one second of the paced rate, then evenly spaced at 95 % of 10/s
     assert sum(1 for t in times if t == 0) == 9
-    gaps = [b - a for a, b in zip(times[20:], times[21:])]
+    gaps = [b - a for a, b in itertools.pairwise(times[20:])]
     assert all(g == pytest.approx(60 / (600 * 0.95)) for g in gaps)
     # sliding 60 s windows over the schedule: never more than the limit
     j = 0

@@ -37,7 +37,7 @@ def test_model_without_provider_shows_the_expected_form(bad):
 
 
 def test_unknown_provider_lists_the_known_ones():
-    with pytest.raises(P.ModelStringError, match="unknown provider 'nowhere'.*openai.*register_provider"):
+    with pytest.raises(P.ModelStringError, match=r"unknown provider 'nowhere'.*openai.*register_provider"):
         P.resolve("m@nowhere")
 
 

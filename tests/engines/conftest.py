@@ -9,7 +9,6 @@ several chunk boundaries.
 
 from __future__ import annotations
 
-
 import importlib.util
 import os
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import bfnb as bf
-from bfnb.op import FromList, MapField, Filter, Replicate, CollectField, Sort, TakeFirstN, ToList
+from bfnb.op import CollectField, Filter, FromList, MapField, Replicate, Sort, TakeFirstN, ToList
 
 
 def nums(*vals):

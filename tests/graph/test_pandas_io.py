@@ -6,7 +6,6 @@ import pytest
 
 from bfnb.op import AskLLM, FromList, MapField
 
-
 RECORDS = [{"idx": "r1", "review": "great value", "stars": 5}, {"idx": "r2", "review": "broke at once", "stars": 1}]
 
 

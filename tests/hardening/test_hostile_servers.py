@@ -78,9 +78,8 @@ def test_one_silent_attempt_ends_at_the_read_timeout_naming_it():
         finally:
             await aclose()
 
-    with hostile_server("silent") as srv:
-        with pytest.raises(TransientError) as e:
-            asyncio.run(once(srv.url))
+    with hostile_server("silent") as srv, pytest.raises(TransientError) as e:
+        asyncio.run(once(srv.url))
     assert str(e.value) == f"timeout: {srv.url}/chat/completions sent nothing for 0.3 s (bf.Timeouts(read=...))"
 
 

@@ -32,7 +32,7 @@ def roleplay(md, model="gpt-4o-mini@openai"):
         g |= Repeat(loop_body, 3)
         g |= Teacher("Please summarize.")
         g |= ChatHistoryToText(template="**{role}**: {content}\n\n")
-        g |= MapField(lambda headings, keyword: headings + [keyword], ["headings", "keyword"], "headings")
+        g |= MapField(lambda headings, keyword: [*headings, keyword], ["headings", "keyword"], "headings")
         g |= WriteMarkdownEntries(project["out/roleplay.md"])
     return g, project
 

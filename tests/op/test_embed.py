@@ -6,7 +6,14 @@ import numpy as np
 
 import bfnb as bf
 from bfnb.executor.memo import memo
-from bfnb.op import DecodeBase64Embedding, EmbedText, ExtractResponseEmbedding, CallLLMEmbedding, FromList, GenerateLLMEmbeddingRequest
+from bfnb.op import (
+    CallLLMEmbedding,
+    DecodeBase64Embedding,
+    EmbedText,
+    ExtractResponseEmbedding,
+    FromList,
+    GenerateLLMEmbeddingRequest,
+)
 
 MODEL = "text-embedding-3-small@openai"
 
@@ -31,7 +38,7 @@ def test_many_texts_per_request_each_cached_on_its_own(server):
     st = server.stats()
     assert st["requests"] <= 5  # packed: ≤ 2,048 inputs per call
     memo.clear()
-    more = texts + [{"t": "one new text"}]
+    more = [*texts, {"t": "one new text"}]
     (bf.Graph() | FromList(more) | EmbedText("t", model=MODEL, output_format="numpy")).run()
     assert server.stats()["requests"] == st["requests"] + 1  # only the new text was sent
 

@@ -28,7 +28,7 @@ def test_mapfield_in_place_and_to_another_field():
 
 def test_mapfield_several_inputs_to_one_output_seed_readme_form():
     g = FromList([{"headings": ["A"], "keyword": "k"}]) | MapField(
-        lambda headings, keyword: headings + [keyword], ["headings", "keyword"], "headings"
+        lambda headings, keyword: [*headings, keyword], ["headings", "keyword"], "headings"
     )
     assert (g | ToList("headings")).execute() == [["A", "k"]]
 

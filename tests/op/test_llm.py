@@ -9,8 +9,15 @@ import pytest
 import bfnb as bf
 from bfnb.brokers import Retry, get_broker
 from bfnb.executor.memo import memo
-from bfnb.op import AskLLM, FilterFailedEntries, FromList, MapField, PromptMaker, ReadMarkdownLines, WriteMarkdownEntries
-
+from bfnb.op import (
+    AskLLM,
+    FilterFailedEntries,
+    FromList,
+    MapField,
+    PromptMaker,
+    ReadMarkdownLines,
+    WriteMarkdownEntries,
+)
 
 
 def answered(server) -> int:
@@ -158,7 +165,7 @@ def test_seed_quickstart_runs_offline(tmp_path, monkeypatch):
         g |= ReadMarkdownLines(str(md))
         g |= Shuffle(seed=42) | TakeFirstN(2)
         g |= AskLLM("Write a poem about {keyword}.", model="gpt-4o-mini@openai")
-        g |= MapField(lambda headings, keyword: headings + [keyword], ["headings", "keyword"], "headings")
+        g |= MapField(lambda headings, keyword: [*headings, keyword], ["headings", "keyword"], "headings")
         g |= WriteMarkdownEntries(project["out/poems.md"])
     g.execute(dispatch_brokers=True)
     text = (project.root_folder / "out" / "poems.md").read_text(encoding="utf-8")

@@ -61,8 +61,8 @@ def test_batch_api_survives_a_restart_without_resubmitting(tmp_path):
         env = _env(tmp_path, server)
         proc = subprocess.Popen([sys.executable, "-c", SCRIPT, "30", "batch"], env=env, stdout=subprocess.PIPE, text=True)
         deadline = time.time() + 30
-        import urllib.request
         import json
+        import urllib.request
 
         def batches():
             req = urllib.request.Request(server.url + "/batches", headers={"Authorization": "Bearer sk-test-not-real"})

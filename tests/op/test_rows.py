@@ -89,7 +89,7 @@ def test_sort_lists_and_custom_func():
     assert (FromList(recs) | Sort("l") | ToList("l")).execute() == [[1, 5], [2, 1], None]
     by_len = Sort(custom_func=lambda d: -len(d["l"] or []))
     assert (FromList(recs) | by_len | ToList("l")).execute()[0] == [2, 1]
-    keyed = Sort("l", custom_func=lambda l: (l or [0])[-1], reverse=True)
+    keyed = Sort("l", custom_func=lambda xs: (xs or [0])[-1], reverse=True)
     assert (FromList(recs) | keyed | ToList("l")).execute() == [[1, 5], [2, 1], None]
 
 

@@ -146,7 +146,7 @@ def test_fromlist_dataframe_idx_key_and_round_trip_of_a_batch():
 
 def test_fromlist_dataframe_with_a_repeated_index_needs_idx_key():
     df = pd.DataFrame({"t": ["x", "y"]}, index=[0, 0])
-    with pytest.raises(bf.SourceError, match="index is not unique.*idx_key="):
+    with pytest.raises(bf.SourceError, match=r"index is not unique.*idx_key="):
         FromList(df).to_graph().run()
     with pytest.raises(bf.DuplicateIdxError, match="idx_key must name a column of unique values"):
         FromList(pd.DataFrame({"k": [1, 1]}), idx_key="k").to_graph().run()
@@ -290,10 +290,10 @@ def test_readmarkdownlines_fields(tmp_path):
 def test_readmarkdownlines_idx_survives_inserting_lines_elsewhere(tmp_path):
     p = tmp_path / "greek.md"
     p.write_text(MD)
-    before = dict(zip(*[(d := ReadMarkdownLines(p).to_graph().run())["keyword"].tolist(), d.index.tolist()]))
+    before = dict(zip(*[(d := ReadMarkdownLines(p).to_graph().run())["keyword"].tolist(), d.index.tolist()], strict=True))
     p.write_text(MD.replace("Zeus\n", "New line\nZeus\n"))
     after_df = ReadMarkdownLines(p).to_graph().run()
-    after = dict(zip(after_df["keyword"].tolist(), after_df.index.tolist()))
+    after = dict(zip(after_df["keyword"].tolist(), after_df.index.tolist(), strict=True))
     assert all(after[k] == v for k, v in before.items()) and len(after) == len(before) + 1
 
 

@@ -128,7 +128,7 @@ def test_failures_are_retried_and_concurrency_is_bounded(monkeypatch):
 def test_a_function_service_sync_or_async_and_what_editing_it_does():
     calls: list[str] = []
 
-    def lookup(q):  # noqa: ANN001
+    def lookup(q):
         calls.append(q)
         return {"n": len(q)}
 
@@ -151,7 +151,7 @@ def test_a_function_service_sync_or_async_and_what_editing_it_does():
 
 
 def test_a_failing_function_keeps_its_rows_and_bad_arguments_are_refused():
-    def boom(q):  # noqa: ANN001
+    def boom(q):
         raise ValueError(f"no index for {q!r}")
 
     with bf.ProjectFolder("boom", 1, 0, 0):

@@ -13,8 +13,8 @@ from ..base import Engine as _Base
 from ..base import EngineContext
 
 if TYPE_CHECKING:
-    from ...graph.plan import Plan
     from ...executor.run import RunReport
+    from ...graph.plan import Plan
 
 __all__ = ["Engine"]
 

@@ -41,17 +41,16 @@ except ImportError as _e:  # the registry turns this into: pip install "bfnb[ray
 import pandas as pd
 
 from ... import batch as B
-from ...errors import BfnbError
+from ...calls import CallClient
+from ...convert import batch_to_jsonl_bytes
+from ...errors import BfnbError, OpError
 from ...events import NodeFinished, NodeStarted, RunFinished, RunStarted, bus
 from ...executor import hooks
 from ...executor.memo import memo as default_memo
 from ...executor.run import NodeReport, RunReport, _fill_stats, _run_op
+from ...formats.atomic import atomic_open
 from ...op import progress
 from ...op.base import Op, RunContext
-from ...calls import CallClient
-from ...convert import batch_to_jsonl_bytes
-from ...errors import OpError
-from ...formats.atomic import atomic_open
 from ...op.human import AskHuman
 from ...op.sinks import WriteJsonl, _require
 from ..base import Engine as _Base
@@ -61,8 +60,8 @@ from .carrier import decode, encode
 from .translate import carried, translate
 
 if TYPE_CHECKING:
-    from ...graph.plan import Plan
     from ...graph.graph import Graph
+    from ...graph.plan import Plan
 
 __all__ = ["Engine", "ensure_ray"]
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import pandas as pd
 
-from ...op import rows
 from ...errors import BfnbError, OpError, _op_label
+from ...op import rows
 from ...op.base import Op, RunContext, columns_of
 from ..stream.translate import step
 from .carrier import decode, encode

@@ -47,8 +47,8 @@ from .spill import permuted
 from .translate import chunked_source, step
 
 if TYPE_CHECKING:
-    from ...graph.plan import Plan
     from ...graph.graph import Graph, Node
+    from ...graph.plan import Plan
 
 __all__ = ["Engine"]
 

@@ -22,8 +22,8 @@ import pandas as pd
 
 from ... import batch as B
 from ...errors import SourceError
-from ...formats.jsonl_blocks import iter_jsonl_blocks
 from ...fingerprint import text_hashes
+from ...formats.jsonl_blocks import iter_jsonl_blocks
 from ...op._idx import Where
 from ...op.sources import ReadJsonl
 
