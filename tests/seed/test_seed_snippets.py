@@ -7,7 +7,7 @@ from pathlib import Path
 
 import bfnb as bf
 import bfnb.op.functional as F
-from bfnb.op import *  # noqa: F403  (as the seed's snippets do)
+from bfnb.op import *
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -20,11 +20,11 @@ Write a poem about {keyword}.
 """
     with bf.ProjectFolder("quickstart", 1, 0, 7) as project:
         g = bf.Graph()
-        g |= ReadMarkdownLines("./demo_data/greek_mythology_stories.md")  # noqa: F405
-        g |= Shuffle(seed=42) | TakeFirstN(5)  # noqa: F405
-        g |= AskLLM(PROMPT, model="gpt-4o-mini@openai")  # noqa: F405
-        g |= MapField(lambda headings, keyword: headings + [keyword], ["headings", "keyword"], "headings")  # noqa: F405
-        g |= WriteMarkdownEntries(project["out/poems.md"])  # noqa: F405
+        g |= ReadMarkdownLines("./demo_data/greek_mythology_stories.md")
+        g |= Shuffle(seed=42) | TakeFirstN(5)
+        g |= AskLLM(PROMPT, model="gpt-4o-mini@openai")
+        g |= MapField(lambda headings, keyword: headings + [keyword], ["headings", "keyword"], "headings")
+        g |= WriteMarkdownEntries(project["out/poems.md"])
     g.execute(dispatch_brokers=True)
     text = Path(project["out/poems.md"]).read_text()
     assert text.startswith("# Greek Mythology Stories") and text.count("\n## ") == 5
@@ -35,17 +35,17 @@ def test_roleplay_snippet(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     model, FORMAT_REQ = "gpt-4o-mini@openai", "Please only output the dialogue."
     with bf.ProjectFolder("roleplay", 1, 0, 5) as project:
-        g = ReadMarkdownLines("./demo_data/greek_mythology_stories.md") | TakeFirstN(1)  # noqa: F405
-        Teacher = AICharacter("Teacher", "You are a teacher. " + FORMAT_REQ, model=model)  # noqa: F405
-        Student = AICharacter("Student", "You are a student. " + FORMAT_REQ, model=model)  # noqa: F405
+        g = ReadMarkdownLines("./demo_data/greek_mythology_stories.md") | TakeFirstN(1)
+        Teacher = AICharacter("Teacher", "You are a teacher. " + FORMAT_REQ, model=model)
+        Student = AICharacter("Student", "You are a student. " + FORMAT_REQ, model=model)
         g |= Teacher("Please introduce the text from {headings} titled {keyword}.")
         loop_body = Student("Please ask questions or respond.")
         loop_body |= Teacher("Please respond to the student or continue explaining.")
-        g |= Repeat(loop_body, 3)  # noqa: F405
+        g |= Repeat(loop_body, 3)
         g |= Teacher("Please summarize.")
-        g |= ChatHistoryToText(template="**{role}**: {content}\n\n")  # noqa: F405
-        g |= MapField(lambda headings, keyword: headings + [keyword], ["headings", "keyword"], "headings")  # noqa: F405
-        g |= WriteMarkdownEntries(project["out/roleplay.md"])  # noqa: F405
+        g |= ChatHistoryToText(template="**{role}**: {content}\n\n")
+        g |= MapField(lambda headings, keyword: headings + [keyword], ["headings", "keyword"], "headings")
+        g |= WriteMarkdownEntries(project["out/roleplay.md"])
     g.execute(dispatch_brokers=True)
     text = Path(project["out/roleplay.md"]).read_text()
     assert text.count("**Teacher**: ") == 5 and text.count("**Student**: ") == 3
@@ -63,19 +63,19 @@ def test_spawn_snippet_with_its_one_change():
         new_texts, _ = F.postprocess_labels(labels, F.lines(text))
         return new_texts, F.flatten_list(labels)
 
-    g = FromList([{"text": text}])  # noqa: F405
-    g |= MapField(create_input_chunks, "text", "text_segments")  # noqa: F405
-    spawn_chain = AskLLM(LABEL_SEG_PROMPT, model=model, output_key="labels")  # noqa: F405
-    spawn_chain |= MapField(F.text_to_integer_list, "labels")  # noqa: F405
-    g |= ListParallel(spawn_chain, "text_segments", "text", "labels", "labels")  # the seed wrote `g | ...`  # noqa: F405
-    g |= MapField(post_processing, ["text", "labels"], ["text_segments", "labels"])  # noqa: F405
-    g |= ExplodeList(["text_segments"], ["text"])  # noqa: F405
+    g = FromList([{"text": text}])
+    g |= MapField(create_input_chunks, "text", "text_segments")
+    spawn_chain = AskLLM(LABEL_SEG_PROMPT, model=model, output_key="labels")
+    spawn_chain |= MapField(F.text_to_integer_list, "labels")
+    g |= ListParallel(spawn_chain, "text_segments", "text", "labels", "labels")  # the seed wrote `g | ...`
+    g |= MapField(post_processing, ["text", "labels"], ["text_segments", "labels"])
+    g |= ExplodeList(["text_segments"], ["text"])
     out = g.run()
     assert len(out) >= 1 and "".join(out["text"]).replace("\n", "") == text.replace("\n", "")
 
 
 def test_embedding_snippet():
-    g = FromList([{"keyword": "fire"}, {"keyword": "ice"}])  # noqa: F405
-    g |= EmbedText("keyword", model="text-embedding-3-small@openai", output_format="list")  # noqa: F405
+    g = FromList([{"keyword": "fire"}, {"keyword": "ice"}])
+    g |= EmbedText("keyword", model="text-embedding-3-small@openai", output_format="list")
     out = g.run()
     assert all(isinstance(v, list) and isinstance(v[0], float) for v in out["embedding"])
