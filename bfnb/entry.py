@@ -35,7 +35,7 @@ class Entry:
     AttributeError: an Entry's idx is immutable (it keys caches, merges and spawned children)
     """
 
-    __slots__ = ("_idx", "data", "meta", "rev")
+    __slots__ = ("_idx", "_meta", "data", "rev")
 
     def __init__(
         self, idx: str, rev: int = 0, data: Mapping[str, Any] | None = None, meta: Mapping[str, Any] | None = None
@@ -44,19 +44,29 @@ class Entry:
             raise TypeError(f"an Entry's idx must be a non-empty str, got {idx!r}")
         if isinstance(rev, bool) or not isinstance(rev, int):
             raise TypeError(f"an Entry's rev must be an int, got {rev!r}")
-        object.__setattr__(self, "_idx", idx)
+        self._idx = idx
         self.rev = int(rev)
         self.data: dict[str, Any] = dict(data) if data is not None else {}
-        self.meta: dict[str, Any] = dict(meta) if meta is not None else {}
+        self._meta: dict[str, Any] | None = dict(meta) if meta else None
 
     @property
     def idx(self) -> str:
         return self._idx
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in ("idx", "_idx"):
-            raise AttributeError("an Entry's idx is immutable (it keys caches, merges and spawned children)")
-        object.__setattr__(self, name, value)
+    @idx.setter
+    def idx(self, value: Any) -> None:
+        raise AttributeError("an Entry's idx is immutable (it keys caches, merges and spawned children)")
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The seed's metadata dict (made on first use: most entries never need one)."""
+        if self._meta is None:
+            self._meta = {}
+        return self._meta
+
+    @meta.setter
+    def meta(self, value: Mapping[str, Any]) -> None:
+        self._meta = dict(value)
 
     # --- conversions ---------------------------------------------------------------------------
 
@@ -82,7 +92,7 @@ class Entry:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Entry):
             return NotImplemented
-        return (self._idx, self.rev, self.data, self.meta) == (other._idx, other.rev, other.data, other.meta)
+        return (self._idx, self.rev, self.data, self._meta or {}) == (other._idx, other.rev, other.data, other._meta or {})
 
     __hash__ = None  # type: ignore[assignment]  # mutable data: not hashable, as the seed's dataclass
 
@@ -91,7 +101,7 @@ class Entry:
         return f"Entry(idx={self._idx!r}, rev={self.rev}, data={{{fields}}})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Entry, (self._idx, self.rev, self.data, self.meta))
+        return (Entry, (self._idx, self.rev, self.data, self._meta))
 
 
 def _short(v: Any, limit: int = 50) -> str:
@@ -103,19 +113,30 @@ def _short(v: Any, limit: int = 50) -> str:
 
 
 def entries_from_records(records: Iterable[Mapping[str, Any]]) -> list[Entry]:
-    """Entries from records that carry ``idx`` and ``rev`` (as ``batch.to_records`` gives them).
-
-    Batches already hold valid idx and rev, so this skips the constructor's checks (it is on the
-    path of every ``OutputEntries`` run).
-    """
-    new, setattr_ = Entry.__new__, object.__setattr__
+    """Entries from records that carry ``idx`` and ``rev`` (as ``batch.to_records`` gives them)."""
     out = []
     for r in records:
         data = dict(r)
-        e = new(Entry)
-        setattr_(e, "_idx", str(data.pop(_IDX)))
-        setattr_(e, "rev", int(data.pop(_REV, 0)))
-        setattr_(e, "data", data)
-        setattr_(e, "meta", {})
-        out.append(e)
+        out.append(make_entries([str(data.pop(_IDX))], [int(data.pop(_REV, 0))], [data])[0])
+    return out
+
+
+def make_entries(idxs: list[str], revs: list[int], datas: list[dict[str, Any]]) -> list[Entry]:
+    """Entries from a batch's columns, skipping the constructor's checks (a batch's idx and rev are
+    valid already); it is on the path of every ``OutputEntries`` run, so it only sets four slots."""
+    import gc
+
+    new = Entry.__new__
+    out: list[Entry] = []
+    append = out.append
+    enabled = gc.isenabled()
+    gc.disable()  # a million new container objects would trigger full collections over them: 5x slower
+    try:
+        for ix, rv, data in zip(idxs, revs, datas, strict=True):
+            e = new(Entry)
+            e._idx, e.rev, e.data, e._meta = ix, rv, data, None
+            append(e)
+    finally:
+        if enabled:
+            gc.enable()
     return out

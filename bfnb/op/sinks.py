@@ -190,9 +190,10 @@ class OutputEntries(SinkOp):
     memoize = False
 
     def write(self, batch: pd.DataFrame, ctx: RunContext) -> None:
-        from ..entry import entries_from_records
+        from ..entry import make_entries
 
-        self._output = entries_from_records(B.to_records(batch, with_meta=True))
+        revs = batch[B.REV].tolist() if B.REV in batch.columns else [0] * len(batch)
+        self._output = make_entries(batch.index.tolist(), [int(r) for r in revs], B.to_records(batch, with_meta=False))
 
 
 def _short(v: Any, limit: int = 200) -> str:
