@@ -4,8 +4,9 @@ Like promptfoo's eval matrix (versions as columns, inputs as rows, a summary row
 but built for the notebook: the scoreboard comes first (score with its 95% interval, what changed
 since the previous version, failed rows, what the answers cost when first paid and what this look
 spent now), then the paired verdicts ("v2 better, a real difference, McNemar p = 0.006"), the
-confusion tables behind a disclosure, and the per-idx grid with the rows where versions disagree
-first, each answer marked right (✓) or wrong (✗) when truth is known.  Every value is escaped.
+confusion tables behind a disclosure, and the per-idx grid with the rows the latest version gets
+wrong first (what the next prompt must fix), then the rows where versions disagree, each answer
+marked right (✓) or wrong (✗) when truth is known.  Every value is escaped.
 """
 
 from __future__ import annotations
@@ -65,10 +66,21 @@ class ComparisonView(DisplayMixin):
         return heads, body
 
     def _ordered(self) -> pd.DataFrame:
+        """Rows the latest version gets wrong first (what the next prompt must fix), then rows where
+        versions differ, then the rest; input order within each group."""
         f = self.cmp.frame
-        order = (f["diff"] == "").to_numpy().argsort(kind="stable")  # rows that differ first
-        f = f.iloc[order]
+        same = (f["diff"] == "").to_numpy()
+        right = self.cmp.correct.get(self.cmp.sides[-1].label)
+        if right is not None:
+            key = right.reindex(f.index, fill_value=False).to_numpy().astype(int) * 2 + same
+        else:
+            key = same.astype(int)
+        f = f.iloc[key.argsort(kind="stable")]
         return f if self.max_rows is None else f.iloc[: self.max_rows]
+
+    def _order_note(self) -> str:
+        first = f"rows {self.cmp.sides[-1].label} gets wrong first, then" if self.cmp.correct else ""
+        return f"{first} rows where versions differ first".replace("then rows where versions differ first", "then rows where versions differ").strip()
 
     def _mark(self, label: str, ix: Any) -> str:
         right = self.cmp.correct.get(label)
@@ -117,7 +129,7 @@ class ComparisonView(DisplayMixin):
             cells.append(el("td", d, cls="bfnb-diff" if d else None))
             rows.append(el("tr", *cells))
         n = len(c.frame)
-        note = f"showing {len(f):,} of {n:,} entries, rows that differ first" if len(f) < n else "rows that differ first"
+        note = f"showing {len(f):,} of {n:,} entries, {self._order_note()}" if len(f) < n else self._order_note()
         return el("div", el("div", note, cls="bfnb-head"), el("table", el("thead", el("tr", *heads)), el("tbody", *rows), cls="bfnb-grid"))
 
     # --- text ----------------------------------------------------------------------------------
@@ -142,7 +154,7 @@ class ComparisonView(DisplayMixin):
             row.append(f.at[ix, "diff"])
             gbody.append(row)
         n = len(c.frame)
-        lines.append(f"showing {len(f):,} of {n:,} entries, rows that differ first" if len(f) < n else "rows that differ first")
+        lines.append(f"showing {len(f):,} of {n:,} entries, {self._order_note()}" if len(f) < n else self._order_note())
         lines.append(grid(gheads, gbody))
         return "\n".join(lines)
 

@@ -75,3 +75,12 @@ def test_a_judge_scores_agreement_and_its_calls_count_in_each_versions_cost(serv
     sf = c.scores_frame()
     assert sf.loc["a", "judge_cost_usd"] == c.sides[0].judge_cost_usd
     assert "judge $" in repr(c)
+
+
+def test_rows_the_latest_version_gets_wrong_come_first():
+    a = from_columns(["x", "y", "z"], {"g": ["p", "n", "p"], "l": ["p", "n", "n"]})
+    b = from_columns(["x", "y", "z"], {"g": ["p", "n", "p"], "l": ["p", "p", "n"]})
+    lines = repr(bf.compare(a, b, field="l", truth="g", labels=["v1", "v2"])).splitlines()
+    start = lines.index("rows v2 gets wrong first, then rows where versions differ")
+    order = [ln.split()[0] for ln in lines[start + 3 :]]
+    assert order == ["y", "z", "x"]  # y: v2 wrong and differs; z: v2 wrong; x: right
