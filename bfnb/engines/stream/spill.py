@@ -44,6 +44,18 @@ def skeleton_fields(op: Any) -> list[str] | None:
     return None
 
 
+def _numeric_sort_order(op: Any, skeleton: pd.DataFrame) -> np.ndarray | None:
+    """Sort's order straight from numeric key columns, as ``Sort.apply`` computes it (stable,
+    NaN last) but without turning ten million numbers into Python objects first; None otherwise."""
+    if not isinstance(op, R.Sort) or op.custom_func is not None:
+        return None
+    if any(k not in skeleton.columns or skeleton[k].dtype.kind not in "iufb" for k in op.keys):
+        return None
+    keys = skeleton[op.keys].set_axis(pd.RangeIndex(len(skeleton)))
+    ordered = keys.sort_values(list(op.keys), ascending=not op.reverse, kind="stable", na_position="last")
+    return ordered.index.to_numpy()
+
+
 def _load_all(path: Path) -> Iterator[Any]:
     with path.open("rb") as f:
         while True:
@@ -82,11 +94,15 @@ def permuted(
         if not n:
             yield call(gather(empties) if empties else B.empty(fields))
             return
+        whole = gather(skeletons)
+        del skeletons
         try:
-            order = call(gather(skeletons)).index.to_numpy()
+            order = _numeric_sort_order(op, whole)
+            if order is None:
+                order = call(whole).index.to_numpy()
         except OpError as e:  # name the entry the whole-batch engine names (the first), not a position
             raise type(e)(e.message, op=op, idx=first_idx, field=e.field) from e
-        del skeletons
+        del whole
         inv = np.empty(n, dtype=np.int64)
         inv[order] = np.arange(n, dtype=np.int64)
         del order
