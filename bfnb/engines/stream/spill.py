@@ -3,8 +3,8 @@
 Both ops only reorder rows, and what decides the order is small: the sort fields (Sort) or just
 the row count (Shuffle).  So:
 
-1. each input chunk is pickled to a spill file, and its *skeleton* (``rev`` and the sort fields,
-   indexed by position) is kept;
+1. each input chunk is pickled to a spill file, and its *skeleton* (the sort fields, indexed by
+   position) is kept;
 2. the op itself runs on the whole skeleton, which gives the exact order the whole-batch engine
    would give (same stable sort, same seeded permutation);
 3. every row is appended to the bucket file of the output chunk it belongs to;
@@ -51,7 +51,7 @@ def _numeric_sort_order(op: Any, skeleton: pd.DataFrame) -> np.ndarray | None:
         return None
     if any(k not in skeleton.columns or skeleton[k].dtype.kind not in "iufb" for k in op.keys):
         return None
-    keys = skeleton[op.keys].set_axis(pd.RangeIndex(len(skeleton)))
+    keys = skeleton.set_axis(pd.RangeIndex(len(skeleton)))  # the skeleton holds the keys only
     ordered = keys.sort_values(list(op.keys), ascending=not op.reverse, kind="stable", na_position="last")
     return ordered.index.to_numpy()
 
@@ -86,7 +86,7 @@ def permuted(
                     first_idx = c.index[0]
                 start = sum(sizes)
                 # a field only later chunks have is None here, as in the whole batch (gather aligns)
-                skel = c[[k for k in (B.REV, *fields) if k in c.columns]]
+                skel = c[[k for k in fields if k in c.columns]]  # the order reads no other column
                 skeletons.append(skel.set_axis(pd.RangeIndex(start, start + len(c))))
                 sizes.append(len(c))
                 pickle.dump(c, f, protocol=5)
