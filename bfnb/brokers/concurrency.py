@@ -138,9 +138,10 @@ class AdaptiveConcurrency:
         if self._shrunk_from is not None and level <= 0.9 * self._shrunk_from[0]:
             before_limit, before_mean = self._shrunk_from
             self._shrunk_from = None
-            if mean >= 0.95 * before_mean:
-                # fewer calls out, yet no faster: the latency is not a queue of ours (a busy CPU, a
-                # slower provider).  Take it as the new base and undo the cut.
+            if level / mean < 0.97 * before_limit / before_mean:
+                # fewer calls out and fewer answers per second (Little: rate = in flight / latency):
+                # the latency was not a queue that the cut drained (a busy CPU, a slower provider).
+                # Take it as the new base and undo the cut.
                 self.base_latency = base = max(base, mean / self.tolerance)
                 self._limit = max(self._limit, before_limit)
                 self.rebaselines += 1
