@@ -51,7 +51,7 @@ def role_of(system_text: str) -> str | None:
     return None
 
 
-_OWN = frozenset(fold(w) for t in (*_QUESTIONS, *_INTRO, *_EXPLAIN, _SUMMARY) for w in WORD.findall(t))
+_OWN = frozenset(fold(w) for t in (*_QUESTIONS, *_INTRO, *_EXPLAIN, _SUMMARY, "the story") for w in WORD.findall(t))
 _TITLED = re.compile(r"\b(?:titled|called|named|about)\s+(.+?)[.?!]?\s*$", re.I)
 
 
@@ -68,11 +68,18 @@ def _last_line(ask: str) -> tuple[str, str]:
     return "\n\n".join(parts[:-1]), parts[-1]
 
 
-def _pick(pool: tuple[str, ...], words: tuple[str, ...], h: int, i: int) -> str:
+def _pick(
+    pool: tuple[str, ...], words: tuple[str, ...], h: int, i: int, avoid: int = -1, more: tuple[str, ...] = ()
+) -> tuple[str, int]:
+    """A sentence of ``pool`` (not the one at ``avoid``) about two of ``words`` (the second may come
+    from ``more``, the rest of the conversation); and its index."""
     a = words[mix(h, i) % len(words)] if words else "this"
-    rest = [w for w in words if w != a]
-    b = rest[mix(h, i + 1) % len(rest)] if rest else "the rest"
-    return pool[mix(h, i + 2) % len(pool)].format(A=a, B=b)
+    rest = [w for w in words if w != a] or [w for w in more if fold(w) != fold(a)]
+    b = rest[mix(h, i + 1) % len(rest)] if rest else "the story"
+    k = mix(h, i + 2) % len(pool)
+    if k == avoid:
+        k = (k + 1) % len(pool)
+    return pool[k].format(A=a, B=b), k
 
 
 def role_turn(role: str, ask: str, history: str, h: int) -> str:
@@ -83,9 +90,9 @@ def role_turn(role: str, ask: str, history: str, h: int) -> str:
     everything = _words(history + "\n" + heard) or _words(command)
     if role == "student":
         words = recent or everything
-        first = _pick(_QUESTIONS, words, h, 0)
-        second = _pick(_QUESTIONS, words, h, 3)
-        body = first if second == first or h % 2 else f"{first} {second}"
+        first, k = _pick(_QUESTIONS, words, h, 0, more=everything)
+        second, _ = _pick(_QUESTIONS, words, h, 3, avoid=k, more=everything)  # never the same question twice
+        body = first if h % 2 else f"{first} {second}"
     elif "summar" in cmd or "sum up" in cmd or "wrap up" in cmd:
         counts = Counter(fold(w) for w in _words(history + "\n" + heard))
         top = [w for w, _ in counts.most_common(4)] or list(everything[:3])
@@ -95,13 +102,12 @@ def role_turn(role: str, ask: str, history: str, h: int) -> str:
         body = _SUMMARY.format(items=listed, A=items[0], B=items[-1] if len(items) > 1 else "what follows")
     elif "introduc" in cmd or not history:
         words = _words(command) or everything
-        if m := _TITLED.search(command):  # "introduce the text titled X": X is the subject
-            words = (m.group(1).strip(), *words)
-            body = _INTRO[h % len(_INTRO)].format(
-                A=words[0], B=words[1 + mix(h, 1) % (len(words) - 1)] if len(words) > 1 else "it"
-            )
+        if m := _TITLED.search(command):  # "introduce the text titled X": X is the subject, its words the focus
+            title = m.group(1).strip()
+            focus = _words(title) or words
+            body = _INTRO[h % len(_INTRO)].format(A=title, B=focus[mix(h, 1) % len(focus)] if focus else "it")
         else:
-            body = _pick(_INTRO, words, h, 0)
+            body, _ = _pick(_INTRO, words, h, 0)
     else:
-        body = _pick(_EXPLAIN, recent or everything, h, 0)
+        body, _ = _pick(_EXPLAIN, recent or everything, h, 0, more=everything)
     return body + "\n" + MARKER
