@@ -44,9 +44,10 @@ from typing import Any
 
 from .keys import keyed_request
 from .ledger.records import CallRecord, Status
+from .before_paying import BUDGET_OUTPUT_CAP, output_bound, preflight, worst_cost
 from .send_once import DEFAULT_LEASE_S, say_on_stderr, send_once
 
-__all__ = ["BUDGET_OUTPUT_CAP", "MOCK", "Arrivals", "CallClient", "CallLogEntry", "Calls", "Endpoint", "estimate_tokens", "mock_calls", "output_bound", "resolve_endpoint"]
+__all__ = ["MOCK", "Arrivals", "CallClient", "CallLogEntry", "Calls", "Endpoint", "estimate_tokens", "mock_calls", "resolve_endpoint"]
 
 
 def estimate_tokens(n_bytes: int) -> int:
@@ -169,38 +170,6 @@ class Calls:
                 ctx.add_stat("pending_usd_max", self.unsent_usd_max)
         if self.failed or self.pending:
             ctx.incomplete = True
-
-
-#: max tokens bfnb sets under a budget on a call that sets none (or the model's limit if lower)
-BUDGET_OUTPUT_CAP = 4096
-
-
-def output_bound(body: dict[str, Any], estimate: int, cap: int | None) -> tuple[dict[str, Any], int]:
-    """``(body to send, output tokens to reserve)`` for a chat request: its max tokens × ``n``.
-
-    A request with no max tokens reserves ``estimate`` (for the TPM limiter); under a budget
-    (``cap`` set) it is sent with ``max_completion_tokens=cap`` so the reservation is a real bound.
-    The request's key is computed before, so the cap does not change which answer it finds.
-    """
-    n = int(body.get("n") or 1)
-    mt = body.get("max_completion_tokens") or body.get("max_tokens")
-    if mt:
-        return body, int(mt) * n
-    if cap is None:
-        return body, estimate * n
-    return {**body, "max_completion_tokens": cap}, cap * n
-
-
-def worst_cost(broker: Any, jobs: Any) -> float | None:
-    """The most ``jobs`` can cost: each call's input bytes and ``max_output_tokens`` at the model's
-    price, as a budget reserves them; None when the price is unknown."""
-    total = 0.0
-    for j in jobs:
-        usd = broker.cost(j.worst_input_tokens or j.est_input_tokens, j.max_output_tokens)
-        if usd is None:
-            return None
-        total += usd
-    return total
 
 
 @dataclass
@@ -386,6 +355,7 @@ class CallClient:
         self, broker: Any, endpoint: Endpoint, jobs: dict[str, Any], ledger: Any, arrivals: Arrivals | None = None
     ) -> tuple[dict[str, CallRecord], dict[str, CallRecord]]:
         """(records this process paid for, records another process answered while we waited)."""
+        preflight(endpoint, ledger)  # what would fail after paying fails now, before the first request
         on_record = ledger.append
         if arrivals is not None:
             seen = arrivals.records

@@ -401,6 +401,12 @@ class Broker(Dispatcher):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self._state}>"
 
+    def __bfnb_fingerprint__(self) -> str:
+        """Who answers (an op given this broker is fingerprinted by it): class, provider, model, kind."""
+        from ..fingerprint import fingerprint
+
+        return fingerprint((type(self).__qualname__, self.provider, self.model, self.kind))
+
 
 def usage_tokens(response: dict[str, Any], default_input: int = 0) -> tuple[int, int]:
     """``(input_tokens, output_tokens)`` from an OpenAI-shaped ``usage`` (chat or embedding)."""

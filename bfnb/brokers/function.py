@@ -54,6 +54,12 @@ class FunctionBroker(Broker):
         self._handler = handler
         self._calls = 0
 
+    def __bfnb_fingerprint__(self) -> str:
+        """Its provider and model, and the handler's code and captured values."""
+        from ..fingerprint import fingerprint
+
+        return fingerprint((super().__bfnb_fingerprint__(), self._handler))
+
     async def _send(self, job: Job) -> tuple[dict[str, Any], int, int]:
         try:
             response = self._handler(job.request)

@@ -102,6 +102,10 @@ def _choose(ctx: EngineContext, plan: Any, asked: str | None) -> tuple[Engine, s
     return get_engine("local"), f"auto: {reason}"
 
 
+#: the keywords a run passes through to the executor (besides engine, dispatch_brokers, targets, use_memo)
+RUN_OPTIONS = frozenset({"project", "budget_usd", "mock", "max_iterations", "_background"})
+
+
 def run(
     graph: Graph,
     *,
@@ -116,6 +120,10 @@ def run(
     from ..calls import mock_calls
     from ..graph.plan import plan
 
+    unknown = sorted(set(options) - RUN_OPTIONS)
+    if unknown:  # nothing is accepted and ignored
+        accepted = sorted({"background", "dispatch_brokers", "engine", "targets", "use_memo"} | RUN_OPTIONS - {"_background"})
+        raise TypeError(f"run() got unknown keyword argument(s) {', '.join(map(repr, unknown))}; accepted: {', '.join(accepted)}")
     with mock_calls(bool(options.get("mock"))):  # mock=True: fingerprints and keys of the local model, marked mock
         return _run(graph, engine, dispatch_brokers, targets, use_memo, keep_tail, options, plan)
 

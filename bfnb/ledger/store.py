@@ -305,6 +305,11 @@ class Ledger:
 
     # --- lifecycle ----------------------------------------------------------------------------
     @property
+    def writable(self) -> bool:
+        """Whether records can be appended (False: a read-only file; the call client refuses to send)."""
+        return bool(self._log.writable)
+
+    @property
     def claims(self) -> ClaimStore:
         """Claims on the keys being sent now, shared by every process on this ledger.
 

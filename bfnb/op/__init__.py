@@ -49,6 +49,7 @@ _FAMILIES: dict[str, list[str]] = {
     ],
     "chat": ["AICharacter", "ChatHistoryToText", "TransformCharacterDialogueForLLM", "UpdateChatHistory"],
     "human": ["AskHuman"],
+    "keywords": ["BrokerFailureBehavior"],
 }
 
 _WHERE = {name: module for module, names in _FAMILIES.items() for name in names}

@@ -82,6 +82,9 @@ class Op:
     _tag: str | None
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Op:
+        from .keywords import check_keywords
+
+        check_keywords(cls, kwargs)  # an unknown keyword fails here, listing the accepted ones
         self = super().__new__(cls)
         self._args = (args, kwargs)
         self._tag = None

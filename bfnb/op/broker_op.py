@@ -69,6 +69,9 @@ class BrokerOp(Persisted, Op):
     error_key = "error"
     batch = False
     model: str | None = None
+    #: a bfnb broker that answers instead of the registry's (the seed's ``broker=``)
+    broker: Any = None
+    failure_behavior: Any = "emit"
 
     # --- what a subclass writes -----------------------------------------------------------------
 
@@ -88,6 +91,11 @@ class BrokerOp(Persisted, Op):
         """Who answers, resolved now (raises at once when a key is missing)."""
         from ..calls import resolve_endpoint
 
+        if self.broker is not None:  # its own broker: named by its provider and model
+            from ..calls import Endpoint
+
+            b = self.broker
+            return Endpoint(self.call_kind, str(b.provider), "", str(b.model), broker=b)
         if self.model is None:
             raise NotImplementedError(f"{type(self).__name__} names no model; override endpoint()")
         return resolve_endpoint(self.call_kind, self.model)
@@ -119,7 +127,10 @@ class BrokerOp(Persisted, Op):
                     status[i], errors[i] = "failed", err
         fields[self.status_key] = status
         fields[self.error_key] = errors
-        return [merge_rows(b, mask, fields)]
+        out = merge_rows(b, mask, fields)
+        if self.failure_behavior == "stay":  # the seed's STAY: failed rows are not emitted
+            out = out[(out[self.status_key] != "failed").to_numpy()]
+        return [out]
 
     def fetch(self, rows: pd.DataFrame, ctx: RunContext, arrivals: Any = None) -> Any:
         """Render the rows' requests and get their records from the call client."""

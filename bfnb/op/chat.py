@@ -20,6 +20,7 @@ from ..project import current_project
 from . import functional as F
 from .base import MapOp, RunContext
 from .broker_op import BrokerOp
+from .keywords import check_keywords, seed_broker_keywords
 from .llm import DEFAULT_OUTPUT_ESTIMATE, chat_body, response_text
 from .prompts import PromptMaker, render_prompts
 
@@ -54,6 +55,7 @@ class CharacterTurn(BrokerOp):
     def __init__(self, character: AICharacter, command: str | PromptMaker) -> None:
         self.character = character
         self.model = character.model
+        self.broker, self.failure_behavior = character.broker, character.failure_behavior
         self.command = PromptMaker.from_prompt(command)
         self._project = current_project()
 
@@ -109,6 +111,8 @@ class AICharacter:
     ``g |= Teacher("Please introduce {keyword}.")``; works inside ``Repeat``.
     """
 
+    broker: Any = None  # a bfnb broker that answers its turns (the seed's ``broker=``)
+
     def __init__(
         self,
         name: str,
@@ -122,7 +126,8 @@ class AICharacter:
         chat_history_key: str = "chat_history",
         temperature: float | None = None,
         seed: int | None = None,
-        **seed_compat: Any,
+        broker: Any = None,
+        failure_behavior: Any = "emit",
     ) -> None:
         from ..options import default_model
 
@@ -135,13 +140,21 @@ class AICharacter:
         self.remove_cot = remove_cot
         self.chat_history_key = chat_history_key
         self.params = {"temperature": temperature, "seed": seed, "max_completion_tokens": max_completion_tokens}
+        seed_broker_keywords(self, broker=broker, failure_behavior=failure_behavior)
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> AICharacter:
+        check_keywords(cls, kwargs)  # an unknown keyword fails here, listing the accepted ones
+        return super().__new__(cls)
 
     def setting_for(self, name: str) -> str:
         parts = [self.system_prompt, self.setting] if self.system_prompt else [self.setting]
         return "\n\n".join(p.replace("{name}", name) for p in parts if p)
 
     def __call__(self, command: str | PromptMaker, cache_path: Any = None) -> CharacterTurn:
-        return CharacterTurn(self, command)
+        turn = CharacterTurn(self, command)
+        if cache_path is not None:
+            turn.cache_path = str(cache_path)  # the turn's checkpoint goes there
+        return turn
 
     def __bfnb_fingerprint__(self) -> str:
         from ..fingerprint import fingerprint

@@ -20,6 +20,7 @@ from ..ledger.records import CallRecord, Status
 from ..project import current_project
 from .base import MapOp, RunContext
 from .broker_op import BrokerOp
+from .keywords import seed_broker_keywords
 from .llm import CallRequests
 
 __all__ = [
@@ -101,7 +102,12 @@ class EmbedText(BrokerOp):
         output_format: str = "base64",
         status_key: str = "status",
         error_key: str = "error",
-        **seed_compat: Any,
+        cache_path: str | None = None,
+        broker: Any = None,
+        failure_behavior: Any = "emit",
+        job_idx_key: str | None = None,
+        keep_all_rev: bool | None = None,
+        barrier_level: int | None = None,
     ) -> None:
         from ..options import default_embedding_model
 
@@ -113,6 +119,8 @@ class EmbedText(BrokerOp):
         self.dimensions, self.dtype, self.output_format = dimensions, dtype, output_format
         self.status_key, self.error_key = status_key, error_key
         self._project = current_project()
+        seed_broker_keywords(self, cache_path=cache_path, broker=broker, failure_behavior=failure_behavior,
+                             job_idx_key=job_idx_key, keep_all_rev=keep_all_rev, barrier_level=barrier_level)
 
     def display_name(self) -> str:
         return f"EmbedText[{self.model}]"
@@ -149,9 +157,23 @@ class CallLLMEmbedding(CallRequests):
 
     call_kind = "embedding"
 
-    def __init__(self, *, input_key: str = "embedding_request", output_key: str = "embedding_response",
-                 status_key: str = "status", error_key: str = "error", **seed_compat: Any) -> None:
-        super().__init__(input_key=input_key, output_key=output_key, status_key=status_key, error_key=error_key)
+    def __init__(
+        self,
+        *,
+        input_key: str = "embedding_request",
+        output_key: str = "embedding_response",
+        status_key: str = "status",
+        error_key: str = "error",
+        cache_path: str | None = None,
+        broker: Any = None,
+        failure_behavior: Any = "emit",
+        job_idx_key: str | None = None,
+        keep_all_rev: bool | None = None,
+        barrier_level: int | None = None,
+    ) -> None:
+        super().__init__(input_key=input_key, output_key=output_key, status_key=status_key, error_key=error_key,
+                         cache_path=cache_path, broker=broker, failure_behavior=failure_behavior,
+                         job_idx_key=job_idx_key, keep_all_rev=keep_all_rev, barrier_level=barrier_level)
 
     def output_tokens(self, body: dict[str, Any]) -> int:
         return 0

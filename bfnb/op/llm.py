@@ -23,6 +23,7 @@ from . import functional as F
 from .answers import check_output_keys, parse_answer, spread
 from .base import MapOp, RunContext, key_list
 from .broker_op import ROW_ERRORS, BrokerOp, active_mask, answering_model, client_of, merge_rows
+from .keywords import seed_broker_keywords
 from .prompts import BasicPromptMaker, PromptMaker, render_prompts
 
 __all__ = [
@@ -131,7 +132,12 @@ class AskLLM(BrokerOp):
         error_key: str = "error",
         finish_reason_key: str | None = "finish_reason",
         cost_key: str | None = None,
-        **seed_compat: Any,
+        cache_path: str | None = None,
+        broker: Any = None,
+        failure_behavior: Any = "emit",
+        job_idx_key: str | None = None,
+        keep_all_rev: bool | None = None,
+        barrier_level: int | None = None,
     ) -> None:
         from ..options import default_model
 
@@ -148,6 +154,8 @@ class AskLLM(BrokerOp):
         self.status_key, self.error_key = status_key, error_key
         self.finish_reason_key, self.cost_key = finish_reason_key, cost_key
         self._project = current_project()
+        seed_broker_keywords(self, cache_path=cache_path, broker=broker, failure_behavior=failure_behavior,
+                             job_idx_key=job_idx_key, keep_all_rev=keep_all_rev, barrier_level=barrier_level)
 
     def display_name(self) -> str:
         """``AskLLM[gpt-4o-mini@openai]``, or ``AskLLM[gpt-4o-mini@openai → local model]`` offline."""
@@ -253,11 +261,18 @@ class CallRequests(BrokerOp):
         status_key: str = "status",
         error_key: str = "error",
         batch: bool = False,
-        **seed_compat: Any,
+        cache_path: str | None = None,
+        broker: Any = None,
+        failure_behavior: Any = "emit",
+        job_idx_key: str | None = None,
+        keep_all_rev: bool | None = None,
+        barrier_level: int | None = None,
     ) -> None:
         self.input_key, self.output_key = input_key, output_key
         self.status_key, self.error_key, self.batch = status_key, error_key, batch
         self._project = current_project()
+        seed_broker_keywords(self, cache_path=cache_path, broker=broker, failure_behavior=failure_behavior,
+                             job_idx_key=job_idx_key, keep_all_rev=keep_all_rev, barrier_level=barrier_level)
 
     def output_tokens(self, body: dict[str, Any]) -> int:
         """Output tokens to reserve for one request."""
