@@ -1,7 +1,7 @@
 """What is checked and bounded before a call is paid (used by the call client, :mod:`bfnb.calls`).
 
 * :func:`preflight`: fail before the first request when the answers could not be kept (a read-only
-  ledger) or the endpoint has no such model, instead of after paying for them.
+  ledger), instead of after paying for them.
 * :func:`output_bound`: the output tokens a call may use (its max tokens × ``n``); under a budget a
   call that sets none is sent with :data:`BUDGET_OUTPUT_CAP` (or the model's lower limit), so the
   reservation made before sending is a real bound.
@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 __all__ = ["BUDGET_OUTPUT_CAP", "output_bound", "preflight", "worst_cost"]
@@ -19,54 +18,17 @@ _models_checked: dict[tuple[str, str], bool] = {}
 
 
 def preflight(endpoint: Any, ledger: Any) -> None:
-    """Fail before paying: an answer we could not keep, or a model the endpoint does not have.
+    """Fail before paying: refuse to send calls whose answers could not be kept.
 
     Raises :class:`~bfnb.errors.LedgerError` when the ledger cannot be written (every answer would
-    be paid and lost) and :class:`~bfnb.errors.ProviderError` when the endpoint says it has no such
-    model (``GET /models/{model}`` answers 404; free, asked once per process and endpoint).
+    be paid and lost).  A missing key or an unknown provider already failed when the endpoint was
+    resolved (:func:`bfnb.calls.resolve_endpoint`).  A model name the provider does not know is not
+    probed here (no extra request): its calls fail with the provider's 404, which is not billed.
     """
-    from .errors import LedgerError, ProviderError
+    from .errors import LedgerError
 
     if not getattr(ledger, "writable", True):
         raise LedgerError(f"the ledger {ledger.path} is read-only: nothing was sent (answers could not be kept)")
-    resolved = endpoint.resolved
-    if not endpoint.paid or resolved is None or not endpoint.base_url:
-        return
-    ident = (endpoint.base_url, endpoint.model)
-    if ident not in _models_checked:
-        _models_checked[ident] = _model_exists(endpoint.base_url, endpoint.model, resolved.api_key)
-    if not _models_checked[ident]:
-        raise ProviderError(
-            f"{endpoint.base_url} has no model {endpoint.model!r} (GET /models/{endpoint.model} answered 404): "
-            "nothing was sent; check the model name"
-        )
-
-
-def _model_exists(base_url: str, model: str, api_key: str | None) -> bool:
-    """False only when the endpoint answers 404 for the model; any other outcome cannot tell."""
-    import urllib.error
-    import urllib.parse
-    import urllib.request
-
-    req = urllib.request.Request(f"{base_url}/models/{urllib.parse.quote(model, safe='')}")
-    if api_key:
-        req.add_header("Authorization", f"Bearer {api_key}")
-    try:
-        with urllib.request.urlopen(req, timeout=10):
-            return True
-    except urllib.error.HTTPError as e:
-        if e.code != 404:
-            return True
-    except (OSError, ValueError):  # down, a timeout, a proxy: the calls themselves will say
-        return True
-    # 404: no such model, or no such route (some servers only list their models): ask the list
-    req = urllib.request.Request(f"{base_url}/models", headers=req.headers)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            listed = {m.get("id") for m in json.loads(r.read()).get("data", []) if isinstance(m, dict)}
-    except (OSError, ValueError, AttributeError):
-        return True
-    return not listed or model in listed
 
 
 #: max tokens bfnb sets under a budget on a call that sets none (or the model's limit if lower)
