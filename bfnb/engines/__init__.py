@@ -120,7 +120,7 @@ def run(
     from ..calls import mock_calls
     from ..graph.plan import plan
 
-    unknown = sorted(set(options) - RUN_OPTIONS)
+    unknown = sorted(k for k in options if k not in RUN_OPTIONS and not k.startswith("_"))  # _x: bfnb's own
     if unknown:  # nothing is accepted and ignored
         accepted = sorted({"background", "dispatch_brokers", "engine", "targets", "use_memo"} | RUN_OPTIONS - {"_background"})
         raise TypeError(f"run() got unknown keyword argument(s) {', '.join(map(repr, unknown))}; accepted: {', '.join(accepted)}")
