@@ -36,6 +36,8 @@ ROW_ERRORS = "__row_errors__"
 
 #: upstream statuses a broker op leaves alone (passes the row through untouched)
 SKIP = ("failed", "pending")
+#: the values a broker op writes in its status field
+STATUSES = ("done", "failed", "pending")
 
 
 def active_mask(b: pd.DataFrame, status_key: str = B.STATUS) -> np.ndarray:
@@ -108,6 +110,7 @@ class BrokerOp(Persisted, Op):
 
     def run(self, inputs: list[pd.DataFrame], ctx: RunContext) -> list[pd.DataFrame]:
         b = inputs[0]
+        self.check_bookkeeping(b)
         mask = active_mask(b, self.status_key)
         rows = b[mask] if not mask.all() else b
         arrivals = None
@@ -131,6 +134,30 @@ class BrokerOp(Persisted, Op):
         if self.failure_behavior == "stay":  # the seed's STAY: failed rows are not emitted
             out = out[(out[self.status_key] != "failed").to_numpy()]
         return [out]
+
+    def check_bookkeeping(self, b: pd.DataFrame) -> None:
+        """Refuse a user field where this op writes its status, naming it and the keyword that renames it.
+
+        A status field of an earlier broker op (values done/failed/pending) is bookkeeping, shared on
+        purpose; any other value means the user's data would be overwritten.
+        """
+        col = self.status_key
+        if col not in b.columns or not len(b):
+            return
+        try:
+            foreign = sorted({str(v) for v in b[col].dropna().unique()} - set(STATUSES))
+        except TypeError:  # unhashable values (lists, dicts): certainly not a status
+            foreign = ["<non-text values>"]
+        if foreign:
+            from ..errors import OpError
+
+            shown = ", ".join(repr(v) for v in foreign[:3])
+            raise OpError(
+                f"the input has a field {col!r} (values {shown}) where {type(self).__name__} writes each call's "
+                f"status; nothing was sent. Rename bfnb's field with status_key='...' (and error_key='...'), "
+                f"or rename yours",
+                op=self, field=col,
+            )  # fmt: skip
 
     def fetch(self, rows: pd.DataFrame, ctx: RunContext, arrivals: Any = None) -> Any:
         """Render the rows' requests and get their records from the call client."""

@@ -21,6 +21,7 @@ from ..project import current_project
 from .base import MapOp, RunContext
 from .broker_op import BrokerOp
 from .keywords import seed_broker_keywords
+from .prompts import check_present, is_missing
 from .llm import CallRequests
 
 __all__ = [
@@ -102,6 +103,7 @@ class EmbedText(BrokerOp):
         output_format: str = "base64",
         status_key: str = "status",
         error_key: str = "error",
+        missing: str = "error",
         cache_path: str | None = None,
         broker: Any = None,
         failure_behavior: Any = "emit",
@@ -118,6 +120,7 @@ class EmbedText(BrokerOp):
         resolve_endpoint("embedding", self.model)  # a missing key fails here, at once
         self.dimensions, self.dtype, self.output_format = dimensions, dtype, output_format
         self.status_key, self.error_key = status_key, error_key
+        self.missing = missing  # a text that is None/NaN: "error" (before sending) or "empty"
         self._project = current_project()
         seed_broker_keywords(self, cache_path=cache_path, broker=broker, failure_behavior=failure_behavior,
                              job_idx_key=job_idx_key, keep_all_rev=keep_all_rev, barrier_level=barrier_level)
@@ -127,7 +130,8 @@ class EmbedText(BrokerOp):
 
     def requests(self, rows: pd.DataFrame, endpoint: Endpoint) -> list[dict[str, Any]]:
         B.require_fields(rows, [self.input_key], op=self)
-        texts = ["" if v is None else str(v) for v in rows[self.input_key].tolist()]
+        check_present(rows, [self.input_key], self, self.missing)
+        texts = ["" if is_missing(v) else str(v) for v in rows[self.input_key].tolist()]
         return [embedding_body(endpoint.model, t, self.dimensions) for t in texts]
 
     def read(self, rows: pd.DataFrame, calls: Calls) -> dict[str, list[Any]]:
@@ -164,6 +168,7 @@ class CallLLMEmbedding(CallRequests):
         output_key: str = "embedding_response",
         status_key: str = "status",
         error_key: str = "error",
+        missing: str = "error",
         cache_path: str | None = None,
         broker: Any = None,
         failure_behavior: Any = "emit",

@@ -132,6 +132,7 @@ class AskLLM(BrokerOp):
         error_key: str = "error",
         finish_reason_key: str | None = "finish_reason",
         cost_key: str | None = None,
+        missing: str = "error",
         cache_path: str | None = None,
         broker: Any = None,
         failure_behavior: Any = "emit",
@@ -153,6 +154,7 @@ class AskLLM(BrokerOp):
         self.batch = batch
         self.status_key, self.error_key = status_key, error_key
         self.finish_reason_key, self.cost_key = finish_reason_key, cost_key
+        self.missing = missing  # a template field that is None/NaN: "error" (before sending) or "empty"
         self._project = current_project()
         seed_broker_keywords(self, cache_path=cache_path, broker=broker, failure_behavior=failure_behavior,
                              job_idx_key=job_idx_key, keep_all_rev=keep_all_rev, barrier_level=barrier_level)
@@ -166,7 +168,7 @@ class AskLLM(BrokerOp):
         return [*msgs, {"role": "user", "content": prompt}]
 
     def requests(self, rows: pd.DataFrame, endpoint: Endpoint) -> list[dict[str, Any]]:
-        prompts = render_prompts(self.maker, rows, self)
+        prompts = render_prompts(self.maker, rows, self, self.missing)
         fmt = _schema(self.response_format)
         return [chat_body(endpoint.model, self.messages(p), response_format=fmt, **self.params) for p in prompts]
 

@@ -94,7 +94,34 @@ class BasicPromptMaker(PromptMaker):
         return self.prompt.format(**{k: _render_value(data[k]) for k in self.fields})
 
 
-def render_prompts(maker: PromptMaker, batch: pd.DataFrame, op: Any) -> list[str]:
+def is_missing(v: Any) -> bool:
+    """None, NaN, NaT or pd.NA: a value a template cannot be filled with."""
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
+
+
+def check_present(batch: pd.DataFrame, fields: list[str], op: Any, missing: str = "error") -> None:
+    """A MissingFieldError naming the first idx and field whose value is None/NaN (``missing="error"``).
+
+    Raised before anything is sent, so no call is paid for a prompt with a hole in it;
+    ``missing="empty"`` fills such holes with "" instead.
+    """
+    if missing == "empty":
+        return
+    if missing != "error":
+        raise ValueError(f"missing= is 'error' or 'empty', got {missing!r}")
+    for f in fields:
+        if f not in batch.columns:
+            continue
+        for ix, v in zip(batch.index, batch[f].tolist(), strict=True):
+            if is_missing(v):
+                raise MissingFieldError(
+                    f"field {f!r} is {'None' if v is None else 'NaN'} at idx {ix!r}: nothing was sent; fill it, filter "
+                    f"the row out, or pass missing='empty' to use ''",
+                    op=op, idx=ix, field=f,
+                )  # fmt: skip
+
+
+def render_prompts(maker: PromptMaker, batch: pd.DataFrame, op: Any, missing: str = "error") -> list[str]:
     """One prompt per entry, with a clear error for a missing field or a failing maker."""
     if isinstance(maker, BasicPromptMaker):
         for f in maker.fields:
@@ -102,7 +129,8 @@ def render_prompts(maker: PromptMaker, batch: pd.DataFrame, op: Any) -> list[str
                 ix = batch.index[0] if len(batch) else None
                 fields = [c for c in batch.columns if c != "rev"]
                 raise MissingFieldError(missing_field_message(f, fields), op=op, idx=ix, field=f)
-        cols = [batch[f].tolist() for f in maker.fields]
+        check_present(batch, maker.fields, op, missing)
+        cols = [["" if is_missing(v) else v for v in batch[f].tolist()] for f in maker.fields]
         tmpl = maker.prompt
         out = []
         for i, vals in enumerate(zip(*cols, strict=True)):

@@ -71,3 +71,28 @@ def test_broker_and_failure_behavior_are_honoured():
     assert stayed.index.tolist() == [emitted.index[0]]  # the failed row is not emitted
     with pytest.raises(ValueError, match="failure_behavior"):
         AskLLM("{w}", failure_behavior="ignore")
+
+
+def test_a_template_field_that_is_none_or_nan_fails_before_anything_is_sent():
+    import math
+
+    import bfnb as bf
+
+    rows = [{"w": "a"}, {"w": None}, {"w": math.nan}]
+    with pytest.raises(bf.MissingFieldError, match="field 'w' is None at idx") as e:
+        (FromList(rows) | AskLLM("About {w}", model="local-chat@local")).run()
+    assert e.value.field == "w" and e.value.idx is not None
+    out = (FromList(rows) | AskLLM("About {w}", model="local-chat@local", missing="empty")).run()
+    assert out["status"].tolist() == ["done"] * 3
+    with pytest.raises(bf.MissingFieldError, match="field 'w' is"):
+        (FromList(rows) | EmbedText("w", model="local-embedding@local")).run()
+
+
+def test_a_user_field_where_the_op_writes_its_status_is_refused_naming_the_keyword():
+    import bfnb as bf
+
+    rows = [{"w": "a", "status": "active"}, {"w": "b", "status": "closed"}]
+    with pytest.raises(bf.OpError, match="'status'.*status_key="):
+        (FromList(rows) | AskLLM("About {w}", model="local-chat@local")).run()
+    out = (FromList(rows) | AskLLM("About {w}", model="local-chat@local", status_key="llm_status")).run()
+    assert out["status"].tolist() == ["active", "closed"] and out["llm_status"].tolist() == ["done", "done"]
