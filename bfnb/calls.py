@@ -343,13 +343,13 @@ class CallClient:
         if endpoint.mock:  # the local model, under the asked name, recorded with provider "mock"
             return get_broker(endpoint.kind, endpoint.resolved, mock=True)
 
-        state = {}
+        state_path: str | None = None
         if batch:
             from .project import default_project
 
             proj = self.project or project or default_project()
-            state = {"state_path": os.fspath(proj.ledger_dir / "batches.jsonl")}
-        return get_broker(endpoint.kind, endpoint.resolved, batch=batch, **state)
+            state_path = os.fspath(proj.ledger_dir / "batches.jsonl")
+        return get_broker(endpoint.kind, endpoint.resolved, batch=batch, state_path=state_path)
 
     def _send(
         self, broker: Any, endpoint: Endpoint, jobs: dict[str, Any], ledger: Any, arrivals: Arrivals | None = None

@@ -159,6 +159,7 @@ class Broker(Dispatcher):
         self._price = _UNPRICED
         if isinstance(budget, Budget):
             budget = BudgetTracker(budget.usd) if budget.usd is not None else None
+        assert self._loop is not None and self._queue is not None  # _bind() set them
         run = Run(on_record, budget, self._loop.create_future(), gate)
         queue, fresh, op = self._queue, 0, ""
         for job in jobs:
@@ -275,8 +276,10 @@ class Broker(Dispatcher):
 
     async def _retry_failed(self) -> RunResult:
         active = [r for r in self._runs if r.failed and r.results.stopped is None]
+        assert self._queue is not None
         if not active:
             last = self._last_run
+            assert last is not None  # retry_failed() checked it
             jobs = list(last.failed.values())
             self._failed = max(0, self._failed - len(jobs))
             return await self.run(jobs, on_record=last.on_record, budget=last.budget)

@@ -48,7 +48,7 @@ class FunctionBroker(Broker):
         retry: Retry | None = None,
         prices: tuple[float, float] | None = None,
     ) -> None:
-        model = model or getattr(handler, "__name__", "function")
+        model = model or str(getattr(handler, "__name__", "function"))
         super().__init__(provider=provider, model=model, kind=kind, limits=limits, retry=retry,
                          name=name, prices=prices)  # fmt: skip
         self._handler = handler

@@ -102,7 +102,7 @@ class Limiter:
 
     def _effective(self, name: str) -> float | None:
         configured = getattr(self._limits, name)
-        learned = self.learned.get(name)
+        learned: float | None = self.learned.get(name)
         if configured is None:
             return learned
         return configured if learned is None else min(configured, learned)
