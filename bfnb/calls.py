@@ -42,9 +42,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from .before_paying import BUDGET_OUTPUT_CAP, output_bound, preflight, worst_cost
 from .keys import keyed_request
 from .ledger.records import CallRecord, Status
-from .before_paying import BUDGET_OUTPUT_CAP, output_bound, preflight, worst_cost
 from .send_once import DEFAULT_LEASE_S, say_on_stderr, send_once
 
 __all__ = ["MOCK", "Arrivals", "CallClient", "CallLogEntry", "Calls", "Endpoint", "estimate_tokens", "mock_calls", "resolve_endpoint"]

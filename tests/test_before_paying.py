@@ -12,6 +12,7 @@ import bfnb as bf
 from bfnb.local.server import LocalServer
 from bfnb.op import AskLLM, FromList
 
+
 def _immutable(path: Path, on: bool) -> bool:
     """Make ``path`` unwritable even for root (chattr +i); False where the file system cannot."""
     done = subprocess.run(["chattr", "+i" if on else "-i", str(path)], capture_output=True)
@@ -62,7 +63,7 @@ def test_a_key_removed_after_the_op_was_made_fails_before_the_first_request(monk
 
 def test_an_unknown_run_keyword_or_engine_is_refused_listing_the_accepted_ones():
     g = FromList([{"w": "a"}]) | AskLLM("About {w}")
-    with pytest.raises(TypeError, match="unknown keyword argument.*'budget'.*accepted: .*budget_usd"):
+    with pytest.raises(TypeError, match=r"unknown keyword argument.*'budget'.*accepted: .*budget_usd"):
         g.run(budget=0.5)
-    with pytest.raises(bf.BfnbError, match="accepted: .*local"):
+    with pytest.raises(bf.BfnbError, match=r"accepted: .*local"):
         g.run(engine="nope")

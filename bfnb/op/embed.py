@@ -21,8 +21,8 @@ from ..project import current_project
 from .base import MapOp, RunContext
 from .broker_op import BrokerOp
 from .keywords import seed_broker_keywords
-from .prompts import check_present, is_missing
 from .llm import CallRequests
+from .prompts import check_present, is_missing
 
 __all__ = [
     "CallLLMEmbedding",

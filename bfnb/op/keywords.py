@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import warnings
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 __all__ = ["BrokerFailureBehavior", "check_keywords", "seed_broker_keywords", "warn_once"]
@@ -23,7 +23,7 @@ _accepted: dict[type, frozenset[str] | None] = {}
 _warned: set[tuple[str, str]] = set()
 
 
-class BrokerFailureBehavior(str, Enum):
+class BrokerFailureBehavior(StrEnum):
     """What a broker op does with an entry whose call failed (batchfactory's names).
 
     ``EMIT`` (bfnb's default): the row stays, with ``status="failed"`` and the ``error``.

@@ -19,13 +19,13 @@ from bfnb.op import AICharacter, AskLLM, BrokerFailureBehavior, CallLLM, CallLLM
     lambda: MapField(str.upper, "w", into="x"),
 ])  # fmt: skip
 def test_an_unknown_keyword_is_a_type_error_listing_the_accepted_ones(make):
-    with pytest.raises(TypeError, match="unknown keyword argument.*accepted: ") as e:
+    with pytest.raises(TypeError, match=r"unknown keyword argument.*accepted: ") as e:
         make()
     assert len(str(e.value).split("accepted: ")[1].split(", ")) >= 1  # the accepted names, listed
 
 
 def test_a_misspelt_keyword_names_the_one_meant():
-    with pytest.raises(TypeError, match="'max_tokenz' \\(did you mean 'max_completion_tokens'\\?\\)|max_tokenz"):
+    with pytest.raises(TypeError, match=r"'max_tokenz' \(did you mean 'max_completion_tokens'\?\)|max_tokenz"):
         AskLLM("x {w}", max_tokenz=5)
 
 
@@ -42,7 +42,6 @@ def test_every_seed_keyword_of_the_broker_ops_is_accepted():
                   dimensions=None, dtype="float32", output_format="list")
         AICharacter("T", "You teach.", model="local-chat@local", broker=None, name_key=None, max_completion_tokens=4096,
                     system_prompt=None, remove_cot=True, chat_history_key="chat_history", failure_behavior="stay")
-    # fmt: skip
 
 
 def test_a_seed_keyword_without_meaning_warns_once_naming_it():
@@ -92,7 +91,7 @@ def test_a_user_field_where_the_op_writes_its_status_is_refused_naming_the_keywo
     import bfnb as bf
 
     rows = [{"w": "a", "status": "active"}, {"w": "b", "status": "closed"}]
-    with pytest.raises(bf.OpError, match="'status'.*status_key="):
+    with pytest.raises(bf.OpError, match=r"'status'.*status_key="):
         (FromList(rows) | AskLLM("About {w}", model="local-chat@local")).run()
     out = (FromList(rows) | AskLLM("About {w}", model="local-chat@local", status_key="llm_status")).run()
     assert out["status"].tolist() == ["active", "closed"] and out["llm_status"].tolist() == ["done", "done"]
