@@ -13,7 +13,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["HostileServer", "LocalServer", "assert_batch_equal", "hostile_server", "local_server"]
+__all__ = ["HostileServer", "LocalServer", "assert_batch_equal", "hostile_server", "local_server", "reset_state"]
+
+
+def reset_state() -> None:
+    """Forget what this process remembers between runs, as a new kernel would.
+
+    Clears the in-kernel node memo, the broker registry, the shared project ledgers (closed), the
+    last-entered project and the notebook cell being run.  Tests call it before and after each
+    test, so no test sees another's brokers, ledgers or results.  Files on disk are untouched.
+    """
+    from .. import project
+    from ..brokers import registry
+    from ..executor.memo import memo
+    from ..graph import cells
+
+    memo.clear()
+    registry._clear()
+    for ledger in list(project._ledgers.values()):
+        ledger.close()
+    project._ledgers.clear()
+    project._last.clear()
+    cells.leave_cell()
 
 
 def assert_batch_equal(left: pd.DataFrame, right: pd.DataFrame, *, check_order: bool = True) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,6 +18,14 @@ from bfnb.brokers.function import local_chat_broker, local_embedding_broker
 from bfnb.brokers.retry import RateLimitError, TransientError
 from bfnb.executor.loop import submit
 from bfnb.ledger.records import CallRecord
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
+    """Poll ``condition`` until it holds; fail (instead of hanging) after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"still not true after {timeout} s"
+        time.sleep(0.002)
 
 
 def echo(body: dict[str, Any]) -> dict[str, Any]:
@@ -145,8 +154,7 @@ def test_cancel_from_another_thread_returns_completed_records_once() -> None:
     broker = FunctionBroker(slow, limits=RateLimits(concurrency=4))
     jobs = chat_jobs(2000)
     fut = submit(broker.run(jobs, on_record=on_record))
-    while len(got) < 20:
-        time.sleep(0.005)
+    wait_until(lambda: len(got) >= 20)
     broker.cancel()
     result = fut.result(timeout=30)
     assert result.stopped == "cancelled" and broker.state == "cancelled"
@@ -165,12 +173,11 @@ def test_pause_and_resume_from_another_thread() -> None:
     got: list[CallRecord] = []
     broker = FunctionBroker(slow, limits=RateLimits(concurrency=2))
     fut = submit(broker.run(chat_jobs(300), on_record=got.append))
-    while len(got) < 5:
-        time.sleep(0.002)
+    wait_until(lambda: len(got) >= 5)
     broker.pause()
-    time.sleep(0.2)  # in-flight calls finish, nothing new starts
+    wait_until(lambda: broker.snapshot().in_flight == 0)  # in-flight calls finish
     frozen = len(got)
-    time.sleep(0.2)
+    time.sleep(0.2)  # a window in which a paused broker starts nothing (it passes however long it is)
     assert len(got) == frozen and broker.state == "paused" and not fut.done()
     broker.resume()
     assert len(fut.result(timeout=30)) == 300
@@ -186,8 +193,7 @@ def test_asyncio_cancellation_keeps_delivered_records_and_leaves_broker_usable()
     broker = FunctionBroker(slow, limits=RateLimits(concurrency=8))
     jobs = chat_jobs(1000)
     fut = submit(broker.run(jobs, on_record=got.append))
-    while len(got) < 30:
-        time.sleep(0.005)
+    wait_until(lambda: len(got) >= 30)
     fut.cancel()  # what run_sync does on KeyboardInterrupt
     deadline = time.monotonic() + 10
     while (broker._workers or broker.state == "running") and time.monotonic() < deadline:
@@ -293,8 +299,7 @@ def test_budget_reservations_never_leak() -> None:
     budget = BudgetTracker(100.0)
     got: list[CallRecord] = []
     fut = submit(broker.run(chat_jobs(3000), on_record=got.append, budget=budget))
-    while len(got) < 100:
-        time.sleep(0.005)
+    wait_until(lambda: len(got) >= 100)
     broker.cancel()
     result = fut.result(timeout=30)
     assert budget.reserved == 0  # every reservation was committed or released

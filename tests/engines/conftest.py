@@ -15,7 +15,6 @@ import os
 import pytest
 
 from bfnb.engines import get_engine
-from bfnb.local.server import LocalServer
 
 ENGINES = ["local", "stream"] + (["ray"] if importlib.util.find_spec("ray") else [])
 
@@ -58,12 +57,3 @@ def ray_session():
     if started:
         ray.shutdown()
 
-
-@pytest.fixture
-def server(monkeypatch):
-    """The package's OpenAI-compatible server, reached through the openai provider path (real HTTP)."""
-    with LocalServer().start() as s:
-        monkeypatch.delenv("BFNB_OFFLINE", raising=False)
-        monkeypatch.setenv("OPENAI_BASE_URL", s.url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
-        yield s

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import bfnb as bf
 from bfnb.op import AskLLM, FromList, MapField
 
+GATE = threading.Event()  # the work waits for it: no clock decides whether run() returned at once
 
-def slow(n):
-    time.sleep(0.05)
+
+def gated(n):
+    GATE.wait(30)
     return n + 1
 
 
 def test_background_run_returns_at_once_and_delivers_the_result():
-    g = FromList([{"n": i} for i in range(10)]) | MapField(slow, "n")
-    t = time.perf_counter()
-    handle = g.run(background=True)
-    assert time.perf_counter() - t < 0.3
-    assert not handle.done()
+    GATE.clear()
+    g = FromList([{"n": i} for i in range(10)]) | MapField(gated, "n")
+    handle = g.run(background=True)  # a blocking run would wait here until the gate's timeout
+    assert not handle.done()  # returned while its work is still held at the gate
+    GATE.set()
     assert handle.result(timeout=30)["n"].tolist() == list(range(1, 11))
     assert handle.done() and "done" in repr(handle)
 

@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 import bfnb as bf
 from bfnb._ipython import graph_mimebundle
-from bfnb.local.server import LocalServer
 from bfnb.op import AskLLM, FromList
-
-
-@pytest.fixture
-def server(monkeypatch):
-    with LocalServer().start() as s:
-        monkeypatch.delenv("BFNB_OFFLINE", raising=False)
-        monkeypatch.setenv("OPENAI_BASE_URL", s.url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real")
-        yield s
 
 
 def _graph(n=50, prompt="Write a poem about {w}."):

@@ -9,16 +9,6 @@ import pytest
 import bfnb as bf
 from bfnb.executor.memo import memo
 from bfnb.op import AskLLM, CheckPoint, FromList
-from bfnb.testing import local_server
-
-
-@pytest.fixture
-def server(monkeypatch):
-    with local_server() as srv:
-        monkeypatch.delenv("BFNB_OFFLINE", raising=False)
-        monkeypatch.setenv("OPENAI_BASE_URL", srv.url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
-        yield srv
 
 
 def poems():

@@ -13,20 +13,11 @@ import pytest
 
 import bfnb as bf
 from bfnb.ledger import CALLS_FILE, Ledger
-from bfnb.local.server import LocalServer
 from bfnb.op import AskLLM, FromList
 
 MODEL = "gpt-4o-mini@openai"
 WORDS = [f"myth {i}" for i in range(8)]
 
-
-@pytest.fixture
-def server(monkeypatch):
-    with LocalServer().start() as s:
-        monkeypatch.delenv("BFNB_OFFLINE", raising=False)
-        monkeypatch.setenv("OPENAI_BASE_URL", s.url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
-        yield s
 
 
 def poems() -> bf.Graph:
