@@ -38,6 +38,10 @@ def _overload(err: Exception) -> bool:
     """A 429, a timeout or a 503: the provider (or the path to it) has more than it can take."""
     return isinstance(err, RateLimitError) or getattr(err, "status", None) == 503 or str(err).startswith("timeout")
 
+#: how long a call whose worst case does not fit yet waits for calls in flight to settle
+BUDGET_WAIT_S = 0.05
+
+
 class Dispatcher:
     """Worker pool and per-attempt logic of a broker (a mixin of :class:`~bfnb.brokers.base.Broker`)."""
 
@@ -175,6 +179,14 @@ class Dispatcher:
         if budget.try_reserve(worst):
             entry.reserved_usd, entry.budget = worst, budget
             return True
+        if budget.reserved > 1e-12 and self._loop is not None:
+            # calls in flight hold reservations that their real (smaller) cost will mostly give back:
+            # wait for them instead of stopping the run with most of the budget unspent
+            entry.state = _BACKOFF
+            self._pending -= 1
+            self._retrying += 1
+            entry.handle = self._loop.call_later(BUDGET_WAIT_S, self._requeue, entry)
+            return False
         for run in list(entry.runs):
             if run.budget is budget:
                 self._stop_run(run, "budget")
