@@ -54,7 +54,7 @@ def body(i: int) -> dict[str, Any]:
 
 _SERVER = """
 import sys, time
-from bfnb.local.server import LocalServer
+from bfnb.local.httpserver import LocalServer
 s = LocalServer(latency_s=float(sys.argv[1])).start()
 print(s.url, flush=True)
 sys.stdin.read()  # until the parent closes our stdin

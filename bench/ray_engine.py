@@ -52,7 +52,7 @@ print(json.dumps({"startup": t1 - t0, "build": t2 - t1, "seconds": t3 - t2, "row
 
 _SERVER = """
 import sys
-from bfnb.local.server import LocalServer
+from bfnb.local.httpserver import LocalServer
 s = LocalServer(latency_s=float(sys.argv[1])).start()
 print(s.url, flush=True)
 sys.stdin.read()

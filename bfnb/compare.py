@@ -13,7 +13,7 @@ confusion table, and each version is paired with the one before it (McNemar's ex
 rows where exactly one is right).  With ``judge`` (an op such as ``AskLLM(..., output_key=
 "verdict")`` reading the version's fields) the score is the judge's agreement, and the judge's
 calls count in that version's cost.  Two graphs without truth or judge keep the two-column
-:class:`~bfnb.display.compare.CompareView`.
+:class:`~bfnb.display.compare_view.CompareView`.
 """
 
 from __future__ import annotations

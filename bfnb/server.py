@@ -1,6 +1,6 @@
 """``python -m bfnb.server``: run the local OpenAI-compatible server in the foreground.
 
-A thin command line over :class:`bfnb.local.server.LocalServer`, for demos, benchmarks and tests
+A thin command line over :class:`bfnb.local.httpserver.LocalServer`, for demos, benchmarks and tests
 that need the server in another process (inspect it with ``GET /stats``, change its faults with
 ``POST /configure``).  Example::
 
@@ -14,7 +14,7 @@ import argparse
 import sys
 import threading
 
-from bfnb.local.server import LocalServer, ServerConfig
+from bfnb.local.httpserver import LocalServer, ServerConfig
 
 __all__ = ["LocalServer", "ServerConfig", "main"]
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bfnb.local.server import LocalServer
+from bfnb.local.httpserver import LocalServer
 from bfnb.testing import reset_state
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import bfnb as bf
-from bfnb.local.server import LocalServer
+from bfnb.local.httpserver import LocalServer
 from bfnb.op import AskLLM, FromList
 
 

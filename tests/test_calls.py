@@ -12,7 +12,7 @@ import pytest
 
 import bfnb as bf
 from bfnb.calls import CallClient, Calls, Endpoint, resolve_endpoint
-from bfnb.local.server import LocalServer
+from bfnb.local.httpserver import LocalServer
 from bfnb.op import AskLLM, FromList
 
 SCRIPT = textwrap.dedent(

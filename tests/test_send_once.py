@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from bfnb.local.server import LocalServer
+from bfnb.local.httpserver import LocalServer
 
 # argv: n, start-at (Unix seconds; 0: at once)
 SCRIPT = textwrap.dedent(

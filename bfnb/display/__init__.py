@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_names
 
 if TYPE_CHECKING:
-    from .compare import CompareView, compare_frame
+    from .compare_view import CompareView, compare_frame
     from .graph import GraphView, render_graph_html, render_graph_text
     from .history import VersionsView
     from .scoreboard import ComparisonView
@@ -23,13 +23,13 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "BatchTable": "table",
-    "CompareView": "compare",
+    "CompareView": "compare_view",
     "ComparisonView": "scoreboard",
     "VersionsView": "history",
     "GraphView": "graph",
     "SpendSummary": "spend",
     "TextProgress": "text",
-    "compare_frame": "compare",
+    "compare_frame": "compare_view",
     "format_cost": "text",
     "render_graph_html": "graph",
     "render_graph_text": "graph",

@@ -2,7 +2,7 @@
 
 OpenAI's Batch API takes a JSONL file of requests, runs it within a window and hands back an
 output file; a client must survive waiting, restarts and cancellation.  ``BatchStore`` plays the
-provider side for :class:`~bfnb.local.server.LocalServer`: uploads, a batch that moves
+provider side for :class:`~bfnb.local.httpserver.LocalServer`: uploads, a batch that moves
 ``validating → in_progress → finalizing → completed`` after a configurable delay (or ``failed``
 with per-line errors, or ``cancelled``), output and error files in OpenAI's line format, and, given
 a ``state_dir``, files and batches that outlive the server process (unfinished batches resume).

@@ -67,7 +67,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(hostile, name)
     if name in ("LocalServer", "local_server"):
-        from . import server
+        from . import fixtures
 
-        return getattr(server, name) if name == "local_server" else server.LocalServer
+        return getattr(fixtures, name) if name == "local_server" else fixtures.LocalServer
     raise AttributeError(name)

@@ -7,7 +7,7 @@ from typing import Any
 from bfnb.brokers import Job, Retry
 from bfnb.brokers.providers import Provider, ResolvedModel
 from bfnb.executor.loop import run_sync
-from bfnb.local.server import LocalServer
+from bfnb.local.httpserver import LocalServer
 
 SECRET = "sk-test-0123456789abcdef-SECRET"
 FAST_RETRY = Retry(max_attempts=6, backoff_base_s=0.01, backoff_max_s=0.05, timeout_s=10.0)

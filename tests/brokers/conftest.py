@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bfnb.local.server import LocalServer
+from bfnb.local.httpserver import LocalServer
 
 
 @pytest.fixture

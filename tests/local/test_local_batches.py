@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 from bfnb.local import model
-from bfnb.local.server import LocalServer
-from bfnb.testing.server import local_server
+from bfnb.local.httpserver import LocalServer
+from bfnb.testing.fixtures import local_server
 
 
 def jsonl(lines: list[dict]) -> bytes:

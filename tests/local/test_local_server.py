@@ -14,8 +14,8 @@ import orjson
 import pytest
 
 from bfnb.local import model
-from bfnb.local.server import LocalServer
-from bfnb.testing.server import local_server, server  # noqa: F401  (fixture)
+from bfnb.local.httpserver import LocalServer
+from bfnb.testing.fixtures import local_server, server  # noqa: F401  (fixture)
 
 AUTH = {"Authorization": "Bearer sk-test", "Content-Type": "application/json"}
 

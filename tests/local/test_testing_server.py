@@ -1,11 +1,11 @@
-"""bfnb.testing.server: the local server as a context manager and as pytest fixtures."""
+"""bfnb.testing.fixtures: the local server as a context manager and as pytest fixtures."""
 
 from __future__ import annotations
 
 import openai
 import pytest
 
-from bfnb.testing.server import LocalServer, local_server, server, server_fixture  # noqa: F401
+from bfnb.testing.fixtures import LocalServer, local_server, server, server_fixture  # noqa: F401
 
 limited_server = server_fixture(rpm=2)
 

@@ -53,7 +53,7 @@ _install_alias()
 
 @pytest.fixture(scope="session")
 def _counting_server():
-    from bfnb.local.server import LocalServer
+    from bfnb.local.httpserver import LocalServer
 
     with LocalServer().start() as server:
         yield server

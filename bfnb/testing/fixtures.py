@@ -1,11 +1,11 @@
 """The local OpenAI-compatible server as test tooling, for users' tests and bfnb's own.
 
-``local_server(**settings)`` starts a :class:`~bfnb.local.server.LocalServer` for the length of a
+``local_server(**settings)`` starts a :class:`~bfnb.local.httpserver.LocalServer` for the length of a
 ``with`` block; ``server_fixture(**settings)`` turns that into a pytest fixture, and ``server`` is
 one ready-made (function scope, no faults).  Tests then talk to the server over real HTTP on
 127.0.0.1, through the same client path a real provider gets::
 
-    from bfnb.testing.server import server  # noqa: F401  (a pytest fixture)
+    from bfnb.testing.fixtures import server  # noqa: F401  (a pytest fixture)
 
     def test_my_pipeline(server):
         client = openai.OpenAI(base_url=server.url, api_key="sk-test")
@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from bfnb.local.server import LocalServer
+from bfnb.local.httpserver import LocalServer
 
 __all__ = ["LocalServer", "local_server", "server", "server_fixture"]  # noqa: F822 (server: lazy, below)
 
