@@ -237,7 +237,7 @@ def install() -> bool:
         from .widgets.label import answer_in_widget
 
         progress.set_display(lambda getter: live_progress(getter))
-        hooks.wrap_background = lambda handle: watch_background(handle, all_brokers)
+        hooks.wrap_background = lambda handle: watch_background(handle, progress.since_now(all_brokers))
         set_answerer(answer_in_widget)  # AskHuman's questions go to a label widget
     except ImportError:  # ipywidgets missing: text progress only
         pass

@@ -15,7 +15,7 @@ import contextvars
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["ThisRun", "active", "current_partial", "run_scope", "set_brokers", "set_display"]
+__all__ = ["ThisRun", "active", "current_partial", "run_scope", "set_brokers", "set_display", "since_now"]
 
 _display: Callable[[Callable[[], list[Any]]], Any] | None = None
 _all_brokers: Callable[[], list[Any]] | None = None
@@ -63,6 +63,19 @@ class ThisRun:
 
     def __repr__(self) -> str:
         return f"ThisRun({self.broker!r})"
+
+
+def since_now(getter: Callable[[], list[Any]]) -> Callable[[], list[Any]]:
+    """``getter``'s brokers as seen from now on: each counts what it does after this call (a run's view).
+
+    A background run's panel lists the process's brokers; without this it would show what they
+    counted since the kernel started ("12 of 12" after a run that sent 7).
+    """
+    baselines: dict[int, Any] = {}
+    for b in getter():
+        with contextlib.suppress(Exception):  # a broker that cannot report is shown as it reports
+            baselines[id(b)] = b.snapshot()
+    return lambda: [ThisRun(b, baselines.get(id(b))) for b in getter()]
 
 
 class _Scope:

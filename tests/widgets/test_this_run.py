@@ -61,3 +61,23 @@ def test_this_run_subtracts_the_baseline_of_the_same_session_only():
     assert view.snapshot().done == 2
     view.pause()  # controls reach the broker itself
     assert b.paused and view == b
+
+
+
+def test_a_background_runs_panel_counts_only_that_run():
+    """The background panel's brokers (``since_now``) show what the run did, not the kernel's total."""
+    from bfnb.brokers.registry import all_brokers
+    from bfnb.op.progress import since_now
+
+    with bf.ProjectFolder("bg-counts") as project:
+        (FromList(RECS) | AskLLM("Poem {k}", seed=1)).run()
+        memo.clear()
+        shutil.rmtree(project.checkpoint_dir)
+        (FromList(RECS) | AskLLM("Poem {k}", seed=1)).run()  # all 5 from the ledger: the session stays open
+        view = since_now(all_brokers)
+        handle = (FromList(RECS[:2]) | AskLLM("Poem {k}", seed=3)).run(background=True)
+        handle.wait(timeout=60)
+    raw = [b.snapshot() for b in all_brokers()]
+    assert sum(s.cached for s in raw) == 5, raw  # the broker itself still counts the earlier run
+    snaps = [b.snapshot() for b in view()]
+    assert sum(s.done for s in snaps) == 2 and sum(s.cached for s in snaps) == 0, snaps
