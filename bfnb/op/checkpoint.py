@@ -10,7 +10,8 @@ new kernel reads one Parquet file instead of looking up every call in the ledger
 
 A checkpoint is a cache, never the only copy: a truncated or corrupt file is a cache miss with a
 :class:`~bfnb.errors.BfnbWarning` naming the file, the node runs again (a broker op's answers then
-come from the ledger, with no request sent) and the file is rewritten.
+come from the ledger, with no request sent) and the file is rewritten.  A checkpoint that cannot be
+saved (a full disk, a read-only folder) is a warning too, never a failed run.
 """
 
 from __future__ import annotations
@@ -48,7 +49,10 @@ class Persisted:
         return self._checkpoint_dir(project) / f"{fp}.parquet"
 
     def load_checkpoint(self, fp: str, project: Any) -> pd.DataFrame | None:
-        path = self.checkpoint_file(fp, project)
+        try:
+            path = self.checkpoint_file(fp, project)
+        except OSError:  # no checkpoint folder can be made there: nothing was saved either
+            return None
         if not path.exists():
             return None
         from ..convert import read_parquet
@@ -67,7 +71,17 @@ class Persisted:
     def save_checkpoint(self, fp: str, project: Any, batch: pd.DataFrame) -> None:
         from ..convert import write_parquet
 
-        write_parquet(batch, self.checkpoint_file(fp, project))
+        path: Any = "under " + str(self.cache_path or "the project's checkpoints folder")
+        try:
+            path = self.checkpoint_file(fp, project)
+            write_parquet(batch, path)
+        except Exception as e:  # a full disk, a read-only folder: the results stand, only the shortcut is lost
+            warnings.warn(
+                f"could not save the checkpoint {str(path)!r} ({type(e).__name__}: {e}); the results are complete "
+                f"and a new process recomputes this node (broker answers from the ledger)",
+                BfnbWarning,
+                stacklevel=2,
+            )
 
 
 class CheckPoint(Persisted, Op):

@@ -37,3 +37,18 @@ def test_a_damaged_checkpoint_is_a_warned_cache_miss_and_the_ledger_answers(serv
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the checkpoints were rewritten: no warning now
         assert poems().run()["text"].tolist() == first["text"].tolist()
+
+
+def test_a_checkpoint_that_cannot_be_saved_warns_and_the_run_completes(server):
+    ckpt = bf.ProjectFolder("ckpt", 1, 0, 0).checkpoint_dir
+    ckpt.rmdir()
+    ckpt.write_text("a file where the checkpoint folder goes")
+    with pytest.warns(bf.BfnbWarning, match="could not save the checkpoint"):
+        out = poems().run()
+    assert (out["status"] == "done").all() and server.stats()["answered"] == 5
+    ckpt.unlink()  # the fix
+    memo.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert poems().run()["text"].tolist() == out["text"].tolist()
+    assert list(ckpt.glob("*.parquet")) and server.stats()["answered"] == 5
