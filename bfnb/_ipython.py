@@ -155,7 +155,7 @@ def discarded_graphs(source: str, namespace: dict[str, Any]) -> list[str]:
     last statement, whose value is shown, is reported too, since it is still not kept.
     """
     from .graph import Graph
-    from .op.base import Op
+    from .op.op import Op
 
     try:
         tree = ast.parse(source)
@@ -229,7 +229,7 @@ def install() -> bool:
 
     ip.display_formatter.mimebundle_formatter.for_type(Graph, graph_mimebundle)
     try:
-        from .brokers.human import set_answerer
+        from .brokers.human_broker import set_answerer
         from .brokers.registry import all_brokers
         from .executor import hooks
         from .op import progress

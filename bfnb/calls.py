@@ -27,7 +27,7 @@ Interface (what ops and colleagues build on)::
 ``fetch`` keywords: ``idxs`` (entry ids, for origins), ``max_output_tokens`` (an int or one per
 request: what a budget and the TPM limiter reserve), ``samples`` (n-sampling index per request, part
 of the key), ``batch`` (the OpenAI Batch API).  An :class:`Endpoint` may carry its own ``broker``
-(any :class:`~bfnb.brokers.base.Broker`, e.g. a ``FunctionBroker`` from a user function): its
+(any :class:`~bfnb.brokers.broker.Broker`, e.g. a ``FunctionBroker`` from a user function): its
 ``provider``/``base_url``/``model`` then name it in keys and fingerprints.  Ops get a client from
 the executor (``ctx.calls``); a script may make one: ``CallClient(project=bf.ProjectFolder("x"))``.
 """
@@ -151,7 +151,7 @@ class Calls:
             self.unsent_usd_max + other.unsent_usd_max)
 
     def add_to(self, ctx: Any) -> None:
-        """Add these calls to a node's stats (a :class:`~bfnb.op.base.RunContext`)."""
+        """Add these calls to a node's stats (a :class:`~bfnb.op.op.RunContext`)."""
         ctx.add_stat("calls_sent", self.sent)
         ctx.add_stat("calls_cached", self.cached)
         ctx.add_stat("calls_failed", self.failed)

@@ -136,7 +136,7 @@ def compare(
 def _split_field(items: tuple[Any, ...], field: Any) -> tuple[tuple[Any, ...], Any]:
     """``compare(g1, g2, "text")``: a trailing str after graphs or versions is the field."""
     from .graph import Graph
-    from .op.base import Op
+    from .op.op import Op
 
     if (
         field is None
@@ -151,7 +151,7 @@ def _split_field(items: tuple[Any, ...], field: Any) -> tuple[tuple[Any, ...], A
 
 def _sides(items: tuple[Any, ...], labels: Any, project: Any) -> list[Side]:
     from .graph import Graph
-    from .op.base import Op
+    from .op.op import Op
     from .versioning import Version, VersionList, versions
 
     flat: list[Any] = []

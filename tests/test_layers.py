@@ -85,3 +85,12 @@ def test_brokers_know_nothing_of_dataframes_or_graphs():
 def test_modules_stay_small():
     big = [f"{p.relative_to(PKG)}: {n}" for p in PKG.rglob("*.py") if (n := len(p.read_text(encoding="utf-8").splitlines())) > 450]
     assert not big, big
+
+
+def test_no_two_modules_share_a_file_name():
+    """A file name says which module it is: ``grep``, tracebacks and editor tabs never show two ``base.py``."""
+    seen: dict[str, list[str]] = {}
+    for p in PKG.rglob("*.py"):
+        if p.name not in ("__init__.py", "__main__.py"):
+            seen.setdefault(p.name, []).append(str(p.relative_to(PKG)))
+    assert not {n: ps for n, ps in seen.items() if len(ps) > 1}

@@ -10,10 +10,10 @@ tests use it).
 
 from __future__ import annotations
 
-from .base import Broker, BrokerSnapshot, Job, RunResult
+from .broker import Broker, BrokerSnapshot, Job, RunResult
 from .batch_api import BatchAPIBroker
 from .budget import BudgetTracker
-from .chat import ChatBroker
+from .chat_broker import ChatBroker
 from .config import DEFAULT_RATE_LIMITS, DEFAULT_RETRY, Budget, RateLimits, Retry
 from .embedding import EmbeddingBroker
 from .function import FunctionBroker

@@ -1,4 +1,4 @@
-"""The dispatch machinery under every :class:`~bfnb.brokers.base.Broker`: workers, attempts, outcomes.
+"""The dispatch machinery under every :class:`~bfnb.brokers.broker.Broker`: workers, attempts, outcomes.
 
 Split from ``base.py`` so that each reads in one sitting: ``base.py`` is what a broker *is* (its
 jobs, its public controls, its snapshot); this module is how it *works*.  A fixed pool of worker
@@ -43,7 +43,7 @@ BUDGET_WAIT_S = 0.05
 
 
 class Dispatcher:
-    """Worker pool and per-attempt logic of a broker (a mixin of :class:`~bfnb.brokers.base.Broker`)."""
+    """Worker pool and per-attempt logic of a broker (a mixin of :class:`~bfnb.brokers.broker.Broker`)."""
 
     def _ensure_workers(self) -> None:
         self._workers = [w for w in self._workers if not w.done()]

@@ -26,7 +26,7 @@ import orjson
 
 from ..ledger.records import CallRecord, Status
 from ._dispatch import _public
-from .base import _UNPRICED, Broker, Job, OnRecord, RunResult, usage_tokens
+from .broker import _UNPRICED, Broker, Job, OnRecord, RunResult, usage_tokens
 from .budget import BudgetTracker
 from .config import Budget, RateLimits, Retry
 from .jobs import Gate

@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from .base import Job
-from .chat import HTTPBroker
+from .broker import Job
+from .chat_broker import HTTPBroker
 from .config import RateLimits, Retry
 from .jobs import QUEUED as _QUEUED
 from .jobs import TAKEN as _TAKEN

@@ -2,7 +2,7 @@
 
 ``FunctionBroker(handler)`` turns ``handler(request_body) -> response dict`` (sync or async) into a
 full broker: de-duplication, concurrency, pacing, retries, budget, records and events all come from
-:class:`~bfnb.brokers.base.Broker`.  The built-in offline model runs through it, and tests fake a
+:class:`~bfnb.brokers.broker.Broker`.  The built-in offline model runs through it, and tests fake a
 provider with one: a handler raises :class:`~bfnb.brokers.retry.TransientError` to simulate a
 flaky call; any other exception fails the job at once with its message.
 """
@@ -14,7 +14,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from .base import Broker, Job, usage_tokens
+from .broker import Broker, Job, usage_tokens
 from .config import RateLimits, Retry
 from .retry import FatalError, TransientError
 

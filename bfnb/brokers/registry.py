@@ -16,7 +16,7 @@ import re
 import threading
 from pathlib import Path
 
-from .base import Broker
+from .broker import Broker
 from .concurrency import adaptive_for
 from .config import RateLimits, Retry
 from .providers import ResolvedModel
@@ -90,7 +90,7 @@ def get_broker(
 
             broker = BatchAPIBroker(resolved, state_path=path, kind=kind, limits=use, retry=retry)
         elif kind == "chat":
-            from .chat import ChatBroker
+            from .chat_broker import ChatBroker
 
             broker = ChatBroker(resolved, use, retry)
         else:

@@ -2,7 +2,7 @@
 
 The seed's Broker was "a pluggable engine for expensive or async jobs". bfnb's chat, embedding,
 Batch API and human brokers cover the model calls; this one covers the rest, so a user's own
-call gets what a model call gets from :class:`~bfnb.brokers.base.Broker` and the call client:
+call gets what a model call gets from :class:`~bfnb.brokers.broker.Broker` and the call client:
 one call per distinct request, bounded concurrency and an RPM limit, retries with backoff, a price
 per call counted in spend and budgets, records in the ledger, and the live panel.
 
@@ -28,7 +28,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .base import Broker
+from .broker import Broker
 from .config import RateLimits, Retry
 from .jobs import Job
 from .retry import FatalError, TransientError

@@ -14,7 +14,7 @@ from .._lazy import lazy_names
 
 if TYPE_CHECKING:
     from .compare_view import CompareView, compare_frame
-    from .graph import GraphView, render_graph_html, render_graph_text
+    from .graph_view import GraphView, render_graph_html, render_graph_text
     from .history import VersionsView
     from .scoreboard import ComparisonView
     from .spend import SpendSummary

@@ -19,7 +19,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 from ..errors import EngineError
-from .base import Engine, EngineContext
+from .engine import Engine, EngineContext
 
 if TYPE_CHECKING:
     from ..executor.run import RunReport

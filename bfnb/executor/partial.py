@@ -16,7 +16,7 @@ file and sends no call).  A barrier or another broker op downstream stops there:
 those leaving the last op before it, and :attr:`Partial.stage` names that op.
 
 For a chunked engine (``bfnb.engines``): a ``Partial`` is the engine context's ``listener``
-(:class:`~bfnb.engines.base.ChunkListener`); after each chunk leaves a node, call
+(:class:`~bfnb.engines.engine.ChunkListener`); after each chunk leaves a node, call
 ``listener.on_chunk(node_id, chunk_out)`` (chunks accumulate per node, in arrival order), and
 ``finished(node_id, batch)`` if the node's whole output is at hand.  ``rows()`` then reads the most
 downstream node that has rows, exactly as for the local executor, so a chain's output chunks are
@@ -91,7 +91,7 @@ class Partial:
                 self._pushed.pop(up, None)
 
     def on_chunk(self, node_id: int, batch: pd.DataFrame) -> None:
-        """:class:`bfnb.engines.base.ChunkListener`: a chunked engine's chunk left ``node_id``."""
+        """:class:`bfnb.engines.engine.ChunkListener`: a chunked engine's chunk left ``node_id``."""
         self.add(node_id, batch)
 
     def finished(self, node_id: int, batch: pd.DataFrame) -> None:
@@ -160,7 +160,7 @@ class Partial:
 
     def _downstream(self, nid: int, batch: pd.DataFrame) -> pd.DataFrame:
         """``batch`` (rows leaving ``nid``) through the row-wise ops after it, up to the tail."""
-        from ..op.base import RunContext
+        from ..op.op import RunContext
 
         node = nid
         while node != self.graph.tail_id:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..op.base import Op, RunContext
+from ..op.op import Op, RunContext
 from ..op.rows import TakeFirstN
 
 if TYPE_CHECKING:

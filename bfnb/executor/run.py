@@ -24,7 +24,7 @@ from ..errors import BfnbError, OpError
 from ..events import NodeFinished, NodeStarted, RunFinished, RunStarted, bus
 from ..graph.plan import Plan, plan
 from ..op import progress
-from ..op.base import RunContext
+from ..op.op import RunContext
 from . import hooks
 from .memo import memo as default_memo
 from .partial import Partial

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..errors import GraphError
-from ..op.base import Op
+from ..op.op import Op
 
 if TYPE_CHECKING:
     from ..executor.run import RunReport

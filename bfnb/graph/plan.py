@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import GraphError
 from ..fingerprint import combine
-from ..op.base import Op
+from ..op.op import Op
 
 if TYPE_CHECKING:
     from .graph import Edge, Graph

@@ -24,7 +24,7 @@ from ..errors import PathError, SourceError
 from ..fingerprint import combine
 from ..project import check_name
 from ._idx import Where, obj_column, objects, own_idx
-from .base import SourceOp, key_list
+from .op import SourceOp, key_list
 
 __all__ = [
     "FileSource",

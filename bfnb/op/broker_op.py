@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .. import batch as B
-from .base import Op, RunContext
+from .op import Op, RunContext
 from .checkpoint import Persisted
 
 __all__ = ["ROW_ERRORS", "BrokerOp", "active_mask", "answering_model", "merge_rows"]

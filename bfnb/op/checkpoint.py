@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import BfnbWarning
-from .base import Op, RunContext
+from .op import Op, RunContext
 
 __all__ = ["CheckPoint", "Persisted"]
 

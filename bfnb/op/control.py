@@ -20,7 +20,7 @@ from .. import batch as B
 from ..errors import LoopLimitError, MissingFieldError, OpError
 from ..fingerprint import combine
 from ..graph import Graph
-from .base import Op, RunContext, key_list, predicate
+from .op import Op, RunContext, key_list, predicate
 
 __all__ = ["BeginIf", "CollectField", "EndIf", "If", "LoopOp", "Repeat", "Replicate", "While"]
 

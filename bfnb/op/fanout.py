@@ -19,7 +19,7 @@ import pandas as pd
 from .. import batch as B
 from ..errors import OpError
 from ..graph import Graph
-from .base import Op, RunContext, key_list
+from .op import Op, RunContext, key_list
 from .control import _as_graph, wire_branch
 
 __all__ = ["CollectAllToList", "ExplodeList", "ListParallel", "SpawnFromList"]

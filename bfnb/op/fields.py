@@ -22,7 +22,7 @@ import pandas as pd
 from .. import batch as B
 from ..errors import MissingFieldError, UserFunctionError
 from ..fingerprint import describe_function
-from .base import MapOp, RunContext, call_rowwise, io_keys, key_list
+from .op import MapOp, RunContext, call_rowwise, io_keys, key_list
 from .rows import dict_function_error
 
 __all__ = ["Apply", "MapField", "RemoveField", "RenameField", "SetField", "constant_column"]

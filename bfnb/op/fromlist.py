@@ -27,7 +27,7 @@ from ..errors import OpError, SourceError
 from ..fingerprint import combine, fingerprint, hash_bytes
 from ._files import columns_of_records, idx_from_key, rev_of, typed
 from ._idx import HashError, Where, check_unique, hash_records, hex_ids, obj_column, objects, own_idx
-from .base import RunContext, SourceOp
+from .op import RunContext, SourceOp
 
 __all__ = ["FromList"]
 

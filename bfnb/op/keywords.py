@@ -94,7 +94,7 @@ def seed_broker_keywords(
     if cache_path is not None:
         op.cache_path = str(cache_path)  # the op's checkpoint goes there (Persisted)
     if broker is not None:
-        from ..brokers.base import Broker
+        from ..brokers.broker import Broker
 
         if not isinstance(broker, Broker):
             raise TypeError(f"{name}(broker=...) takes a bfnb broker (bfnb.brokers.*Broker), got {type(broker).__name__}")

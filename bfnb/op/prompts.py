@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import MissingFieldError, UserFunctionError
-from .base import row_dicts
+from .op import row_dicts
 
 __all__ = ["BasicPromptMaker", "PromptMaker", "missing_field_message", "render_prompts", "template_fields"]
 

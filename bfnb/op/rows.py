@@ -24,7 +24,7 @@ from .. import batch as B
 from ..errors import MissingFieldError, OpError, UserFunctionError
 from ..fingerprint import describe_function, hash_bytes
 from ._idx import hash_values, mix
-from .base import MapOp, RunContext, call_rowwise, columns_of, key_list
+from .op import MapOp, RunContext, call_rowwise, columns_of, key_list
 
 __all__ = [
     "ExcludeIdx",

@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from .base import RunContext, io_keys
+from .op import RunContext, io_keys
 from .broker_op import BrokerOp
 
 __all__ = ["CallService", "Service", "broker_op"]

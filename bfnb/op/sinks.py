@@ -24,7 +24,7 @@ from ..convert import batch_to_jsonl_bytes, write_parquet
 from ..errors import DuplicateIdxError, MissingFieldError, OpError, PathError, WriteError
 from ..formats.atomic import atomic_open, atomic_write_many
 from ..project import check_name, ensure_inside
-from .base import RunContext, SinkOp, key_list
+from .op import RunContext, SinkOp, key_list
 
 __all__ = [
     "OutputEntries",

@@ -48,7 +48,7 @@ from ._idx import (
     own_idx,
     path_ids,
 )
-from .base import RunContext
+from .op import RunContext
 from .fromlist import FromList
 
 __all__ = [

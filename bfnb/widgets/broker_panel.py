@@ -366,7 +366,7 @@ if __name__ == "__main__":  # the text fallback, live: python -m bfnb.widgets.br
     import random
     import time as _time
 
-    from bfnb.brokers.base import Job
+    from bfnb.brokers.broker import Job
     from bfnb.brokers.config import RateLimits
     from bfnb.brokers.function import FunctionBroker
     from bfnb.executor.loop import run_sync

@@ -162,10 +162,10 @@ _shown: dict[str, LabelWidget] = {}
 def answer_in_widget(title: str, labels: list[str], allow_text: bool, jobs: list[Any], on_record: Any) -> None:
     """The human broker's answerer in Jupyter: show (or extend) a label widget for ``jobs``.
 
-    Registered by the notebook layer (``bfnb.brokers.human.set_answerer``); each click becomes the
+    Registered by the notebook layer (``bfnb.brokers.human_broker.set_answerer``); each click becomes the
     job's record through ``on_record`` (the ledger) at once, so the next run picks it up.
     """
-    from bfnb.brokers.human import human_record
+    from bfnb.brokers.human_broker import human_record
 
     from . import in_kernel
 

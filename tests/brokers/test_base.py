@@ -13,7 +13,7 @@ from broker_helpers import FAST_RETRY, chat_job, chat_jobs, run
 
 from bfnb import events
 from bfnb.brokers import BudgetTracker, FunctionBroker, Job, RateLimits, Retry
-from bfnb.brokers.base import usage_tokens
+from bfnb.brokers.broker import usage_tokens
 from bfnb.brokers.function import local_chat_broker, local_embedding_broker
 from bfnb.brokers.retry import RateLimitError, TransientError
 from bfnb.executor.loop import submit

@@ -9,7 +9,7 @@ import pytest
 from broker_helpers import FAST_RETRY, SECRET, chat_job, chat_jobs, resolved, run
 
 from bfnb.brokers import BudgetTracker, ChatBroker, Job, RateLimits, Retry
-from bfnb.brokers.chat import finish_reasons
+from bfnb.brokers.chat_broker import finish_reasons
 from bfnb.brokers.limiter import Limiter
 from bfnb.executor.loop import run_sync
 from bfnb.ledger.records import CallRecord

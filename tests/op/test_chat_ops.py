@@ -16,7 +16,7 @@ from bfnb.op import (
     UpdateChatHistory,
     WriteMarkdownEntries,
 )
-from bfnb.op.chat import character_messages
+from bfnb.op.characters import character_messages
 
 FORMAT_REQ = "Please only output the dialogue."
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bfnb.brokers.base import Job
+from bfnb.brokers.broker import Job
 from bfnb.brokers.function import FunctionBroker
 from bfnb.events import CallFailed, CallsQueued
 from bfnb.executor.loop import run_sync

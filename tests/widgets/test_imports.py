@@ -28,7 +28,7 @@ def test_display_and_widgets_import_without_ipython_or_ipywidgets():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("module", ["bfnb.display.graph", "bfnb.display.compare_view", "bfnb.display.spend"])
+@pytest.mark.parametrize("module", ["bfnb.display.graph_view", "bfnb.display.compare_view", "bfnb.display.spend"])
 def test_display_modules_run_as_demos_cleanly(module):
     proc = subprocess.run(
         [sys.executable, "-m", module], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True

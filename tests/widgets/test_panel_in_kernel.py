@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 CODE = """
 import time
-from bfnb.brokers.base import Job
+from bfnb.brokers.broker import Job
 from bfnb.brokers.config import RateLimits
 from bfnb.brokers.function import FunctionBroker
 from bfnb.executor.loop import run_sync

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..base import Engine as _Base
-from ..base import EngineContext
+from ..engine import Engine as _Base
+from ..engine import EngineContext
 
 if TYPE_CHECKING:
     from ...executor.run import RunReport

@@ -1,7 +1,7 @@
 """The ``ray`` engine: the same graph on Ray Data, on this machine or a cluster (needs ``bfnb[ray]``).
 
 A node's result is a Ray Dataset of carrier rows (:mod:`.carrier`) while it stays on the workers,
-or a batch while it is on the driver.  :mod:`.translate` maps each op to Ray Data
+or a batch while it is on the driver.  :mod:`.ray_translate` maps each op to Ray Data
 (``map_batches`` for row-wise ops, ``sort``, ``random_shuffle``, ``limit``); the rest runs on the
 driver exactly as the local engine runs it, on the gathered input:
 
@@ -14,7 +14,7 @@ driver exactly as the local engine runs it, on the gathered input:
 * **loops** (``While``, ``Repeat``) drive their rounds from the driver and run each round's body
   on Ray; multi-port ops (``If``, ``ListParallel``'s spawn and collect) run on the driver.
 
-Memo, barrier and writer mean what :mod:`bfnb.engines.base` says.  Ray is started on first use
+Memo, barrier and writer mean what :mod:`bfnb.engines.engine` says.  Ray is started on first use
 (``ray.init()`` on this machine, or the cluster ``RAY_ADDRESS`` names); a Ray you started yourself
 (``ray.init(address=...)``) is used as it is.  Workers import bfnb, so a cluster's workers need it
 installed (or ``runtime_env={"py_modules": [bfnb]}`` in your ``ray.init``).
@@ -50,14 +50,14 @@ from ...executor.memo import memo as default_memo
 from ...executor.run import NodeReport, RunReport, _fill_stats, _run_op
 from ...formats.atomic import atomic_open
 from ...op import progress
-from ...op.base import Op, RunContext
-from ...op.human import AskHuman
+from ...op.op import Op, RunContext
+from ...op.ask_human import AskHuman
 from ...op.sinks import WriteJsonl, _require
-from ..base import Engine as _Base
-from ..base import EngineContext
+from ..engine import Engine as _Base
+from ..engine import EngineContext
 from ..stream.chunks import gather
 from .carrier import decode, encode
-from .translate import carried, translate
+from .ray_translate import carried, translate
 
 if TYPE_CHECKING:
     from ...graph.graph import Graph

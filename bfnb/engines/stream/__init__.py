@@ -1,12 +1,12 @@
 """The ``stream`` engine: a chain of ops, chunk by chunk, in bounded memory, first rows early.
 
 A chain ``source → op → … → writer`` becomes a pipeline of Python generators, one per node
-(:mod:`.translate` says how each op treats chunks).  The writer pulls a chunk through every op and
+(:mod:`.stream_translate` says how each op treats chunks).  The writer pulls a chunk through every op and
 appends it to its temporary file before the source reads the next one, so memory holds a few
 chunks, not the file, and the first rows exist on disk within a chunk's time.  Broker ops keep
 several chunks in flight (their calls overlap across chunks); a ``TakeFirstN`` stops the source
 early; Sort and Shuffle spill to disk and reorder by buckets; other barriers gather their whole
-input (see :mod:`bfnb.engines.base` for the one meaning of memo,
+input (see :mod:`bfnb.engines.engine` for the one meaning of memo,
 barrier and writer all engines share).  Chunks of a node are fed to ``ctx.listener`` as they are
 made, for live partial results.
 
@@ -38,13 +38,13 @@ from ...executor.memo import memo as default_memo
 from ...executor.run import NodeReport, RunReport, _fill_stats, _run_op, _subgraph_runner
 from ...formats.atomic import atomic_open
 from ...op import progress
-from ...op.base import RunContext
+from ...op.op import RunContext
 from ...op.sinks import _require
-from ..base import Engine as _Base
-from ..base import EngineContext
+from ..engine import Engine as _Base
+from ..engine import EngineContext
 from .chunks import gather, read_jsonl_chunks, slices
 from .spill import permuted
-from .translate import chunked_source, step
+from .stream_translate import chunked_source, step
 
 if TYPE_CHECKING:
     from ...graph.graph import Graph, Node

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from functools import singledispatch
 from typing import Literal
 
-from ...op import chat, embed, fanout, fields, llm, rows, sinks, sources
-from ...op.base import Op
+from ...op import characters, embed, fanout, fields, llm, rows, sinks, sources
+from ...op.op import Op
 
 __all__ = ["Step", "chunked_source", "step"]
 
@@ -62,9 +62,9 @@ _ROWWISE = (
     embed.GenerateLLMEmbeddingRequest,
     embed.ExtractResponseEmbedding,
     embed.DecodeBase64Embedding,
-    chat.UpdateChatHistory,
-    chat.ChatHistoryToText,
-    chat.TransformCharacterDialogueForLLM,
+    characters.UpdateChatHistory,
+    characters.ChatHistoryToText,
+    characters.TransformCharacterDialogueForLLM,
     sinks.PrintEntry,
     sinks.PrintField,
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Broker, Job, usage_tokens
+from .broker import Broker, Job, usage_tokens
 from .config import RateLimits, Retry
 from .limiter import Limiter
 from .retry import TransientError, redact

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from ..executor.run import RunReport
     from ..graph.graph import Graph
     from ..graph.plan import Plan
-    from ..op.base import Op
+    from ..op.op import Op
 
 __all__ = ["ChunkListener", "Engine", "EngineContext", "walk_ops"]
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..ledger.records import CallRecord, Status
-from .base import Broker
+from .broker import Broker
 from .config import RateLimits
 from .jobs import Job, OnRecord
 

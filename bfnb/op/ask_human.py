@@ -2,7 +2,7 @@
 
 Each entry's question (a template filled from its fields) and the allowed labels form the request;
 it goes through the call client like every other broker call, to a
-:class:`~bfnb.brokers.human.HumanBroker`, so an item labelled once is never asked again, in this
+:class:`~bfnb.brokers.human_broker.HumanBroker`, so an item labelled once is never asked again, in this
 kernel or the next.  Who answers:
 
 * ``labeller=`` a function ``(question, labels) -> answer``: called for each new item during the
@@ -23,7 +23,7 @@ import pandas as pd
 from ..calls import Calls, Endpoint
 from ..ledger.records import Status
 from ..project import current_project
-from .base import RunContext
+from .op import RunContext
 from .broker_op import BrokerOp
 from .prompts import PromptMaker, render_prompts
 
@@ -59,7 +59,7 @@ class AskHuman(BrokerOp):
     def endpoint(self, ctx: RunContext | None = None) -> Endpoint:
         """A person: the same answers whoever labels (a labeller or a widget)."""
         if self._broker is None:
-            from ..brokers.human import HumanBroker
+            from ..brokers.human_broker import HumanBroker
 
             self._broker = HumanBroker(self.labeller, title=self.label())
         return Endpoint("human", "human", "", "human", broker=self._broker)

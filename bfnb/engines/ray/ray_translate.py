@@ -26,8 +26,8 @@ import pandas as pd
 
 from ...errors import BfnbError, OpError, _op_label
 from ...op import rows
-from ...op.base import Op, RunContext, columns_of
-from ..stream.translate import step
+from ...op.op import Op, RunContext, columns_of
+from ..stream.stream_translate import step
 from .carrier import decode, encode
 
 __all__ = ["CarriedError", "RowwiseFn", "carried", "translate"]
