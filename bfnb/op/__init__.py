@@ -1,7 +1,7 @@
 """The op namespace: ``from bfnb.op import *`` gives every op of the seed API.
 
 Ops live in one module per family (fromlist, sources, sinks, fields, rows, control, fanout, checkpoint, llm,
-embed, chat); this module maps each public name to its module and imports it on first use.
+embed, characters, ask_human); this module maps each public name to its module and imports it on first use.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ _FAMILIES: dict[str, list[str]] = {
         "ExtractResponseEmbedding",
         "GenerateLLMEmbeddingRequest",
     ],
-    "chat": ["AICharacter", "ChatHistoryToText", "TransformCharacterDialogueForLLM", "UpdateChatHistory"],
-    "human": ["AskHuman"],
+    "characters": ["AICharacter", "ChatHistoryToText", "TransformCharacterDialogueForLLM", "UpdateChatHistory"],
+    "ask_human": ["AskHuman"],
     "keywords": ["BrokerFailureBehavior"],
 }
 
