@@ -10,8 +10,8 @@ tests use it).
 
 from __future__ import annotations
 
-from .broker import Broker, BrokerSnapshot, Job, RunResult
 from .batch_api import BatchAPIBroker
+from .broker import Broker, BrokerSnapshot, Job, RunResult
 from .budget import BudgetTracker
 from .chat_broker import ChatBroker
 from .config import DEFAULT_RATE_LIMITS, DEFAULT_RETRY, Budget, RateLimits, Retry

@@ -23,8 +23,8 @@ import pandas as pd
 from ..calls import Calls, Endpoint
 from ..ledger.records import Status
 from ..project import current_project
-from .op import RunContext
 from .broker_op import BrokerOp
+from .op import RunContext
 from .prompts import PromptMaker, render_prompts
 
 __all__ = ["AskHuman"]

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from .. import batch as B
-from .op import Op, RunContext
 from .checkpoint import Persisted
+from .op import Op, RunContext
 
 __all__ = ["ROW_ERRORS", "BrokerOp", "active_mask", "answering_model", "merge_rows"]
 

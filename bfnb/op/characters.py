@@ -18,10 +18,10 @@ from ..calls import Calls, Endpoint, resolve_endpoint
 from ..errors import MissingFieldError, OpError
 from ..project import current_project
 from . import functional as F
-from .op import MapOp, RunContext
 from .broker_op import BrokerOp
 from .keywords import check_keywords, seed_broker_keywords
 from .llm import DEFAULT_OUTPUT_ESTIMATE, chat_body, response_text
+from .op import MapOp, RunContext
 from .prompts import PromptMaker, render_prompts
 
 __all__ = ["AICharacter", "ChatHistoryToText", "TransformCharacterDialogueForLLM", "UpdateChatHistory", "character_messages"]

@@ -18,10 +18,10 @@ from .. import batch as B
 from ..calls import Calls, Endpoint, resolve_endpoint
 from ..ledger.records import CallRecord, Status
 from ..project import current_project
-from .op import MapOp, RunContext
 from .broker_op import BrokerOp
 from .keywords import seed_broker_keywords
 from .llm import CallRequests
+from .op import MapOp, RunContext
 from .prompts import check_present, is_missing
 
 __all__ = [

@@ -19,8 +19,8 @@ import pandas as pd
 from .. import batch as B
 from ..errors import OpError
 from ..graph import Graph
-from .op import Op, RunContext, key_list
 from .control import _as_graph, wire_branch
+from .op import Op, RunContext, key_list
 
 __all__ = ["CollectAllToList", "ExplodeList", "ListParallel", "SpawnFromList"]
 

@@ -21,9 +21,9 @@ from ..ledger.records import CallRecord, Status
 from ..project import current_project
 from . import functional as F
 from .answers import check_output_keys, parse_answer, spread
-from .op import MapOp, RunContext, key_list
 from .broker_op import ROW_ERRORS, BrokerOp, active_mask, answering_model, client_of, merge_rows
 from .keywords import seed_broker_keywords
+from .op import MapOp, RunContext, key_list
 from .prompts import BasicPromptMaker, PromptMaker, render_prompts
 
 __all__ = [

@@ -32,8 +32,8 @@ from typing import Any
 
 import pandas as pd
 
-from .op import RunContext, io_keys
 from .broker_op import BrokerOp
+from .op import RunContext, io_keys
 
 __all__ = ["CallService", "Service", "broker_op"]
 

@@ -48,8 +48,8 @@ from ._idx import (
     own_idx,
     path_ids,
 )
-from .op import RunContext
 from .fromlist import FromList
+from .op import RunContext
 
 __all__ = [
     "FromList",  # re-exported from .fromlist

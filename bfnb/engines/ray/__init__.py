@@ -50,8 +50,8 @@ from ...executor.memo import memo as default_memo
 from ...executor.run import NodeReport, RunReport, _fill_stats, _run_op
 from ...formats.atomic import atomic_open
 from ...op import progress
-from ...op.op import Op, RunContext
 from ...op.ask_human import AskHuman
+from ...op.op import Op, RunContext
 from ...op.sinks import WriteJsonl, _require
 from ..engine import Engine as _Base
 from ..engine import EngineContext
