@@ -136,28 +136,38 @@ class BrokerOp(Persisted, Op):
         return [out]
 
     def check_bookkeeping(self, b: pd.DataFrame) -> None:
-        """Refuse a user field where this op writes its status, naming it and the keyword that renames it.
+        """Refuse a user field where this op writes its bookkeeping, naming it and the keyword that renames it.
 
         A status field of an earlier broker op (values done/failed/pending) is bookkeeping, shared on
-        purpose; any other value means the user's data would be overwritten.
+        purpose, and so are that op's error and finish-reason fields; any other status value, or an
+        error/finish-reason field with no bookkeeping status beside it, is the user's data, which the
+        op would overwrite.
         """
-        col = self.status_key
-        if col not in b.columns or not len(b):
+        if not len(b):
             return
-        try:
-            foreign = sorted({str(v) for v in b[col].dropna().unique()} - set(STATUSES))
-        except TypeError:  # unhashable values (lists, dicts): certainly not a status
-            foreign = ["<non-text values>"]
-        if foreign:
-            from ..errors import OpError
-
+        col = self.status_key
+        if col in b.columns:
+            try:
+                foreign = sorted({str(v) for v in b[col].dropna().unique()} - set(STATUSES))
+            except TypeError:  # unhashable values (lists, dicts): certainly not a status
+                foreign = ["<non-text values>"]
+            if not foreign:
+                return  # an earlier broker op's bookkeeping: its error/finish fields are bookkeeping too
             shown = ", ".join(repr(v) for v in foreign[:3])
-            raise OpError(
-                f"the input has a field {col!r} (values {shown}) where {type(self).__name__} writes each call's "
-                f"status; nothing was sent. Rename bfnb's field with status_key='...' (and error_key='...'), "
-                f"or rename yours",
-                op=self, field=col,
-            )  # fmt: skip
+            self._refuse(col, f"values {shown}", "status", "status_key")
+        for attr, what in (("error_key", "error"), ("finish_reason_key", "finish reason")):
+            name = getattr(self, attr, None)
+            if name and name in b.columns:
+                self._refuse(name, "no bookkeeping status beside it", what, attr)
+
+    def _refuse(self, col: str, seen: str, what: str, keyword: str) -> None:
+        from ..errors import OpError
+
+        raise OpError(
+            f"the input has a field {col!r} ({seen}) where {type(self).__name__} writes each call's "
+            f"{what}; nothing was sent. Rename bfnb's field with {keyword}='...', or rename yours",
+            op=self, field=col,
+        )  # fmt: skip
 
     def fetch(self, rows: pd.DataFrame, ctx: RunContext, arrivals: Any = None) -> Any:
         """Render the rows' requests and get their records from the call client."""

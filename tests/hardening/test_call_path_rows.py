@@ -1,7 +1,5 @@
 """Two rows of issue 11 that belong to the call-path work (bfnb/calls.py, BrokerOp), written as tests of
-what a user must see.  A case whose fix has not landed is marked xfail(strict=True): when it lands, the
-XPASS fails the suite and whoever lands the fix removes the marker (the ledger row is tested in
-test_ledger_corruption.py)."""
+what a user must see (the ledger row is tested in test_ledger_corruption.py)."""
 
 from __future__ import annotations
 
@@ -24,9 +22,6 @@ def server(monkeypatch):
         yield srv
 
 
-PENDING = pytest.mark.xfail(strict=True, reason="issue 11 row owned by the call-path work; remove this marker when it passes")
-
-
 @pytest.mark.parametrize("hole", [None, math.nan, "absent"])
 @pytest.mark.parametrize("make", [
     lambda: AskLLM("Poem about {keyword}", model="gpt-4o-mini@openai"),
@@ -47,8 +42,7 @@ def test_a_template_field_missing_on_some_rows_is_refused_before_anything_is_sen
     assert set(fixed["status"]) == {"done"}
 
 
-@pytest.mark.parametrize("name", ["status", pytest.param("error", marks=PENDING),
-                                  pytest.param("finish_reason", marks=PENDING)])  # fmt: skip
+@pytest.mark.parametrize("name", ["status", "error", "finish_reason"])
 def test_askllm_over_a_user_field_named_like_its_bookkeeping_never_overwrites_it(server, name):
     rows = [{"keyword": "Icarus", name: "mine"}]
     with bf.ProjectFolder("clash", 1, 0, 0):
