@@ -155,10 +155,11 @@ class BrokerOp(Persisted, Op):
                 return  # an earlier broker op's bookkeeping: its error/finish fields are bookkeeping too
             shown = ", ".join(repr(v) for v in foreign[:3])
             self._refuse(col, f"values {shown}", "status", "status_key")
-        for attr, what in (("error_key", "error"), ("finish_reason_key", "finish reason")):
-            name = getattr(self, attr, None)
-            if name and name in b.columns:
-                self._refuse(name, "no bookkeeping status beside it", what, attr)
+        clash = [(getattr(self, a, None), what, a) for a, what in (("error_key", "error"), ("finish_reason_key", "finish reason"))]
+        clash = [c for c in clash if c[0] and c[0] in b.columns]
+        if clash and not any(_is_status(b[c]) for c in b.columns):  # no broker op wrote these
+            name, what, attr = clash[0]
+            self._refuse(name, "no bookkeeping status beside it", what, attr)
 
     def _refuse(self, col: str, seen: str, what: str, keyword: str) -> None:
         from ..errors import OpError
@@ -192,6 +193,15 @@ class BrokerOp(Persisted, Op):
         fields[self.status_key] = calls.status()
         fields[self.error_key] = calls.errors()
         return merge_rows(sub, np.ones(len(sub), dtype=bool), fields)
+
+
+def _is_status(col: pd.Series) -> bool:
+    """A broker op's status field (under any ``status_key``): every value done/failed/pending."""
+    try:
+        values = set(col.dropna().unique())
+    except TypeError:  # unhashable values: not a status
+        return False
+    return bool(values) and values <= set(STATUSES)
 
 
 def answering_model(op: Any) -> str:

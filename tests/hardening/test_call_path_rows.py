@@ -53,3 +53,13 @@ def test_askllm_over_a_user_field_named_like_its_bookkeeping_never_overwrites_it
         assert name in str(e) and server.stats()["answered"] == 0
     else:  # or the bookkeeping lives under names that cannot clash
         assert out[name].tolist() == ["mine"]
+
+
+def test_bookkeeping_of_an_earlier_broker_op_under_another_status_key_is_not_a_clash(server):
+    """The seed names a first op's status ``llm_status``; its error field is bookkeeping, not user data."""
+    with bf.ProjectFolder("chain", 1, 0, 0):
+        g = bf.Graph() | FromList([{"keyword": "Icarus"}])
+        g |= AskLLM("Poem about {keyword}", model="gpt-4o-mini@openai", status_key="llm_status", output_key="poem")
+        g |= AskLLM("Title for {poem}", model="gpt-4o-mini@openai", output_key="title")
+        out = g.run()
+    assert out["status"].tolist() == ["done"] and out["title"].iloc[0]
