@@ -159,7 +159,7 @@ class BrokerOp(Persisted, Op):
         clash = [c for c in clash if c[0] and c[0] in b.columns]
         if clash and not any(_is_status(b[c]) for c in b.columns):  # no broker op wrote these
             name, what, attr = clash[0]
-            self._refuse(name, "no bookkeeping status beside it", what, attr)
+            self._refuse(str(name), "no bookkeeping status beside it", what, attr)
 
     def _refuse(self, col: str, seen: str, what: str, keyword: str) -> None:
         from ..errors import OpError
