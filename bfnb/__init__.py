@@ -17,6 +17,7 @@ from typing import Any
 
 from ._lazy import lazy_names
 from ._version import __version__
+from .engine_runner import install as _install_runner
 from .entry import Entry
 from .errors import (
     BfnbError,
@@ -142,6 +143,7 @@ def _all_brokers() -> list[Any]:
     return list(registry.all_brokers()) if registry is not None else []
 
 
+_install_runner()  # Graph.run and friends reach the engines through this one entry (bfnb.graph.runner)
 _progress.set_display(_live_progress)
 _progress.set_brokers(_all_brokers)
 _install_ipython()

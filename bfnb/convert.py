@@ -33,7 +33,8 @@ from . import batch as B
 from .errors import SourceError
 from .formats.atomic import atomic_open
 from .formats.jsonl import decode_value, encode_value
-from .formats.packing import STYLES, encode_seed_value, is_seed_packed, seed_unpack
+from .formats.packing import STYLES, encode_seed_value
+from .formats.seed_shapes import is_seed_packed, seed_unpack
 
 __all__ = [
     "batch_from_arrow",

@@ -39,7 +39,7 @@ class Options:
 
     @engine.setter
     def engine(self, name: str) -> None:
-        from .engines import validate_name  # an unknown name fails here, listing the accepted ones
+        from .engine_names import validate_name  # an unknown name fails here, listing the accepted ones
 
         self._engine = validate_name(name)
 

@@ -26,7 +26,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -143,9 +143,9 @@ class VersionList:
 
     def compare(self, field: str, **kwargs: Any) -> Any:
         """``bf.compare`` of these versions (see :func:`bfnb.compare.compare`)."""
-        from .compare import compare
-
-        return compare(*self.items, field=field, **kwargs)
+        if _compare is None:  # only if bfnb/__init__ never ran, which importing any bfnb module does
+            raise RuntimeError("bf.compare is not registered; `import bfnb` registers it")
+        return _compare(*self.items, field=field, **kwargs)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         from .display.history import VersionsView
@@ -156,6 +156,16 @@ class VersionList:
         from .display.history import VersionsView
 
         return VersionsView(self)._render_text()
+
+
+_compare: Callable[..., Any] | None = None
+
+
+def register_compare(compare: Callable[..., Any]) -> None:
+    """What :meth:`VersionList.compare` calls: ``bf.compare``, registered by ``import bfnb``
+    (:mod:`bfnb.engine_runner`).  :mod:`bfnb.compare` reads versions, so this module never imports it."""
+    global _compare
+    _compare = compare
 
 
 def versions(slot: str | None = None, *, project: Any = None) -> VersionList:

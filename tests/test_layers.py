@@ -94,3 +94,98 @@ def test_no_two_modules_share_a_file_name():
         if p.name not in ("__init__.py", "__main__.py"):
             seen.setdefault(p.name, []).append(str(p.relative_to(PKG)))
     assert not {n: ps for n, ps in seen.items() if len(ps) > 1}
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Each bfnb module and what it imports: bfnb modules, and the UI packages (IPython, ipywidgets).
+
+    ``from pkg import x`` counts as importing ``pkg.x`` if that is a module, else ``pkg``.
+    """
+    mods: dict[str, Path] = {}
+    for p in PKG.rglob("*.py"):
+        parts = p.relative_to(PKG.parent).with_suffix("").parts
+        mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = p
+
+    def resolve(name: str) -> str | None:
+        if name.startswith(("IPython", "ipywidgets")):
+            return name.split(".")[0]
+        while name and name not in mods:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for mod, path in mods.items():
+        names = _imports(path)
+        names = {n for n in names if not any(m.startswith(n + ".") for m in names)}  # "pkg" of `from pkg import x`
+        graph[mod] = {r for n in names if (r := resolve(n)) and r != mod}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            v, children = work[-1]
+            w = next(children, None)
+            if w is not None:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(sorted(graph.get(w, ())))))
+                elif w in on_stack:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                group = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    group.append(w)
+                    if w == v:
+                        break
+                if len(group) > 1:
+                    groups.append(sorted(group))
+    return groups
+
+
+def test_no_import_cycle_inside_bfnb():
+    """Lazy imports count: a cycle through a function-level import is still a tangle to read."""
+    groups = _cycles(_module_graph())
+    assert not groups, groups
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_core_never_reaches_the_ui_through_other_modules():
+    """Not even through a module outside the core (``graph`` → ``versioning`` → ``display``)."""
+    graph = _module_graph()
+    core = {"bfnb." + sub for sub in CORE} | {"bfnb." + m.removesuffix(".py") for m in CORE_MODULES}
+    bad = []
+    for start in sorted(m for m in graph if m in core or m.startswith(tuple(c + "." for c in core))):
+        seen, todo = {start}, [start]
+        while todo:
+            for w in graph.get(todo.pop(), ()):
+                if w.startswith(UI_MODULES):
+                    bad.append(f"{start} reaches {w}")
+                elif w not in seen:
+                    seen.add(w)
+                    todo.append(w)
+    assert not bad, sorted(set(bad))

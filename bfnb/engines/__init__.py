@@ -15,9 +15,10 @@ everything else on ``local``.  ``report.engine`` and ``g.explain()`` name the en
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
+from ..engine_names import AUTO, BUILTIN, EXTRAS, accepted_names, validate_name
+from ..engine_names import entry_point_engines as _entry_points
 from ..errors import EngineError
 from .engine import Engine, EngineContext
 
@@ -27,40 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AUTO", "Engine", "EngineContext", "accepted_names", "get_engine", "run", "validate_name"]
 
-AUTO = "auto"
-
-#: built-in engines: name → module holding ``Engine``
-BUILTIN: dict[str, str] = {
-    "local": "bfnb.engines.local",
-    "ray": "bfnb.engines.ray",
-    "stream": "bfnb.engines.stream",
-}
-
-#: what to install for an engine whose module needs a third-party package
-EXTRAS: dict[str, str] = {"ray": 'pip install "bfnb[ray]"'}
-
 _instances: dict[str, Engine] = {}
-
-
-def _entry_points() -> dict[str, Any]:
-    try:
-        return {ep.name: ep for ep in entry_points(group="bfnb.engines")}
-    except Exception:  # a broken third-party distribution must not break the built-ins
-        return {}
-
-
-def accepted_names() -> list[str]:
-    """Every name ``engine=`` accepts: ``auto``, the built-ins and registered entry points."""
-    return [AUTO, *sorted(set(BUILTIN) | set(_entry_points()))]
-
-
-def validate_name(name: Any) -> str:
-    """``name`` if it is an accepted engine name, else an EngineError listing the accepted ones."""
-    if name == AUTO or name in BUILTIN:  # no scan of the installed distributions (~0.1 s) for these
-        return name
-    if not isinstance(name, str) or name not in accepted_names():
-        raise EngineError(f"unknown engine {name!r}; accepted: {', '.join(accepted_names())}")
-    return name
 
 
 def get_engine(name: str) -> Engine:

@@ -69,9 +69,9 @@ class RunHandle:
             from ..engines import run
 
             self._report = run(self.graph, **kwargs)
-            from ..versioning import record_run
+            from ..graph.runner import run_finished
 
-            record_run(self.graph, self._report)  # a background run keeps its versions too
+            run_finished(self.graph, self._report, warn=False)  # a background run keeps its versions too
         except BaseException as e:
             self._error = e
         finally:

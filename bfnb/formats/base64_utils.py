@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .packing import is_image
+from .seed_shapes import is_image
 
 __all__ = [
     "decode_bytes",

@@ -33,7 +33,7 @@ import orjson
 
 from ..errors import SourceError
 from .atomic import atomic_open
-from .packing import image_from_tag, image_tag, is_image, is_seed_packed, seed_unpack
+from .seed_shapes import image_from_tag, image_tag, is_image, is_seed_packed, seed_unpack
 
 __all__ = [
     "decode_record",

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..errors import GraphError
-from ..op.op import Op
+from ..op.op import Op, register_graph_builder
+from .runner import get_runner, run_finished
 
 if TYPE_CHECKING:
     from ..executor.run import RunReport
@@ -318,8 +319,6 @@ class Graph:
         append-only and needs no compaction).  ``max_barrier_level`` is refused: bfnb's barriers
         are real, so there are no levels to limit.  Other keywords are ``run()``'s.
         """
-        from ..engines import run
-
         if max_barrier_level is not None:
             raise TypeError(
                 "execute(max_barrier_level=...) has no meaning in bfnb: every batch op and writer sees "
@@ -332,7 +331,7 @@ class Graph:
         if mock:
             options["mock"] = True
         # only collectors' outputs are returned, so a chunked engine need not keep the tail whole
-        report = _recorded(self, run(self, dispatch_brokers=dispatch_brokers, keep_tail=False, **options))  # also in self.last_run
+        report = _recorded(self, get_runner().run(self, dispatch_brokers=dispatch_brokers, keep_tail=False, **options))  # also in self.last_run
         if verbose:
             for n in report.nodes:
                 cache = f" ({n.cached})" if n.cached else ""
@@ -359,14 +358,12 @@ class Graph:
         ``handle.resume()`` (or the panel's button) runs the rest, without sending the preview's
         calls again.
         """
-        from ..engines import run
-        from ..executor.handle import run_in_background, run_preview
-
+        runner = get_runner()
         if preview is not None:
-            return run_preview(self, preview, background=background, dispatch_brokers=dispatch_brokers, **options)
+            return runner.run_preview(self, preview, background=background, dispatch_brokers=dispatch_brokers, **options)
         if background:
-            return run_in_background(self, dispatch_brokers=dispatch_brokers, **options)
-        report = _recorded(self, run(self, dispatch_brokers=dispatch_brokers, **options))
+            return runner.run_in_background(self, dispatch_brokers=dispatch_brokers, **options)
+        report = _recorded(self, runner.run(self, dispatch_brokers=dispatch_brokers, **options))
         return report.tail_result()
 
     def to_pandas(self, *, meta: bool = True, **options: Any) -> pd.DataFrame:
@@ -394,30 +391,22 @@ class Graph:
 
     def __getitem__(self, tag: str) -> pd.DataFrame:
         """The result (out-port 0) of the op tagged ``tag``; runs what is needed."""
-        from ..engines import run
-
         node = self.node_by_tag(tag)
-        report = _recorded(self, run(self, targets=[node.id]))
+        report = _recorded(self, get_runner().run(self, targets=[node.id]))
         return report.result(node.id)
 
     def result(self, ref: str | Op, port: int = 0, **options: Any) -> pd.DataFrame:
-        from ..engines import run
-
         nid = self._resolve(ref, as_source=True) if not isinstance(ref, str) else self.node_by_tag(ref).id
-        report = _recorded(self, run(self, targets=[nid], **options))
+        report = _recorded(self, get_runner().run(self, targets=[nid], **options))
         return report.result(nid, port)
 
     def explain(self, tag: str | None = None) -> pd.DataFrame:
         """Per entry of each broker op in the last run: served from the ledger or sent, and why."""
-        from .explain import explain_frame
-
-        return explain_frame(self, tag)
+        return get_runner().explain(self, tag)
 
     def cost(self) -> pd.DataFrame:
         """Calls, tokens and dollars per op of the last run, with a total row."""
-        from .explain import cost_frame
-
-        return cost_frame(self)
+        return get_runner().cost(self)
 
     # --- display --------------------------------------------------------------------------------
 
@@ -427,14 +416,9 @@ class Graph:
         return describe(self)
 
 
+register_graph_builder(Graph.of)  # op.to_graph() and `op | op` (bfnb.op.op never imports the graph)
+
+
 def _recorded(g: Graph, report: RunReport) -> RunReport:
-    """Keep a version of each tagged (or cell-added broker) node whose result is new (bfnb.versioning)."""
-    from ..versioning import record_run
-
-    try:
-        record_run(g, report)
-    except OSError as e:  # a full disk must not lose the run's result; say so instead
-        import warnings
-
-        warnings.warn(f"bfnb could not record this run's versions: {e}", stacklevel=3)
-    return report
+    """Tell the run listeners (bfnb.versioning keeps a version of each tagged result that is new)."""
+    return run_finished(g, report)

@@ -156,9 +156,10 @@ class Op:
     # --- composition --------------------------------------------------------------------------
 
     def to_graph(self) -> Graph:
-        from ..graph import Graph
-
-        return Graph.of(self)
+        """A one-node graph of this op (``op | op`` builds on it); see :func:`register_graph_builder`."""
+        if _graph_of is None:  # only if bfnb/__init__ never ran, which importing any bfnb module does
+            raise RuntimeError("no graph builder is registered; `import bfnb` registers bfnb.graph")
+        return _graph_of(self)
 
     def __or__(self, other: Any) -> Graph:
         return self.to_graph() | other
@@ -354,3 +355,13 @@ def predicate(fn: Callable[..., Any], keys: Sequence[str], batch: pd.DataFrame, 
         return np.zeros(0, dtype=bool)
     res = call_rowwise(fn, batch, keys, op) if keys else call_on_dicts(fn, batch, op)
     return np.fromiter((bool(r) for r in res), dtype=bool, count=len(res))
+
+
+_graph_of: Callable[[Op], Graph] | None = None
+
+
+def register_graph_builder(graph_of: Callable[[Op], Graph]) -> None:
+    """How ``op.to_graph()`` and ``op | op`` make a graph: :mod:`bfnb.graph.graph` registers ``Graph.of``
+    when it is imported (it imports this module, so this module never imports it back)."""
+    global _graph_of
+    _graph_of = graph_of

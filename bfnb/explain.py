@@ -58,7 +58,7 @@ def explain_frame(g: Graph, tag: str | None = None) -> pd.DataFrame:
 
 
 def _explain_dispatch(entry: Any, run_id: str) -> list[dict[str, Any]]:
-    from ..ledger import diff_requests
+    from .ledger import diff_requests
 
     ledger = entry.ledger
     keys, idxs, sent = entry.keys, entry.idxs, entry.sent
@@ -92,7 +92,7 @@ def cost_frame(g: Graph) -> pd.DataFrame:
     rep = g.last_run
     if rep is None:  # looking never pays: estimate instead of running
         return estimate_frame(g)
-    from ..versioning import first_paid_cost
+    from .versioning import first_paid_cost
 
     rows = [
         {
@@ -122,7 +122,7 @@ def estimate_frame(g: Graph) -> pd.DataFrame:
     kept as it was.  Calls that depend on answers not yet paid (a broker op after a broker op) are
     not counted: they cannot be rendered before the first answers exist.
     """
-    from ..executor.run import run_graph
+    from .executor.run import run_graph
 
     before = g.last_run
     try:
