@@ -25,8 +25,8 @@ from typing import Any
 import orjson
 
 from ..ledger.records import CallRecord, Status
-from ._dispatch import _public
 from .broker import _UNPRICED, Broker, Job, OnRecord, RunResult, usage_tokens
+from .jobs import public_request
 from .budget import BudgetTracker
 from .config import Budget, RateLimits, Retry
 from .jobs import Gate
@@ -180,11 +180,11 @@ class BatchAPIBroker(Broker):
         loop = asyncio.get_running_loop()
         self._loop, self._thread = loop, threading.get_ident()
         self._wake, self._stop, self._reserved_usd = asyncio.Event(), None, {}
-        if not self._session_open:
+        if not self.counters.open:
             self._new_session()
-        self._session_open = True
+        self.counters.open = True
         self._last_batch_run = (list(wanted.values()), on_record, budget)
-        self._set_state("paused" if self._paused else "running")
+        self._set_state("paused" if self.pool.paused else "running")
         # importing openai takes seconds on a slow machine: do it off the loop other brokers share
         client = await asyncio.to_thread(self._client)
         try:
@@ -197,8 +197,8 @@ class BatchAPIBroker(Broker):
                 fresh = [j for j in fresh if j.key not in refused]
             if budget is not None:
                 fresh = self._within_budget(fresh, budget, result)
-            self._pending = len(fresh)
-            self._in_flight = len(attached)
+            self.counters.pending = len(fresh)
+            self.counters.in_flight = len(attached)
             for start in range(0, len(fresh), self.max_batch_requests):
                 if self._stop:
                     result.unsent.extend(j.key for j in fresh[start:])
@@ -206,12 +206,12 @@ class BatchAPIBroker(Broker):
                 chunk = fresh[start : start + self.max_batch_requests]
                 bid, info = await self._submit(client, chunk)
                 live[bid] = info
-                self._pending -= len(chunk)
-                self._in_flight += len(chunk)
+                self.counters.pending -= len(chunk)
+                self.counters.in_flight += len(chunk)
             await self._poll(client, live, wanted, on_record, result)
         finally:
             await client.close()
-            self._session_open = False
+            self.counters.open = False
             if self._state in ("running", "paused"):
                 self._set_state("idle")
         result.stopped = result.stopped or self._stop
@@ -261,7 +261,7 @@ class BatchAPIBroker(Broker):
         lines = []
         for job in jobs:
             body = job.request if "model" in job.request else {**job.request, "model": self.model}
-            lines.append(orjson.dumps({"custom_id": job.key, "method": "POST", "url": endpoint, "body": _public(body)}))
+            lines.append(orjson.dumps({"custom_id": job.key, "method": "POST", "url": endpoint, "body": public_request(body)}))
         data = b"\n".join(lines) + b"\n"
         f = await self._api(client.files.create, file=("bfnb_batch.jsonl", data), purpose="batch")
         keys = [j.key for j in jobs]
@@ -276,7 +276,7 @@ class BatchAPIBroker(Broker):
         result: RunResult,
     ) -> None:  # fmt: skip
         while live and not self._stop:
-            if self._paused:
+            if self.pool.paused:
                 await self._wake.wait()
                 continue
             for bid in list(live):
@@ -313,29 +313,22 @@ class BatchAPIBroker(Broker):
             if d is not None and resp.get("status_code") == 200 and isinstance(body, dict):
                 tin, tout = usage_tokens(body, job.est_input_tokens)
                 cost = self.cost(tin, tout)
-                record = CallRecord(key, Status.DONE, job.kind, self.provider, self.model, _public(job.request),
+                record = CallRecord(key, Status.DONE, job.kind, self.provider, self.model, public_request(job.request),
                                     body, tin, tout, cost, 1, None, info["t"], t_done, True, job.origin)  # fmt: skip
-                self._done += 1
-                self._in_tokens, self._out_tokens = self._in_tokens + tin, self._out_tokens + tout
-                if cost is None:
-                    self._cost_known = False
-                else:
-                    self._cost += cost
-                self._tick(t_done, tin + tout)
+                self.counters.add_done(tin, tout, cost, t_done)
             else:
                 error = _line_error(d, batch)
-                record = CallRecord(key, Status.FAILED, job.kind, self.provider, self.model, _public(job.request),
+                record = CallRecord(key, Status.FAILED, job.kind, self.provider, self.model, public_request(job.request),
                                     None, 0, 0, None, 1, redact(error, self._secret), info["t"], t_done, True,
                                     job.origin)  # fmt: skip
-                self._failed += 1
-                self._errors.append(record.error)
+                self.counters.add_failed(record.error or "")
                 self._last_failed[key] = job
             if budget is not None:
                 actual = record.cost_usd if record.status == Status.DONE else 0.0
                 if actual is None:  # unknown price: charged at the fallback rate, see budget.py
                     actual = self._budget_cost(record.input_tokens, record.output_tokens)
                 budget.commit(self._reserved_usd.pop(key, 0.0), actual)
-            self._in_flight -= 1
+            self.counters.in_flight -= 1
             result[key] = record
             on_record(record)
             delivered.append(key)
@@ -344,15 +337,15 @@ class BatchAPIBroker(Broker):
     # --- controls ------------------------------------------------------------------------------
 
     def _do_resume(self) -> None:
-        self._paused = False
-        self._set_state("running" if self._session_open else "idle")
+        self.pool.paused = False
+        self._set_state("running" if self.counters.open else "idle")
         if self._wake is not None:
             self._wake.set()
 
     def _do_cancel(self) -> None:
         """Stop waiting: submitted batches keep running at the provider and are re-attached later."""
         self._stop = "cancelled"
-        self._paused = False
+        self.pool.paused = False
         if self._wake is not None:
             self._wake.set()
         self._set_state("cancelled")

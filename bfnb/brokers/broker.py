@@ -11,27 +11,28 @@ the moment it finishes (durability is the caller's).  Subclasses implement one n
 :mod:`bfnb.brokers.retry`.  Controls (pause, resume, cancel, retry_failed) may be called from any
 thread: they are forwarded to the broker's event loop.  The UI learns what happens from events on
 :data:`bfnb.events.bus` (none are built when nobody listens) and from :meth:`Broker.snapshot`.
-The worker and per-attempt machinery lives in :mod:`bfnb.brokers._dispatch`; the data types in :mod:`bfnb.brokers.jobs`.
+The broker owns its worker pool (:mod:`bfnb.brokers.pool`) and counters (:mod:`bfnb.brokers.counters`);
+the data types are in :mod:`bfnb.brokers.jobs`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..events import BrokerStateChanged, CallsCached, CallsQueued, bus
-from ._dispatch import Dispatcher
+from ..events import BrokerStateChanged, CallsCached, bus
 from .budget import BudgetTracker, fallback_cost
 from .concurrency import AdaptiveConcurrency
 from .config import DEFAULT_RATE_LIMITS, DEFAULT_RETRY, Budget, RateLimits, Retry
-from .jobs import Entry, Gate, Job, OnRecord, Run, RunResult
+from .counters import Counters
+from .jobs import Gate, Job, OnRecord, RunResult
 from .limiter import Limiter
+from .packing import PackQueue
+from .pool import WorkerPool
 
 __all__ = ["Broker", "BrokerSnapshot", "Job", "OnRecord", "RunResult", "usage_tokens"]
 
@@ -64,10 +65,14 @@ class BrokerSnapshot:
     adaptive: bool = False  # whether that number adapts (no limit set by the user)
 
 
-class Broker(Dispatcher):
-    """Base of every broker; subclasses implement :meth:`_send` (or :meth:`_send_many` to pack)."""
+class Broker:
+    """Base of every broker; subclasses implement :meth:`_send` (or :meth:`_send_many` and :meth:`take_more` to pack).
 
-    packs = False  # True: ``_gather`` may pack several jobs into one request
+    A broker owns a :class:`~bfnb.brokers.pool.WorkerPool` (``pool``: queue, workers, attempts,
+    delivery) and the :class:`~bfnb.brokers.counters.Counters` its snapshot reads (``counters``).
+    """
+
+    packs = False  # True: ``take_more`` may pack several jobs into one request
 
     def __init__(
         self,
@@ -83,29 +88,18 @@ class Broker(Dispatcher):
         prices: tuple[float, float] | None = None,
     ) -> None:
         self.provider, self.model, self.kind, self.batch = provider, model, kind, batch
-        self.limits = limits or DEFAULT_RATE_LIMITS
-        self.retry = retry or DEFAULT_RETRY
-        self.limiter = limiter or Limiter(self.limits)
+        self._limits = limits or DEFAULT_RATE_LIMITS
         self.name = name or f"{kind} {model}@{provider}"
         self.prices = prices  # (input, output) dollars per million tokens; overrides the price table
         self._price: Any = _UNPRICED
-        self._rng = random.Random()
+        self.counters = Counters()
+        self.pool = WorkerPool(
+            self, self.counters, concurrency=self._limits.concurrency,
+            limiter=limiter or Limiter(self._limits), retry=retry or DEFAULT_RETRY,
+        )  # fmt: skip
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: int | None = None
-        self._queue: asyncio.Queue[Entry] | None = None
-        self._resumed: asyncio.Event | None = None
-        self._entries: dict[str, Entry] = {}
-        self._runs: list[Run] = []
-        self._budgeted = 0  # runs in progress that have a budget
-        self._gated = 0  # runs in progress that have a gate
-        self._last_run: Run | None = None
-        self._workers: list[asyncio.Task[None]] = []
-        #: adapts ``limits.concurrency`` while calls run (set by get_broker when the user gave no limits)
-        self.adaptive: AdaptiveConcurrency | None = None
         self._state = "idle"
-        self._paused = False
-        self._session_open = False
-        self._new_session()
 
     # --- the one method a subclass writes -------------------------------------------------------
 
@@ -117,9 +111,49 @@ class Broker(Dispatcher):
         """Make one request for several jobs (only brokers that pack override this)."""
         return [await self._send(jobs[0])]
 
-    def _gather(self, first: Entry, queue: asyncio.Queue[Entry]) -> list[Entry]:
-        """Entries to send in one request with ``first`` (packing brokers take more from ``queue``)."""
+    def take_more(self, first: Job, queue: PackQueue) -> list[Job]:
+        """Jobs to send in one request with ``first`` (packing brokers pop more from ``queue``)."""
         return [first]
+
+    # --- what the pool owns, as the broker's settings -------------------------------------------
+
+    @property
+    def limits(self) -> RateLimits:
+        """Rate limits; ``limits.concurrency`` is the pool's limit now (it moves when adaptive)."""
+        if self._limits.concurrency != self.pool.concurrency:
+            self._limits = replace(self._limits, concurrency=self.pool.concurrency)
+        return self._limits
+
+    @limits.setter
+    def limits(self, limits: RateLimits) -> None:
+        self._limits = limits
+        self.pool.concurrency = limits.concurrency
+
+    @property
+    def retry(self) -> Retry:
+        return self.pool.retry
+
+    @retry.setter
+    def retry(self, retry: Retry) -> None:
+        self.pool.retry = retry
+
+    @property
+    def limiter(self) -> Limiter:
+        return self.pool.limiter
+
+    @property
+    def adaptive(self) -> AdaptiveConcurrency | None:
+        """Adapts the concurrency while calls run (set by get_broker when the user gave no limits)."""
+        return self.pool.adaptive
+
+    @adaptive.setter
+    def adaptive(self, controller: AdaptiveConcurrency | None) -> None:
+        self.pool.adaptive = controller
+
+    @property
+    def _workers(self) -> list[asyncio.Task[None]]:
+        """The pool's worker tasks (read by tests that check none is left behind)."""
+        return self.pool.workers
 
     # --- costs --------------------------------------------------------------------------------
 
@@ -133,7 +167,7 @@ class Broker(Dispatcher):
             from .pricing import lookup_price
 
             price = self._price = lookup_price(self.model, self.provider)
-        return None if price is None else price.cost(input_tokens, output_tokens, batch=self.batch)
+        return None if price is None else price.cost(input_tokens, output_tokens, batch=self.batch)  # type: ignore[no-any-return]
 
     def _budget_cost(self, input_tokens: int, output_tokens: int) -> float:
         usd = self.cost(input_tokens, output_tokens)
@@ -155,72 +189,13 @@ class Broker(Dispatcher):
         the result were never sent (``result.unsent``): the run was cancelled, hit its budget, or
         ``gate(key)`` (asked right before each job goes out) said no.
         """
-        self._bind(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        self.pool.bind(loop)
+        self._loop, self._thread = loop, self.pool.thread
         self._price = _UNPRICED
         if isinstance(budget, Budget):
             budget = BudgetTracker(budget.usd) if budget.usd is not None else None
-        assert self._loop is not None and self._queue is not None  # _bind() set them
-        run = Run(on_record, budget, self._loop.create_future(), gate)
-        queue, fresh, op = self._queue, 0, ""
-        for job in jobs:
-            key = job.key
-            if key in run.waiting:
-                continue
-            run.waiting.add(key)
-            entry = self._entries.get(key)
-            if entry is None:
-                entry = self._entries[key] = Entry(job)
-                queue.put_nowait(entry)
-                fresh += 1
-                op = op or job.op
-            entry.runs.append(run)
-        if not run.waiting:
-            return run.results
-        if not self._runs and not self._session_open:
-            self._new_session()
-        self._session_open = True
-        self._runs.append(run)
-        self._last_run = run
-        self._budgeted += budget is not None
-        self._gated += gate is not None
-        self._pending += fresh
-        self._set_state("paused" if self._paused else "running")
-        self._ensure_workers()
-        if fresh and bus.has_subscribers:
-            bus.emit(CallsQueued(self.name, fresh, op))
-        try:
-            await run.done
-        except asyncio.CancelledError:
-            self._stop_run(run, "cancelled")
-            if all(r.done.done() for r in self._runs if r is not run):
-                await self._abort()
-            raise
-        finally:
-            if run in self._runs:
-                self._runs.remove(run)
-                self._budgeted -= budget is not None
-                self._gated -= gate is not None
-            if not self._runs:
-                self._session_open = False
-                await self._stop_workers()
-                if self._state in ("running", "paused"):
-                    self._set_state("idle")
-        if run.error is not None:
-            raise run.error
-        return run.results
-
-    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._loop is loop:
-            return
-        if self._runs:
-            raise RuntimeError(f"broker {self.name!r} is busy on another event loop")
-        self._loop, self._thread = loop, threading.get_ident()
-        self._queue = asyncio.Queue()
-        self._resumed = asyncio.Event()
-        if not self._paused:
-            self._resumed.set()
-        self._entries.clear()
-        self._workers = []
+        return await self.pool.run(jobs, on_record, budget, gate)
 
     # --- controls (any thread) ------------------------------------------------------------------
 
@@ -236,30 +211,22 @@ class Broker(Dispatcher):
         self._call(self._do_pause)
 
     def _do_pause(self) -> None:
-        self._paused = True
-        if self._resumed is not None:
-            self._resumed.clear()
+        self.pool.pause()
         self._set_state("paused")
 
     def resume(self) -> None:
         self._call(self._do_resume)
 
     def _do_resume(self) -> None:
-        self._paused = False
-        if self._resumed is not None:
-            self._resumed.set()
-        self._set_state("running" if self._runs else "idle")
+        self.pool.resume()
+        self._set_state("running" if self.pool.runs else "idle")
 
     def cancel(self) -> None:
         """Stop dispatching: queued jobs stay unsent, calls in flight finish, ``run`` returns."""
         self._call(self._do_cancel)
 
     def _do_cancel(self) -> None:
-        for run in list(self._runs):
-            self._stop_run(run, "cancelled")
-        self._paused = False
-        if self._resumed is not None:
-            self._resumed.set()
+        self.pool.cancel()
         self._set_state("cancelled")
 
     def retry_failed(self) -> Any:
@@ -268,42 +235,28 @@ class Broker(Dispatcher):
         Returns a future of that run's :class:`RunResult`: a ``concurrent.futures.Future`` when
         called from another thread, an ``asyncio.Task`` inside the broker's loop.
         """
-        if self._loop is None or self._last_run is None:
+        if self._loop is None or self.pool.last_run is None:
             raise RuntimeError(f"broker {self.name!r} has not run yet")
         if threading.get_ident() == self._thread:
             return self._loop.create_task(self._retry_failed())
         return asyncio.run_coroutine_threadsafe(self._retry_failed(), self._loop)
 
     async def _retry_failed(self) -> RunResult:
-        active = [r for r in self._runs if r.failed and r.results.stopped is None]
-        assert self._queue is not None
-        if not active:
-            last = self._last_run
-            assert last is not None  # retry_failed() checked it
-            jobs = list(last.failed.values())
-            self._failed = max(0, self._failed - len(jobs))
-            return await self.run(jobs, on_record=last.on_record, budget=last.budget)
-        for run in active:
-            for key, job in run.failed.items():
-                entry = self._entries.get(key)
-                if entry is None:
-                    entry = self._entries[key] = Entry(job)
-                    self._queue.put_nowait(entry)
-                    self._pending += 1
-                entry.runs.append(run)
-                run.waiting.add(key)
-                self._failed = max(0, self._failed - 1)
-            run.failed.clear()
-        self._ensure_workers()
-        await asyncio.gather(*(asyncio.shield(r.done) for r in active))
-        return active[-1].results
+        active = [r for r in self.pool.runs if r.failed and r.results.stopped is None]
+        if active:
+            return await self.pool.retry_failed(active)
+        last = self.pool.last_run
+        assert last is not None  # retry_failed() checked it
+        jobs = list(last.failed.values())
+        self.counters.failed = max(0, self.counters.failed - len(jobs))
+        return await self.run(jobs, on_record=last.on_record, budget=last.budget)
 
     def note_cached(self, n: int, op: str = "") -> None:
         """Count ``n`` jobs the caller answered from its ledger (shown as "cached")."""
-        if not self._runs and not self._session_open:
+        if not self.pool.runs and not self.counters.open:
             self._new_session()
-            self._session_open = True
-        self._cached += n
+            self.counters.open = True
+        self.counters.cached += n
         if bus.has_subscribers:
             bus.emit(CallsCached(self.name, n, op))
 
@@ -317,14 +270,14 @@ class Broker(Dispatcher):
             self.adaptive = None  # limits the user set win over the adaptive controller
             self.limits = limits
             self.limiter.configure(limits)
-            self._call(self._ensure_workers_if_running)
+            self._call(self.pool.ensure_workers_if_running)
         if retry is not None:
             self.retry = retry
 
     @property
     def concurrency(self) -> int:
         """How many calls may be in flight at once: the worker count (``limits.concurrency``)."""
-        return self.limits.concurrency
+        return self.pool.concurrency
 
     def adapt(self, controller: AdaptiveConcurrency | None) -> None:
         """Let ``controller`` set the concurrency from now on (None: keep ``limits.concurrency``)."""
@@ -340,18 +293,12 @@ class Broker(Dispatcher):
         """
         if n < 1:
             raise ValueError(f"concurrency must be >= 1, got {n}")
-        self.limits = replace(self.limits, concurrency=int(n))
-        self._call(self._ensure_workers_if_running)
-
-    def _ensure_workers_if_running(self) -> None:
-        if self._runs and self._loop is not None:
-            self._ensure_workers()
+        self.pool.concurrency = int(n)
+        self._call(self.pool.ensure_workers_if_running)
 
     async def aclose(self) -> None:
         """Cancel everything in progress (the process is shutting down)."""
-        for run in list(self._runs):
-            self._stop_run(run, "cancelled")
-        await self._abort()
+        await self.pool.aclose()
 
     # --- state for the UI -------------------------------------------------------------------------
 
@@ -367,38 +314,21 @@ class Broker(Dispatcher):
         return self._state
 
     def _new_session(self) -> None:
-        self._pending = self._in_flight = self._retrying = 0
-        self._done = self._cached = self._failed = self._in_tokens = self._out_tokens = 0
-        self._cost, self._cost_known = 0.0, True
-        self._errors: deque[str] = deque(maxlen=5)
-        self._buckets: deque[list[float]] = deque(maxlen=12)  # [second, requests, tokens]
-        self._started_at = time.time()
-
-    def _tick(self, now: float, tokens: int) -> None:
-        sec = int(now)
-        buckets = self._buckets
-        if buckets and buckets[-1][0] == sec:
-            b = buckets[-1]
-            b[1] += 1
-            b[2] += tokens
-        else:
-            buckets.append([sec, 1, tokens])
+        self.counters.reset()
 
     def snapshot(self) -> BrokerSnapshot:
         """Counts, rates (over the last ~10 s), spend and ETA, cheap enough to poll."""
-        now = time.time()
-        window = max(1.0, min(10.0, now - self._started_at))
-        recent = [b for b in list(self._buckets) if b[0] >= now - window]
-        rps = sum(b[1] for b in recent) / window
-        tps = sum(b[2] for b in recent) / window
-        left = max(0, self._pending) + self._in_flight + self._retrying
-        run = self._runs[-1] if self._runs else self._last_run
+        c, now = self.counters, time.time()
+        rps, tps = c.rates(now)
+        left = max(0, c.pending) + c.in_flight + c.retrying
+        runs = self.pool.runs
+        run = runs[-1] if runs else self.pool.last_run
         budget_usd = run.budget.usd if run is not None and run.budget is not None else None
         return BrokerSnapshot(
-            self.name, self._state, max(0, self._pending), self._in_flight, self._done, self._cached,
-            self._failed, self._retrying, self._in_tokens, self._out_tokens, self._cost,
-            self._cost_known, rps, tps, budget_usd, (left / rps if rps > 0 else None) if left else 0.0,
-            tuple(self._errors), self._started_at, self.limits.concurrency, self.adaptive is not None,
+            self.name, self._state, max(0, c.pending), c.in_flight, c.done, c.cached,
+            c.failed, c.retrying, c.input_tokens, c.output_tokens, c.cost_usd,
+            c.cost_known, rps, tps, budget_usd, (left / rps if rps > 0 else None) if left else 0.0,
+            tuple(c.errors), c.started_at, self.pool.concurrency, self.adaptive is not None,
         )  # fmt: skip
 
     def __repr__(self) -> str:

@@ -10,16 +10,13 @@ request's usage apportioned by text length.  A failed request is retried as a wh
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from .broker import Job
 from .chat_broker import HTTPBroker
 from .config import RateLimits, Retry
-from .jobs import QUEUED as _QUEUED
-from .jobs import TAKEN as _TAKEN
-from .jobs import Entry as _Entry
 from .limiter import Limiter
+from .packing import PackQueue
 from .retry import FatalError
 from .transport import post_checked
 
@@ -61,29 +58,28 @@ class EmbeddingBroker(HTTPBroker):
         self.max_inputs = max(1, int(max_inputs))
         self.max_request_tokens = max(1, int(max_request_tokens))
 
-    def _gather(self, first: _Entry, queue: asyncio.Queue[_Entry]) -> list[_Entry]:
-        if not isinstance(first.job.request.get("input"), str):
+    def take_more(self, first: Job, queue: PackQueue) -> list[Job]:
+        if not isinstance(first.request.get("input"), str):
             return [first]  # already a list of texts: sent as its caller built it
-        sig = _params(first.job.request)
-        group, tokens, skipped = [first], first.job.est_input_tokens, []
-        while len(group) < self.max_inputs and not queue.empty():
-            entry = queue.get_nowait()
-            if entry.state != _QUEUED:
-                continue
-            req = entry.job.request
+        sig = _params(first.request)
+        group, tokens, skipped = [first], first.est_input_tokens, []
+        while len(group) < self.max_inputs:
+            job = queue.pop()
+            if job is None:
+                break
+            req = job.request
             if not isinstance(req.get("input"), str) or _params(req) != sig:
-                skipped.append(entry)
+                skipped.append(job)
                 if len(skipped) >= _MAX_SKIPPED:
                     break
                 continue
-            if tokens + entry.job.est_input_tokens > self.max_request_tokens:
-                skipped.append(entry)
+            if tokens + job.est_input_tokens > self.max_request_tokens:
+                skipped.append(job)
                 break
-            entry.state = _TAKEN
-            tokens += entry.job.est_input_tokens
-            group.append(entry)
-        for entry in skipped:
-            queue.put_nowait(entry)
+            tokens += job.est_input_tokens
+            group.append(job)
+        for job in skipped:
+            queue.put_back(job)
         return group
 
     async def _send_many(self, jobs: list[Job]) -> list[tuple[dict[str, Any], int, int]]:

@@ -15,12 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..keys import SECRET_FIELDS
 from ..ledger.records import CallRecord
 
 if TYPE_CHECKING:
     from .budget import BudgetTracker
 
-__all__ = ["BACKOFF", "DROPPED", "QUEUED", "SENDING", "TAKEN", "Entry", "Gate", "Job", "OnRecord", "Run", "RunResult"]
+__all__ = ["BACKOFF", "DROPPED", "QUEUED", "SENDING", "TAKEN", "Entry", "Gate", "Job", "OnRecord", "Run", "RunResult", "public_request"]
 
 OnRecord = Callable[[CallRecord], None]
 #: ``gate(key) -> bool``, asked right before a job goes out: False leaves it unsent (``RunResult.unsent``)
@@ -86,3 +87,10 @@ class Entry:
         self.handle: asyncio.TimerHandle | None = None
         self.reserved_usd: float | None = None  # None: not yet checked against a budget
         self.budget: BudgetTracker | None = None  # the budget holding its reservation
+
+
+def public_request(request: dict[str, Any]) -> dict[str, Any]:
+    """The request as stored in a record: without fields that may carry credentials."""
+    if SECRET_FIELDS.isdisjoint(request):
+        return request
+    return {k: v for k, v in request.items() if k not in SECRET_FIELDS}
