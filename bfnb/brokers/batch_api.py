@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import threading
 import time
 from pathlib import Path
@@ -26,10 +27,9 @@ import orjson
 
 from ..ledger.records import CallRecord, Status
 from .broker import _UNPRICED, Broker, Job, OnRecord, RunResult, usage_tokens
-from .jobs import public_request
 from .budget import BudgetTracker
 from .config import Budget, RateLimits, Retry
-from .jobs import Gate
+from .jobs import Gate, public_request
 from .retry import (
     FatalError,
     TransientError,
@@ -91,6 +91,8 @@ class BatchAPIBroker(Broker):
         self._secret = resolved.api_key
         self._wake: asyncio.Event | None = None
         self._stop: str | None = None
+        self._rng = random.Random()  # jitter of the API calls' backoff
+        self._reserved_usd: dict[str, float] = {}
 
     def _client(self) -> Any:
         import openai
@@ -276,6 +278,7 @@ class BatchAPIBroker(Broker):
         result: RunResult,
     ) -> None:  # fmt: skip
         while live and not self._stop:
+            assert self._wake is not None  # run() set it
             if self.pool.paused:
                 await self._wake.wait()
                 continue

@@ -31,7 +31,7 @@ from .config import DEFAULT_RATE_LIMITS, DEFAULT_RETRY, Budget, RateLimits, Retr
 from .counters import Counters
 from .jobs import Gate, Job, OnRecord, RunResult
 from .limiter import Limiter
-from .packing import PackQueue
+from .pack_queue import PackQueue
 from .pool import WorkerPool
 
 __all__ = ["Broker", "BrokerSnapshot", "Job", "OnRecord", "RunResult", "usage_tokens"]
@@ -167,7 +167,7 @@ class Broker:
             from .pricing import lookup_price
 
             price = self._price = lookup_price(self.model, self.provider)
-        return None if price is None else price.cost(input_tokens, output_tokens, batch=self.batch)  # type: ignore[no-any-return]
+        return None if price is None else price.cost(input_tokens, output_tokens, batch=self.batch)
 
     def _budget_cost(self, input_tokens: int, output_tokens: int) -> float:
         usd = self.cost(input_tokens, output_tokens)

@@ -16,7 +16,7 @@ from .broker import Job
 from .chat_broker import HTTPBroker
 from .config import RateLimits, Retry
 from .limiter import Limiter
-from .packing import PackQueue
+from .pack_queue import PackQueue
 from .retry import FatalError
 from .transport import post_checked
 

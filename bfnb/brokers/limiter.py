@@ -101,7 +101,7 @@ class Limiter:
         self._apply(self._effective("rpm"), self._effective("tpm"))
 
     def _effective(self, name: str) -> float | None:
-        configured = getattr(self._limits, name)
+        configured: float | None = getattr(self._limits, name)
         learned: float | None = self.learned.get(name)
         if configured is None:
             return learned

@@ -29,7 +29,7 @@ from .counters import Counters
 from .entries import EntryBook, settle_budget
 from .jobs import BACKOFF, QUEUED, SENDING, TAKEN, Entry, Gate, Job, OnRecord, Run, RunResult, public_request
 from .limiter import Limiter
-from .packing import PackQueue, pack
+from .pack_queue import PackQueue, pack
 from .retry import FatalError, RateLimitError, TransientError, deadline_scope, retry_plan
 
 __all__ = ["BUDGET_WAIT_S", "PoolHost", "WorkerPool"]
@@ -363,7 +363,7 @@ class WorkerPool:
 
     # --- outcomes -------------------------------------------------------------------------------
 
-    def _record(self, entry: Entry, status: Status, response: dict[str, Any] | None, tin: int, tout: int,
+    def _record(self, entry: Entry, status: str, response: dict[str, Any] | None, tin: int, tout: int,
                 cost: float | None, error: str | None, t_done: float) -> CallRecord:  # fmt: skip
         job, host = entry.job, self.host
         return CallRecord(

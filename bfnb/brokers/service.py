@@ -90,18 +90,19 @@ class ServiceBroker(Broker):
     async def _send(self, job: Job) -> tuple[dict[str, Any], int, int]:
         from ..formats.packing import pack, unpack
 
-        if is_url(self.target):
+        target = self.target
+        if isinstance(target, str):  # an http(s) URL (checked by __init__)
             from .transport import post_checked
 
-            data, _ = await post_checked(self.target, job.request["json"], self.headers,
+            data, _ = await post_checked(target, job.request["json"], self.headers,
                                          timeout_s=self.retry.timeout_s)  # fmt: skip
             return {"value": data}, 0, 0
         args = unpack(job.request["args"])
         try:
-            if inspect.iscoroutinefunction(self.target):
-                value = await asyncio.wait_for(self.target(*args), self.retry.timeout_s)
+            if inspect.iscoroutinefunction(target):
+                value = await asyncio.wait_for(target(*args), self.retry.timeout_s)
             else:
-                value = await asyncio.to_thread(self.target, *args)
+                value = await asyncio.to_thread(target, *args)
                 if inspect.isawaitable(value):
                     value = await value
         except asyncio.CancelledError:

@@ -65,7 +65,7 @@ def get_session() -> aiohttp.ClientSession:
     loop = asyncio.get_running_loop()
     last_loop, session = _last
     if last_loop is loop and not session.closed:  # the hot path: no weakref lookup
-        return session
+        return session  # type: ignore[no-any-return]
     session = _sessions.get(loop)
     if session is None or session.closed:
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
