@@ -7,7 +7,7 @@ import pytest
 
 import bfnb as bf
 from bfnb.engines import get_engine
-from bfnb.op import MapField, ReadJsonl, Sort, TakeFirstN, WriteJsonl
+from bfnb.op import FromList, MapField, ReadJsonl, Sort, TakeFirstN, WriteJsonl
 
 
 @pytest.fixture(autouse=True)
@@ -34,9 +34,12 @@ def test_auto_streams_a_chain_from_a_file_and_explain_names_the_engine(tmp_path)
     g.run()
     assert g.last_run.engine == "stream"
     assert g.explain().attrs["engine"] == "stream"
-    g2 = ReadJsonl(src) | Sort("s") | WriteJsonl(tmp_path / "sorted.jsonl")  # a barrier: auto keeps it local
-    g2.run()
+    g2 = ReadJsonl(src) | Sort(custom_func=lambda d: d["s"]) | WriteJsonl(tmp_path / "sorted.jsonl")
+    g2.run()  # a Sort by the whole entry gathers: auto keeps it local, and says why
     assert g2.last_run.engine == "local" and "Sort" in g2.last_run.engine_reason
+    g3 = FromList([{"s": "a"}]) | MapField(str.upper, "s")
+    g3.run()  # a source read whole: nothing to bound, so local
+    assert g3.last_run.engine == "local" and "reads whole" in g3.last_run.engine_reason
 
 
 def test_take_first_n_stops_reading_early(tmp_path):

@@ -10,8 +10,9 @@ input (see :mod:`bfnb.engines.engine` for the one meaning of memo,
 barrier and writer all engines share).  Chunks of a node are fed to ``ctx.listener`` as they are
 made, for live partial results.
 
-``auto`` picks this engine for a chain whose source reads in chunks and whose every other op is
-row-wise, a take, or a JSONL writer; ``g.run(engine="stream")`` runs any chain (barriers gather).
+``auto`` picks this engine for a chain whose source reads in chunks and whose every other op
+streams (row-wise, broker, take, JSONL writer, Sort by fields, Shuffle; see
+:meth:`Engine.auto_reason`); ``g.run(engine="stream")`` runs any chain (barriers gather).
 """
 
 from __future__ import annotations
@@ -35,7 +36,16 @@ from ...errors import OpError
 from ...events import NodeFinished, NodeStarted, RunFinished, RunStarted, bus
 from ...executor import hooks
 from ...executor.memo import memo as default_memo
-from ...executor.run import NodeReport, RunReport, _fill_stats, _run_op, _subgraph_runner
+from ...executor.run import (
+    _ROWS_SEEN,
+    NodeReport,
+    RunReport,
+    _every_node,
+    _fill_stats,
+    _run_op,
+    _say_budget_stop,
+    _subgraph_runner,
+)
 from ...formats.atomic import atomic_open
 from ...op import progress
 from ...op.op import RunContext
@@ -52,7 +62,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Engine"]
 
-_AUTO_KINDS = {"rowwise", "take", "writer"}
+#: kinds that run chunk by chunk (``barrier`` gathers its whole input)
+_STREAMING_KINDS = {"rowwise", "broker", "take", "writer", "permute"}
 
 
 class Engine(_Base):
@@ -73,8 +84,23 @@ class Engine(_Base):
             return f"its first op {graph.head.op.label()} is not a source"
         return None
 
+    def streams(self, op: Any) -> bool:
+        """Whether ``op`` runs chunk by chunk here (rather than gathering its whole input)."""
+        return self.supports(op) and step(op).kind in _STREAMING_KINDS
+
     def auto_reason(self, plan: Plan, ctx: EngineContext) -> str | None:
-        """None when ``auto`` should stream this graph, else why the whole-batch engine runs it."""
+        """None when ``auto`` should stream this graph, else why the whole-batch engine runs it.
+
+        ``auto`` streams a chain whose every op streams (:meth:`streams`: row-wise, broker, take,
+        JSONL writer, Sort by fields, Shuffle) and whose source reads in chunks (``ReadJsonl``).
+        A source read whole (``FromList``, Parquet, CSV, a ``.json`` document, a shuffled or offset
+        ``ReadJsonl``) stays on ``local``: its data is already in memory, so streaming bounds
+        nothing and gives no earlier first row than the read itself, while ``local`` sends a broker
+        op's calls over the whole batch at once.  A gathering barrier (loop, collector, other
+        writer) would hold the whole batch anyway, so it stays on ``local`` too.  So do runs whose
+        user-visible behaviour depends on the whole batch: a cost estimate (nothing dispatched)
+        and a run under a budget (which entries get paid before the stop follows the send order).
+        """
         g = ctx.graph
         if not g.nodes or g.head is None:
             return "the graph is empty"
@@ -86,9 +112,16 @@ class Engine(_Base):
             return f"{g.head.op.label()} reads whole"
         for nid in plan.order[1:]:
             op = g.node(nid).op
-            kind = step(op).kind
-            if kind not in _AUTO_KINDS:
-                return f"{op.label()} is a {'broker op' if kind == 'broker' else 'barrier'}"
+            if not self.streams(op):
+                return f"{op.label()} gathers its whole input"
+        kinds = [step(g.node(nid).op).kind for nid in plan.order[1:]]
+        brokers = "broker" in kinds
+        if brokers and "take" in kinds and kinds.index("broker") < len(kinds) - 1 - kinds[::-1].index("take"):
+            return "a TakeFirstN after a broker op stops early, so fewer calls would be sent (and paid) than on the whole batch"
+        if brokers and not ctx.dispatch_brokers:
+            return "a cost estimate (nothing dispatched) prices the whole batch"
+        if brokers and ctx.options.get("budget_usd") is not None:
+            return "a budget stop pays entries in the whole batch's send order"
         return None
 
     # --- running ----------------------------------------------------------------------------
@@ -107,10 +140,12 @@ class Engine(_Base):
             bus.emit(RunFinished(run.run_id, time.perf_counter() - run.t0, error=f"{type(exc).__name__}: {exc}"))
             raise
         report.results = run.results
-        report.nodes = [run.reports[nid] for nid in plan.order if nid in run.reports]
+        report.nodes = _every_node(g, plan, run.reports, False)  # nodes upstream of a hit: "not needed"
         report.seconds = time.perf_counter() - run.t0
         bus.emit(RunFinished(run.run_id, report.seconds))
         g.last_run = report
+        if run.calls.budget_stop:
+            _say_budget_stop(report, run.calls.budget)
         return report
 
 
@@ -134,6 +169,15 @@ class _StreamRun:
         g = ctx.graph
         self.nodes: list[Node] = [g.node(nid) for nid in plan.order]
         self.keep = set(ctx.targets) | ({g.tail_id} if ctx.keep_tail and g.tail_id is not None else set())
+        # as the whole-batch engine: tagged nodes' results are reported (versions), and broker
+        # results (paid work, bounded by the calls) are memoised per node, so a re-run after an
+        # edit downstream reuses them from the memo
+        # (not upstream of a TakeFirstN, which stops reading: those nodes see only the first rows)
+        takes = [i for i, n in enumerate(self.nodes) if step(n.op).kind == "take"]
+        whole = self.nodes[takes[-1] + 1 :] if takes else self.nodes
+        self.keep |= {n.id for n in whole if n.tag}
+        self.memo_only = {n.id for n in whole if n.op.kind == "broker" and ctx.use_memo} - self.keep
+        self.keep |= self.memo_only
         self.kept: dict[int, list[pd.DataFrame]] = {nid: [] for nid in self.keep}
         self.reports: dict[int, NodeReport] = {}
         self.contexts: dict[int, RunContext] = {}
@@ -182,10 +226,15 @@ class _StreamRun:
             rep = self.reports[node.id]
             _fill_stats(rep, self.contexts[node.id].stats if node.id in self.contexts else {})
             rep.incomplete = bool(self.contexts.get(node.id) and self.contexts[node.id].incomplete)
+            if not rep.cached:
+                _ROWS_SEEN[rep.fingerprint] = rep.rows_out
             bus.emit(NodeFinished(self.run_id, node.id, rep.label, rep.rows_in, rep.rows_out, bool(rep.cached), rep.seconds, rep.fingerprint))
         for nid, parts in self.kept.items():
+            if nid not in self.reports:
+                continue  # upstream of a memo or checkpoint hit: not run
             whole = gather(parts) if parts else B.empty()
-            self.results[nid] = [whole]
+            if nid not in self.memo_only:  # report what the whole-batch engine reports (versions)
+                self.results[nid] = [whole]
             op = self.ctx.graph.node(nid).op
             rep = self.reports[nid]
             if self.ctx.use_memo and op.memoize and not op.side_effect and not rep.incomplete and not rep.cached:
