@@ -7,9 +7,11 @@ Packages add engines under the entry-point group ``bfnb.engines``; an entry poin
 holding a class ``Engine`` (or the class itself).  Nothing is imported until an engine is used, so
 ``import bfnb`` never imports Ray.
 
-``auto`` (the default) runs a chain on ``stream`` when every op of it streams and its source reads
+``auto`` (the default) runs a chain on ``stream`` when every op of it streams (the stream engine's
+``streams(op)``: row-wise, broker, take, JSONL writer, Sort by fields, Shuffle) and its source reads
 in chunks (a big file then never has to fit in memory, and the first rows are written early), and
-everything else on ``local``.  ``report.engine`` and ``g.explain()`` name the engine that ran.
+everything else on ``local``; the exceptions, and why, are in ``Engine.auto_reason`` of
+:mod:`bfnb.engines.stream`.  ``report.engine`` and ``g.explain()`` name the engine that ran.
 """
 
 from __future__ import annotations
