@@ -130,7 +130,9 @@ def main() -> None:
         ("an empty cell (kernel round trip)", "pass", None),
     ]
     for label, key, target in rows:
-        verdict = "" if target is None else f"   target ≤ {target * 1000:.0f} ms: {'met' if big[key] <= target else 'MISSED'}"
+        verdict = (
+            "" if target is None else f"   target ≤ {target * 1000:.0f} ms: {'met' if big[key] <= target else 'MISSED'}"
+        )
         print(f"  {label:<50} {ms(big[key])}   ({args.small:,}: {ms(small[key])}){verdict}")
     if args.show_output:
         print(big["shown"])

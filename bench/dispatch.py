@@ -101,7 +101,9 @@ def measure_bare_aiohttp(url: str, n: int, concurrency: int = CONCURRENCY) -> di
             async def worker() -> None:
                 nonlocal ok
                 for i in it:
-                    async with session.post(f"{url}/chat/completions", data=orjson.dumps(body(i)), headers=headers) as r:
+                    async with session.post(
+                        f"{url}/chat/completions", data=orjson.dumps(body(i)), headers=headers
+                    ) as r:
                         data = orjson.loads(await r.read())
                         ok += r.status == 200 and "choices" in data
 

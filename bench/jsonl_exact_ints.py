@@ -30,7 +30,9 @@ def best(fn, repeat=3):
 
 
 def main() -> None:
-    lines = [orjson.dumps({"text": f"some text number {i} with words", "n": i, "score": i / 7}) + b"\n" for i in range(N)]
+    lines = [
+        orjson.dumps({"text": f"some text number {i} with words", "n": i, "score": i / 7}) + b"\n" for i in range(N)
+    ]
     regex = re.compile(rb"\d{20}")
     parse = best(lambda: [orjson.loads(x) for x in lines])
     scan = best(lambda: [may_hold_big_int(x) for x in lines])

@@ -29,7 +29,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "autumn", "leaves", "drift", "on", "a", "quiet", "river"]
+WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "a",
+    "lazy",
+    "dog",
+    "while",
+    "autumn",
+    "leaves",
+    "drift",
+    "on",
+    "a",
+    "quiet",
+    "river",
+]
 
 
 def vm_hwm_bytes() -> int:
@@ -131,9 +149,7 @@ def main() -> None:
         return
     targets = {100_000: 0.25, 1_000_000: 5.0}
     for n in sizes:
-        proc = subprocess.run(
-            [sys.executable, __file__, "--child", str(n)], capture_output=True, text=True, check=True
-        )
+        proc = subprocess.run([sys.executable, __file__, "--child", str(n)], capture_output=True, text=True, check=True)
         r = json.loads(proc.stdout.strip().splitlines()[-1])
         target = targets.get(n)
         ok = "" if target is None else f"  (target < {target:.2f} s: {'met' if r['seconds'] < target else 'MISSED'})"

@@ -82,7 +82,10 @@ def main() -> None:
         got = {}
         for engine in ("local", "ray"):
             r = got[engine] = child(engine, "data", args.rows, tmp / f"data_{engine}.jsonl", base)
-            print(f"{f'data, {args.rows:,} rows':>22} {engine:>6} {r['startup']:>8.1f} {r['seconds']:>8.1f} {r['rows']:>9}", flush=True)
+            print(
+                f"{f'data, {args.rows:,} rows':>22} {engine:>6} {r['startup']:>8.1f} {r['seconds']:>8.1f} {r['rows']:>9}",
+                flush=True,
+            )
         same = (tmp / "data_local.jsonl").read_bytes() == (tmp / "data_ray.jsonl").read_bytes()
         print(f"{'':>22} ratio ray/local {got['ray']['seconds'] / got['local']['seconds']:.2f}x; same file: {same}")
     if "llm" in args.only:
@@ -95,9 +98,14 @@ def main() -> None:
                 env = {**base, "OPENAI_BASE_URL": url, "OPENAI_API_KEY": "sk-bench", "BFNB_DATA_DIR": str(tmp / engine)}
                 env.pop("BFNB_OFFLINE", None)
                 r = got[engine] = child(engine, "llm", args.calls, tmp / "unused", env)
-                print(f"{f'LLM, {args.calls:,} calls':>22} {engine:>6} {r['startup']:>8.1f} {r['seconds']:>8.1f} {r['done']:>9}", flush=True)
-            print(f"{'':>22} ratio ray/local {got['ray']['seconds'] / got['local']['seconds']:.2f}x "
-                  f"(server latency {args.latency * 1000:.0f} ms)")
+                print(
+                    f"{f'LLM, {args.calls:,} calls':>22} {engine:>6} {r['startup']:>8.1f} {r['seconds']:>8.1f} {r['done']:>9}",
+                    flush=True,
+                )
+            print(
+                f"{'':>22} ratio ray/local {got['ray']['seconds'] / got['local']['seconds']:.2f}x "
+                f"(server latency {args.latency * 1000:.0f} ms)"
+            )
         finally:
             if server.stdin:
                 server.stdin.close()

@@ -30,7 +30,10 @@ WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "w
 
 def make_texts(n: int) -> list[str]:
     k = len(WORDS)
-    return [f"  Entry {i}: " + " ".join(WORDS[(i * 7 + j * (i % 5 + 1)) % k] for j in range(36)).capitalize() + "  " for i in range(n)]
+    return [
+        f"  Entry {i}: " + " ".join(WORDS[(i * 7 + j * (i % 5 + 1)) % k] for j in range(36)).capitalize() + "  "
+        for i in range(n)
+    ]
 
 
 def clean(t: str) -> str:
@@ -44,7 +47,13 @@ def keep(entry: dict) -> bool:
 def bfnb_way(texts: list[str]) -> list[int]:
     from bfnb.op import Filter, FromList, MapField, ToList
 
-    g = FromList(texts, "text") | MapField(clean, "text") | Filter(keep) | MapField(len, "text", "length") | ToList("length")
+    g = (
+        FromList(texts, "text")
+        | MapField(clean, "text")
+        | Filter(keep)
+        | MapField(len, "text", "length")
+        | ToList("length")
+    )
     return g.execute()
 
 

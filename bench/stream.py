@@ -51,7 +51,11 @@ def make_input(path: Path, n: int) -> None:
     with path.open("wb") as f:
         step = 100_000
         for start in range(0, n, step):
-            f.write(b"".join(orjson.dumps({"n": i, "text": f"{text}{i}"}) + b"\n" for i in range(start, min(n, start + step))))
+            f.write(
+                b"".join(
+                    orjson.dumps({"n": i, "text": f"{text}{i}"}) + b"\n" for i in range(start, min(n, start + step))
+                )
+            )
 
 
 def run_child(src: Path, out: Path, engine: str, shape: str) -> dict:
@@ -88,12 +92,18 @@ def main() -> None:
                 r = run_child(src, out, engine, shape)
                 got[engine] = r
                 fr = f"{r['first_row_s']:.2f}" if r["first_row_s"] is not None else "-"
-                print(f"{n:>10} {shape:>5} {r['engine']:>7} {r['seconds']:>8.1f} {r['peak_mb']:>8.0f} {fr:>11}", flush=True)
+                print(
+                    f"{n:>10} {shape:>5} {r['engine']:>7} {r['seconds']:>8.1f} {r['peak_mb']:>8.0f} {fr:>11}",
+                    flush=True,
+                )
                 out.unlink(missing_ok=True)
             if "local" in got and "stream" in got:
                 a, b = got["local"], got["stream"]
-                print(f"{'':>10} {shape:>5}   ratio stream/local: time {b['seconds'] / a['seconds']:.2f}x, "
-                      f"peak {b['peak_mb'] / a['peak_mb']:.2f}x (input file {size_mb:.0f} MB)", flush=True)
+                print(
+                    f"{'':>10} {shape:>5}   ratio stream/local: time {b['seconds'] / a['seconds']:.2f}x, "
+                    f"peak {b['peak_mb'] / a['peak_mb']:.2f}x (input file {size_mb:.0f} MB)",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

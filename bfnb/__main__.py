@@ -1,8 +1,8 @@
 """``python -m bfnb``: a thin command line.
 
-    python -m bfnb quickstart [--out DIR]   run notebooks/1_quickstart.ipynb (offline without a key)
-    python -m bfnb serve [--port N ...]     the local OpenAI-compatible server
-    python -m bfnb ledger PROJECT_DIR       summarise a project's ledger
+python -m bfnb quickstart [--out DIR]   run notebooks/1_quickstart.ipynb (offline without a key)
+python -m bfnb serve [--port N ...]     the local OpenAI-compatible server
+python -m bfnb ledger PROJECT_DIR       summarise a project's ledger
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ def quickstart(args: argparse.Namespace) -> int:
     os.environ.setdefault("BFNB_DATA_DIR", str(out_dir / "projects"))
     nb = nbformat.read(nb_path, as_version=4)
     print(f"Executing {nb_path.relative_to(root)} in a fresh kernel ...")
-    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(nb_path.parent)}})
+    client = NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(nb_path.parent)}}
+    )
     client.execute()
     executed = out_dir / "1_quickstart.executed.ipynb"
     nbformat.write(nb, executed)

@@ -164,7 +164,9 @@ def discarded_graphs(source: str, namespace: dict[str, Any]) -> list[str]:
     last = tree.body[-1] if tree.body else None
     out = []
     for stmt in _statements(tree.body):
-        if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.BinOp) and isinstance(stmt.value.op, ast.BitOr)):
+        if not (
+            isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.BinOp) and isinstance(stmt.value.op, ast.BitOr)
+        ):
             continue
         name = _leftmost_name(stmt.value)
         if name is None or not isinstance(namespace.get(name), Graph | Op):

@@ -61,5 +61,3 @@ def worst_cost(broker: Any, jobs: Any) -> float | None:
             return None
         total += usd
     return total
-
-

@@ -47,7 +47,17 @@ from .keys import keyed_request
 from .ledger.records import CallRecord, Status
 from .send_once import DEFAULT_LEASE_S, say_on_stderr, send_once
 
-__all__ = ["MOCK", "Arrivals", "CallClient", "CallLogEntry", "Calls", "Endpoint", "estimate_tokens", "mock_calls", "resolve_endpoint"]
+__all__ = [
+    "MOCK",
+    "Arrivals",
+    "CallClient",
+    "CallLogEntry",
+    "Calls",
+    "Endpoint",
+    "estimate_tokens",
+    "mock_calls",
+    "resolve_endpoint",
+]
 
 
 def estimate_tokens(n_bytes: int) -> int:
@@ -147,8 +157,11 @@ class Calls:
         self.output_tokens += other.output_tokens
         self.cost_usd = None if self.cost_usd is None or other.cost_usd is None else self.cost_usd + other.cost_usd
         self.unsent += other.unsent
-        self.unsent_usd_max = None if self.unsent_usd_max is None or other.unsent_usd_max is None else (
-            self.unsent_usd_max + other.unsent_usd_max)
+        self.unsent_usd_max = (
+            None
+            if self.unsent_usd_max is None or other.unsent_usd_max is None
+            else (self.unsent_usd_max + other.unsent_usd_max)
+        )
 
     def add_to(self, ctx: Any) -> None:
         """Add these calls to a node's stats (a :class:`~bfnb.op.op.RunContext`)."""
@@ -270,7 +283,9 @@ class CallClient:
         missing: dict[str, Job] = {}
         for i, k in enumerate(keys):
             if k not in done and k not in missing:
-                body, out = output_bound(requests[i], int(outs[i]), cap) if kind == "chat" else (requests[i], int(outs[i]))
+                body, out = (
+                    output_bound(requests[i], int(outs[i]), cap) if kind == "chat" else (requests[i], int(outs[i]))
+                )
                 missing[k] = Job(
                     key=k, kind=kind, request=body, est_input_tokens=estimate_tokens(sizes[i]),
                     max_output_tokens=out, op=op, origin={"op": op, "idx": str(idxs[i])}, worst_input_tokens=sizes[i],

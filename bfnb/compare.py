@@ -83,12 +83,21 @@ class Comparison:
         for i, s in enumerate(self.sides):
             sc = self.scores[i] if self.scores else None
             lo, hi = sc.interval if sc else (None, None)
-            rows.append({
-                "version": s.label, "changed": ", ".join(s.changed) or None,
-                self.score_name or "score": sc.value if sc else None, "ci_low": lo, "ci_high": hi,
-                "scored": sc.n if sc else None, "correct": sc.correct if sc else None, "failed": s.failed,
-                "cost_usd": s.total_cost_usd, "judge_cost_usd": s.judge_cost_usd, "spent_now_usd": s.spent_usd,
-            })
+            rows.append(
+                {
+                    "version": s.label,
+                    "changed": ", ".join(s.changed) or None,
+                    self.score_name or "score": sc.value if sc else None,
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "scored": sc.n if sc else None,
+                    "correct": sc.correct if sc else None,
+                    "failed": s.failed,
+                    "cost_usd": s.total_cost_usd,
+                    "judge_cost_usd": s.judge_cost_usd,
+                    "spent_now_usd": s.spent_usd,
+                }
+            )
         return pd.DataFrame(rows).set_index("version")
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
@@ -128,8 +137,16 @@ def compare(
         from .options import options
 
         a, b = sides
-        return CompareView(a.batch, b.batch, field, labels=(a.label, b.label), cost_a=a.spent_usd, cost_b=b.spent_usd,
-                           max_rows=options.display.max_rows, max_chars=options.display.max_chars)
+        return CompareView(
+            a.batch,
+            b.batch,
+            field,
+            labels=(a.label, b.label),
+            cost_a=a.spent_usd,
+            cost_b=b.spent_usd,
+            max_rows=options.display.max_rows,
+            max_chars=options.display.max_chars,
+        )
     return build(sides, field, truth=truth, judge=judge, normalize=normalize)
 
 
@@ -166,7 +183,9 @@ def _sides(items: tuple[Any, ...], labels: Any, project: Any) -> list[Side]:
     for i, x in enumerate(flat):
         name = f"{chr(65 + i)}" if i < 26 else f"#{i + 1}"
         if isinstance(x, Version):
-            sides.append(Side(x.label, x.to_pandas(), x.cost_usd, 0.0, args=x.args, answered_by=x.answered_by, version=x))
+            sides.append(
+                Side(x.label, x.to_pandas(), x.cost_usd, 0.0, args=x.args, answered_by=x.answered_by, version=x)
+            )
         elif isinstance(x, (Graph, Op)):
             g = x if isinstance(x, Graph) else x.to_graph()
             batch = g.run()
@@ -230,7 +249,9 @@ def build(
         try:
             values[s.label] = B.field_values(s.batch, field)
         except MissingFieldError:
-            raise MissingFieldError(f"{s.label} has no field {field!r} (fields: {B.data_fields(s.batch)})", field=field) from None
+            raise MissingFieldError(
+                f"{s.label} has no field {field!r} (fields: {B.data_fields(s.batch)})", field=field
+            ) from None
     index = sides[0].batch.index
     for s in sides[1:]:
         if not s.batch.index.equals(index):
@@ -292,7 +313,9 @@ def _truth(truth: Any, sides: list[Side], index: pd.Index) -> tuple[pd.Series, s
                     return B.field_values(s.batch, truth).reindex(index), truth
                 except MissingFieldError:
                     continue
-        raise MissingFieldError(f"no compared version has the truth field {truth!r} (fields: {B.data_fields(sides[0].batch)})", field=truth)
+        raise MissingFieldError(
+            f"no compared version has the truth field {truth!r} (fields: {B.data_fields(sides[0].batch)})", field=truth
+        )
     if isinstance(truth, pd.Series):
         return truth.rename(index=str).reindex(index), str(truth.name or "truth")
     if isinstance(truth, Mapping):
@@ -319,4 +342,6 @@ def _judge_key(op: Any) -> str:
         return keys
     if isinstance(keys, (list, tuple)) and keys:
         return str(keys[0])
-    raise TypeError(f"a judge is an op with an output_key (e.g. AskLLM(..., output_key='verdict')), got {type(op).__name__}")
+    raise TypeError(
+        f"a judge is an op with an output_key (e.g. AskLLM(..., output_key='verdict')), got {type(op).__name__}"
+    )

@@ -84,9 +84,7 @@ def batch_to_jsonl_bytes(df: pd.DataFrame, fields: Sequence[str] | None = None, 
     # and warm in memory; only the result is allocated at full size, once.
     text = sum(_mean_len(a) for a in arrays if a.dtype == object)
     step = int(min(_CHUNK_ROWS, max(64, _CHUNK_BYTES // max(text, 1))))
-    return b"".join(
-        _jsonl_chunk(columns, consts, df.index, i, min(i + step, n), encode) for i in range(0, n, step)
-    )
+    return b"".join(_jsonl_chunk(columns, consts, df.index, i, min(i + step, n), encode) for i in range(0, n, step))
 
 
 def _encoder(packing: str) -> Any:
@@ -261,10 +259,7 @@ def batch_from_jsonl_records(records: Iterable[Mapping[str, Any]]) -> pd.DataFra
 
 def _frame(idx: Sequence[str], columns: Mapping[str, np.ndarray], rev: Any) -> pd.DataFrame:
     """``B.from_columns``, with object arrays wrapped so that pandas cannot infer ``str``."""
-    wrapped = {
-        k: pd.Series(v, dtype=object, copy=False) if v.dtype == object else v
-        for k, v in columns.items()
-    }
+    wrapped = {k: pd.Series(v, dtype=object, copy=False) if v.dtype == object else v for k, v in columns.items()}
     return B.from_columns(idx, wrapped, rev)
 
 
@@ -359,9 +354,7 @@ def batch_from_arrow(table: pa.Table) -> pd.DataFrame:
             columns[name] = _objects(vals)
         elif pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t):
             columns[name] = _object(col.to_numpy(zero_copy_only=False))
-        elif (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)) and (
-            col.null_count == 0
-        ):
+        elif (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)) and (col.null_count == 0):
             columns[name] = col.to_numpy(zero_copy_only=False)
         elif pa.types.is_temporal(t) or pa.types.is_dictionary(t):
             extra[name] = col.to_pandas()
@@ -385,9 +378,7 @@ def _objects(vals: list[Any]) -> np.ndarray:
 # --------------------------------------------------------------------------------------- Parquet
 
 
-def write_parquet(
-    df: pd.DataFrame, path: str | os.PathLike[str], *, compression: str = "zstd"
-) -> None:
+def write_parquet(df: pd.DataFrame, path: str | os.PathLike[str], *, compression: str = "zstd") -> None:
     """Write the batch to a Parquet file atomically (temp file + rename)."""
     table = batch_to_arrow(df)
     with atomic_open(path, "wb") as f:

@@ -92,7 +92,12 @@ class Entry:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Entry):
             return NotImplemented
-        return (self._idx, self.rev, self.data, self._meta or {}) == (other._idx, other.rev, other.data, other._meta or {})
+        return (self._idx, self.rev, self.data, self._meta or {}) == (
+            other._idx,
+            other.rev,
+            other.data,
+            other._meta or {},
+        )
 
     __hash__ = None  # type: ignore[assignment]  # mutable data: not hashable, as the seed's dataclass
 

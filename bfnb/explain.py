@@ -74,11 +74,17 @@ def _explain_dispatch(entry: Any, run_id: str) -> list[dict[str, Any]]:
             old = ledger.get(old_key)
             if old is not None and rec is not None:
                 changed = diff_requests(old.request, rec.request or {})
-        rows.append({
-            "op": entry.op, "idx": ix, "served": served, "changed": ", ".join(changed) or None,
-            "key": key, "cost_usd": None if rec is None else rec.cost_usd,
-            "error": None if rec is None else rec.error,
-        })
+        rows.append(
+            {
+                "op": entry.op,
+                "idx": ix,
+                "served": served,
+                "changed": ", ".join(changed) or None,
+                "key": key,
+                "cost_usd": None if rec is None else rec.cost_usd,
+                "error": None if rec is None else rec.error,
+            }
+        )
     return rows
 
 
@@ -96,14 +102,23 @@ def cost_frame(g: Graph) -> pd.DataFrame:
 
     rows = [
         {
-            "op": n.op_label or n.label, "source": n.source, "calls_sent": n.calls_sent, "calls_cached": n.calls_cached,
-            "calls_failed": n.calls_failed, "input_tokens": n.input_tokens, "output_tokens": n.output_tokens,
-            "cost_usd": n.cost_usd if n.source != "not needed" else 0.0, "first_paid_usd": first_paid_cost(rep, n),
+            "op": n.op_label or n.label,
+            "source": n.source,
+            "calls_sent": n.calls_sent,
+            "calls_cached": n.calls_cached,
+            "calls_failed": n.calls_failed,
+            "input_tokens": n.input_tokens,
+            "output_tokens": n.output_tokens,
+            "cost_usd": n.cost_usd if n.source != "not needed" else 0.0,
+            "first_paid_usd": first_paid_cost(rep, n),
         }
         for n in rep.nodes
         if n.kind == "broker" or n.calls_sent or n.calls_cached
     ]
-    total = {k: sum(r[k] for r in rows) for k in ("calls_sent", "calls_cached", "calls_failed", "input_tokens", "output_tokens")}
+    total = {
+        k: sum(r[k] for r in rows)
+        for k in ("calls_sent", "calls_cached", "calls_failed", "input_tokens", "output_tokens")
+    }
     sums = {}
     for k in ("cost_usd", "first_paid_usd"):
         costs = [r[k] for r in rows]

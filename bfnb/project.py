@@ -149,9 +149,11 @@ def check_name(text: str, what: str, *, op: Any = None, idx: Any = None, field: 
         os.fsencode(text)
     except UnicodeEncodeError as e:
         raise PathError(
-            f"{what} {text!r} contains {text[e.start:e.end]!r}, which no file name can hold (a lone surrogate: "
+            f"{what} {text!r} contains {text[e.start : e.end]!r}, which no file name can hold (a lone surrogate: "
             f"text decoded with errors='surrogateescape' or cut in the middle of a character?)",
-            op=op, idx=idx, field=field,
+            op=op,
+            idx=idx,
+            field=field,
         ) from None
 
 
@@ -170,7 +172,9 @@ def ensure_inside(path: str | os.PathLike[str], base: str | os.PathLike[str] | N
             raise PathError(
                 f"refusing to write {str(p)!r}: its real path {str(real)!r} is outside {str(folder)!r} "
                 f"(a symlinked folder?)",
-                op=op, idx=idx, field=field,
+                op=op,
+                idx=idx,
+                field=field,
             )
     return p
 

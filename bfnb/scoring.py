@@ -127,7 +127,8 @@ def correct_mask(
     norm = normalize or (lambda v: v)
     scored = pd.Series([not _missing(v) for v in t.tolist()], index=answers.index, dtype=bool)
     right = [
-        s and not _missing(a) and norm(a) == norm(v) for a, v, s in zip(answers.tolist(), t.tolist(), scored.tolist(), strict=True)
+        s and not _missing(a) and norm(a) == norm(v)
+        for a, v, s in zip(answers.tolist(), t.tolist(), scored.tolist(), strict=True)
     ]
     return scored, pd.Series(right, index=answers.index, dtype=bool)
 
@@ -145,7 +146,9 @@ def paired(a: str, b: str, correct_a: pd.Series, correct_b: pd.Series, scored: p
     return Paired(a, b, int((ca & ~cb).sum()), int((~ca & cb).sum()), int(scored.sum()))
 
 
-def confusion(answers: pd.Series, truth: pd.Series, normalize: Callable[[Any], Any] | None = normalize_label) -> pd.DataFrame:
+def confusion(
+    answers: pd.Series, truth: pd.Series, normalize: Callable[[Any], Any] | None = normalize_label
+) -> pd.DataFrame:
     """Counts of truth (rows) × answer (columns); a missing answer shows as ``(none)``."""
     norm = normalize or (lambda v: v)
     t = truth.reindex(answers.index)

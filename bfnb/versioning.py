@@ -132,12 +132,21 @@ class VersionList:
         prev: dict[str, Version] = {}
         rows = []
         for v in self.items:
-            rows.append({
-                "slot": v.slot, "version": v.number, "changed": ", ".join(v.changes(prev.get(v.slot))) or None,
-                "op": v.op, "prompt": v.args.get("prompt"), "answered_by": v.answered_by, "rows": v.rows,
-                "failed": v.failed, "cost_usd": v.cost_usd, "spent_usd": v.spent_usd,
-                "created": pd.Timestamp(v.created, unit="s"),
-            })
+            rows.append(
+                {
+                    "slot": v.slot,
+                    "version": v.number,
+                    "changed": ", ".join(v.changes(prev.get(v.slot))) or None,
+                    "op": v.op,
+                    "prompt": v.args.get("prompt"),
+                    "answered_by": v.answered_by,
+                    "rows": v.rows,
+                    "failed": v.failed,
+                    "cost_usd": v.cost_usd,
+                    "spent_usd": v.spent_usd,
+                    "created": pd.Timestamp(v.created, unit="s"),
+                }
+            )
             prev[v.slot] = v
         return pd.DataFrame(rows)
 
@@ -249,7 +258,9 @@ def _project_of(op: Any, report: Any) -> Any:
     return getattr(report, "project", None) or getattr(op, "_project", None) or default_project()
 
 
-def _write_version(folder: Path, slot: str, node: Any, nrep: Any, batch: pd.DataFrame, report: Any, known: list[Version]) -> Version:
+def _write_version(
+    folder: Path, slot: str, node: Any, nrep: Any, batch: pd.DataFrame, report: Any, known: list[Version]
+) -> Version:
     from .convert import write_parquet
 
     number = 1 + max((v.number for v in known if v.slot == slot), default=0)
@@ -259,12 +270,23 @@ def _write_version(folder: Path, slot: str, node: Any, nrep: Any, batch: pd.Data
     first_paid, calls = _first_paid(report, nrep, known)
     failed = int((batch["status"].to_numpy() == "failed").sum()) if "status" in batch.columns else 0
     v = Version(
-        slot=slot, number=number, fingerprint=nrep.fingerprint, op=node.op.display_name(), args=describe_args(node.op),
-        answered_by=answered_by(node.op), rows=len(batch), failed=failed,
-        cost_usd=first_paid, spent_usd=nrep.cost_usd if not nrep.cached else 0.0,
+        slot=slot,
+        number=number,
+        fingerprint=nrep.fingerprint,
+        op=node.op.display_name(),
+        args=describe_args(node.op),
+        answered_by=answered_by(node.op),
+        rows=len(batch),
+        failed=failed,
+        cost_usd=first_paid,
+        spent_usd=nrep.cost_usd if not nrep.cached else 0.0,
         calls=calls if calls is not None else nrep.calls_sent + nrep.calls_cached,
-        input_tokens=nrep.input_tokens, output_tokens=nrep.output_tokens, created=time.time(), file=rel,
-        cell=node.cell, root=str(folder),
+        input_tokens=nrep.input_tokens,
+        output_tokens=nrep.output_tokens,
+        created=time.time(),
+        file=rel,
+        cell=node.cell,
+        root=str(folder),
     )
     line = json.dumps(v.as_dict(), ensure_ascii=False, default=str) + "\n"
     with open(folder / MANIFEST, "a", encoding="utf-8") as f:  # one write per line: a crash tears at most it

@@ -78,7 +78,9 @@ def _spent(project: str) -> float:
     return float(led["cost_usd"].sum()) if len(led) else 0.0
 
 
-@pytest.mark.parametrize("prompt", ["Write an essay about topic {i}.", "写一篇关于第{i}个主题的长文，越详细越好。" * 20])
+@pytest.mark.parametrize(
+    "prompt", ["Write an essay about topic {i}.", "写一篇关于第{i}个主题的长文，越详细越好。" * 20]
+)
 def test_spend_never_exceeds_the_budget(long_winded, capsys, prompt):
     with bf.ProjectFolder("ceiling", 1, 0, 0):
         g = FromList([{"i": i} for i in range(300)]) | AskLLM(prompt, model="gpt-4o-mini@openai")

@@ -83,9 +83,7 @@ def test_jsonl_roundtrip_is_exact():
 
 def test_jsonl_line_layout_idx_rev_first_and_valid_json():
     df = sample()
-    for line, ix, rv in zip(
-        batch_to_jsonl_bytes(df).splitlines(), df.index, df["rev"], strict=True
-    ):
+    for line, ix, rv in zip(batch_to_jsonl_bytes(df).splitlines(), df.index, df["rev"], strict=True):
         rec = orjson.loads(line)
         assert list(rec)[:2] == ["idx", "rev"] and rec["idx"] == ix and rec["rev"] == rv
         assert list(rec)[2:] == B.data_fields(df)

@@ -47,7 +47,9 @@ def _imports(path: Path, root: Path = PKG.parent) -> set[str]:
 
 
 def _core_files() -> list[Path]:
-    return [p for sub in CORE for p in (PKG / sub).rglob("*.py")] + [PKG / m for m in CORE_MODULES if (PKG / m).exists()]
+    return [p for sub in CORE for p in (PKG / sub).rglob("*.py")] + [
+        PKG / m for m in CORE_MODULES if (PKG / m).exists()
+    ]
 
 
 def test_core_layers_never_import_the_ui():
@@ -83,7 +85,11 @@ def test_brokers_know_nothing_of_dataframes_or_graphs():
 
 
 def test_modules_stay_small():
-    big = [f"{p.relative_to(PKG)}: {n}" for p in PKG.rglob("*.py") if (n := len(p.read_text(encoding="utf-8").splitlines())) > 450]
+    big = [
+        f"{p.relative_to(PKG)}: {n}"
+        for p in PKG.rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > 450
+    ]
     assert not big, big
 
 

@@ -35,9 +35,19 @@ def test_op_namespace_has_the_seed_ops():
 def test_functional_helpers_are_importable_as_F():
     import bfnb.op.functional as F
 
-    for name in ["lines", "label_texts", "group_texts_by_length", "partition_list_by_labels", "join_texts",
-                 "flatten_list", "text_to_integer_list", "remove_cot", "split_cot", "remove_speaker_tag",
-                 "get_first_regex_match"]:
+    for name in [
+        "lines",
+        "label_texts",
+        "group_texts_by_length",
+        "partition_list_by_labels",
+        "join_texts",
+        "flatten_list",
+        "text_to_integer_list",
+        "remove_cot",
+        "split_cot",
+        "remove_speaker_tag",
+        "get_first_regex_match",
+    ]:
         assert callable(getattr(F, name)), name
 
 

@@ -80,4 +80,6 @@ def test_a_killed_owners_calls_are_sent_once_after(tmp_path):
         _finish(_start(env, 300, 0))  # its claims are free at once: the owner's pid is gone
         st = server.stats()
         assert st["duplicates"] == 0  # no answer the killed process had read was paid again
-        assert st["answered"] - first <= 300 - first + 16  # the rest, once, plus at most the calls in flight at the kill
+        assert (
+            st["answered"] - first <= 300 - first + 16
+        )  # the rest, once, plus at most the calls in flight at the kill

@@ -22,7 +22,13 @@ def test_script_run_prints_a_summary_line(tmp_path):
     assert "rows 20" in res.stdout
     assert "chat local-chat@local" in res.stderr and "20 done" in res.stderr, res.stderr[-1500:]
     fresh = {**env, "BFNB_DATA_DIR": str(tmp_path / "quiet")}  # nothing cached: the calls are made again
-    quiet = subprocess.run([sys.executable, "-c", "import bfnb as bf; bf.options.progress = False\n" + code],
-                           capture_output=True, text=True, env=fresh, timeout=120, check=True)
+    quiet = subprocess.run(
+        [sys.executable, "-c", "import bfnb as bf; bf.options.progress = False\n" + code],
+        capture_output=True,
+        text=True,
+        env=fresh,
+        timeout=120,
+        check=True,
+    )
     assert "rows 20" in quiet.stdout
     assert "chat local-chat@local" not in quiet.stderr

@@ -263,7 +263,9 @@ class BatchAPIBroker(Broker):
         lines = []
         for job in jobs:
             body = job.request if "model" in job.request else {**job.request, "model": self.model}
-            lines.append(orjson.dumps({"custom_id": job.key, "method": "POST", "url": endpoint, "body": public_request(body)}))
+            lines.append(
+                orjson.dumps({"custom_id": job.key, "method": "POST", "url": endpoint, "body": public_request(body)})
+            )
         data = b"\n".join(lines) + b"\n"
         f = await self._api(client.files.create, file=("bfnb_batch.jsonl", data), purpose="batch")
         keys = [j.key for j in jobs]
@@ -271,7 +273,13 @@ class BatchAPIBroker(Broker):
         b = await self._api(client.batches.create, input_file_id=f.id, endpoint=endpoint, completion_window="24h",
                             metadata={"created_by": "bfnb"})  # fmt: skip
         self._append(event="submitted", batch_id=b.id, input_file_id=f.id)
-        return str(b.id), {"status": b.status, "keys": keys, "collected": set(), "input_file_id": f.id, "t": time.time()}
+        return str(b.id), {
+            "status": b.status,
+            "keys": keys,
+            "collected": set(),
+            "input_file_id": f.id,
+            "t": time.time(),
+        }
 
     async def _poll(
         self, client: Any, live: dict[str, dict[str, Any]], wanted: dict[str, Job], on_record: OnRecord,

@@ -21,7 +21,20 @@ from ..ledger.records import CallRecord
 if TYPE_CHECKING:
     from .budget import BudgetTracker
 
-__all__ = ["BACKOFF", "DROPPED", "QUEUED", "SENDING", "TAKEN", "Entry", "Gate", "Job", "OnRecord", "Run", "RunResult", "public_request"]
+__all__ = [
+    "BACKOFF",
+    "DROPPED",
+    "QUEUED",
+    "SENDING",
+    "TAKEN",
+    "Entry",
+    "Gate",
+    "Job",
+    "OnRecord",
+    "Run",
+    "RunResult",
+    "public_request",
+]
 
 OnRecord = Callable[[CallRecord], None]
 #: ``gate(key) -> bool``, asked right before a job goes out: False leaves it unsent (``RunResult.unsent``)

@@ -67,9 +67,7 @@ def _overload(err: Exception) -> bool:
 class WorkerPool:
     """Queue, workers, attempts, retries, budget reservations and delivery of one broker."""
 
-    def __init__(
-        self, host: PoolHost, counters: Counters, *, concurrency: int, limiter: Limiter, retry: Retry
-    ) -> None:
+    def __init__(self, host: PoolHost, counters: Counters, *, concurrency: int, limiter: Limiter, retry: Retry) -> None:
         self.host = host
         self.counters = counters
         self.concurrency = concurrency  #: calls allowed in flight now (changed while running)
@@ -107,7 +105,9 @@ class WorkerPool:
 
     # --- runs -----------------------------------------------------------------------------------
 
-    async def run(self, jobs: Iterable[Job], on_record: OnRecord, budget: BudgetTracker | None, gate: Gate | None) -> RunResult:
+    async def run(
+        self, jobs: Iterable[Job], on_record: OnRecord, budget: BudgetTracker | None, gate: Gate | None
+    ) -> RunResult:
         """Send ``jobs`` once per key (keys in flight for another run are shared); see ``Broker.run``."""
         assert self.loop is not None  # bind() first
         run = Run(on_record, budget, self.loop.create_future(), gate)

@@ -17,7 +17,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["OUTPUT_LIMITS", "Price", "cost_usd", "format_cost", "lookup_price", "output_limit", "prices", "register_price"]
+__all__ = [
+    "OUTPUT_LIMITS",
+    "Price",
+    "cost_usd",
+    "format_cost",
+    "lookup_price",
+    "output_limit",
+    "prices",
+    "register_price",
+]
 
 _TABLE_FILE = Path(__file__).with_name("pricing.json")
 _SNAPSHOT = re.compile(r"-(?:20\d{2}-\d{2}-\d{2}|\d{4})$")
@@ -46,9 +55,7 @@ def _table() -> dict[str, Price]:
     if _prices is None:
         raw = json.loads(_TABLE_FILE.read_text(encoding="utf-8"))["prices"]
         _prices = {
-            k.lower(): Price(
-                float(v["input"]), float(v["output"]), float(v.get("batch_discount", 0)), k.lower()
-            )
+            k.lower(): Price(float(v["input"]), float(v["output"]), float(v.get("batch_discount", 0)), k.lower())
             for k, v in raw.items()
         }
     return _prices

@@ -130,9 +130,7 @@ _BUILTIN = [
     Provider("fireworks", "https://api.fireworks.ai/inference/v1", "FIREWORKS_API_KEY"),
     Provider("mistral", "https://api.mistral.ai/v1", "MISTRAL_API_KEY"),
     Provider("vllm", "http://127.0.0.1:8000/v1", "VLLM_API_KEY", kind="local", base_url_env="VLLM_BASE_URL"),
-    Provider(
-        "ollama", "http://127.0.0.1:11434/v1", "OLLAMA_API_KEY", kind="local", base_url_env="OLLAMA_BASE_URL"
-    ),
+    Provider("ollama", "http://127.0.0.1:11434/v1", "OLLAMA_API_KEY", kind="local", base_url_env="OLLAMA_BASE_URL"),
     Provider(
         "lmstudio",
         "http://127.0.0.1:1234/v1",
@@ -196,9 +194,7 @@ def parse_model(model_string: str) -> tuple[str, str]:
         )
     model, _, provider = model_string.rpartition("@")
     if not model.strip() or not provider.strip():
-        raise ModelStringError(
-            f"model {model_string!r} is not '<model>@<provider>', e.g. 'gpt-4o-mini@openai'"
-        )
+        raise ModelStringError(f"model {model_string!r} is not '<model>@<provider>', e.g. 'gpt-4o-mini@openai'")
     return model.strip(), provider.strip().lower()
 
 

@@ -245,7 +245,9 @@ def _transport_error(exc: Exception, url: str, timeout: _Timeout, secret: str | 
             f"the answer from {url}{size} past the cap of {exc.limit:,} bytes (bf.Retry(max_response_bytes=...))"
         )
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return TransientError(f"timeout: no connection to {url} within {timeout.connect:g} s (bf.Timeouts(connect=...))")
+        return TransientError(
+            f"timeout: no connection to {url} within {timeout.connect:g} s (bf.Timeouts(connect=...))"
+        )
     if isinstance(exc, aiohttp.SocketTimeoutError):
         return TransientError(f"timeout: {url} sent nothing for {timeout.read:g} s (bf.Timeouts(read=...))")
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
@@ -254,6 +256,8 @@ def _transport_error(exc: Exception, url: str, timeout: _Timeout, secret: str | 
                 f"timeout: {url} had not finished answering when the call deadline of {timeout.deadline:g} s "
                 f"passed (bf.Timeouts(call_deadline=...))"
             )
-        return TransientError(f"timeout: {url} had not finished answering after {timeout.total:g} s (bf.Retry(timeout_s=...))")
+        return TransientError(
+            f"timeout: {url} had not finished answering after {timeout.total:g} s (bf.Retry(timeout_s=...))"
+        )
     err = error_for_exception(exc, secret=secret)
     return type(err)(f"{err} ({url})", status=getattr(err, "status", None))

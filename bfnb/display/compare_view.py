@@ -76,7 +76,9 @@ def compare_frame(
         try:
             cols.append(field_values(df, f))  # "sentiment.label" reads a key of a dict column
         except MissingFieldError:
-            raise MissingFieldError(f"{lab} has no field {f!r} to compare (fields: {list(df.columns)})", field=f) from None
+            raise MissingFieldError(
+                f"{lab} has no field {f!r} to compare (fields: {list(df.columns)})", field=f
+            ) from None
     index = a.index.union(b.index, sort=False) if not a.index.equals(b.index) else a.index
     in_a, in_b = index.isin(a.index), index.isin(b.index)
     va = cols[0].reindex(index).to_numpy(dtype=object, copy=True)

@@ -30,10 +30,19 @@ class VersionsView(DisplayMixin):
         rows = []
         for v in self.versions:
             changed = ", ".join(v.changes(prev.get(v.slot))) or ("—" if v.slot in prev else "first")
-            rows.append([
-                v.slot, f"v{v.number}", changed, v.answered_by or "", f"{v.rows:,}", f"{v.failed:,}",
-                format_cost(v.cost_usd), format_cost(v.spent_usd), v.args.get("prompt", ""),
-            ])
+            rows.append(
+                [
+                    v.slot,
+                    f"v{v.number}",
+                    changed,
+                    v.answered_by or "",
+                    f"{v.rows:,}",
+                    f"{v.failed:,}",
+                    format_cost(v.cost_usd),
+                    format_cost(v.spent_usd),
+                    v.args.get("prompt", ""),
+                ]
+            )
             prev[v.slot] = v
         return rows
 
@@ -53,11 +62,17 @@ class VersionsView(DisplayMixin):
         rows = [[*r[:-1], _short(r[-1])] for r in self._rows()]
         if not rows:
             return self._head()
-        return self._head() + "\n" + grid(self._HEADS, rows, right=[False, False, False, False, True, True, True, True, False])
+        return (
+            self._head()
+            + "\n"
+            + grid(self._HEADS, rows, right=[False, False, False, False, True, True, True, True, False])
+        )
 
     def _render_html(self) -> str:
         num = {4, 5, 6, 7}
-        thead = el("thead", el("tr", *(el("th", h, cls="bfnb-num" if j in num else None) for j, h in enumerate(self._HEADS))))
+        thead = el(
+            "thead", el("tr", *(el("th", h, cls="bfnb-num" if j in num else None) for j, h in enumerate(self._HEADS)))
+        )
         body = []
         for r in self._rows():
             cells = [

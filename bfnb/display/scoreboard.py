@@ -43,7 +43,11 @@ class ComparisonView(DisplayMixin):
         c = self.cmp
         n = len(c.frame)
         differ = int((c.frame["diff"] != "").sum())
-        parts = [f"{len(c.sides)} versions of {c.field!r}", f"{n:,} entr{'y' if n == 1 else 'ies'}", f"{differ:,} differ"]
+        parts = [
+            f"{len(c.sides)} versions of {c.field!r}",
+            f"{n:,} entr{'y' if n == 1 else 'ies'}",
+            f"{differ:,} differ",
+        ]
         if c.truth_name:
             parts.append(f"scored against {c.truth_name!r}")
         elif c.score_name == "agreement":
@@ -80,7 +84,9 @@ class ComparisonView(DisplayMixin):
 
     def _order_note(self) -> str:
         first = f"rows {self.cmp.sides[-1].label} gets wrong first, then" if self.cmp.correct else ""
-        return f"{first} rows where versions differ first".replace("then rows where versions differ first", "then rows where versions differ").strip()
+        return f"{first} rows where versions differ first".replace(
+            "then rows where versions differ first", "then rows where versions differ"
+        ).strip()
 
     def _mark(self, label: str, ix: Any) -> str:
         right = self.cmp.correct.get(label)
@@ -98,7 +104,9 @@ class ComparisonView(DisplayMixin):
             el("tr", *(el("td", text_block(v, max_chars=80) if j == prompt_col else v) for j, v in enumerate(r)))
             for r in body
         ]
-        board = el("table", el("thead", el("tr", *(el("th", h) for h in heads))), el("tbody", *board_rows), cls="bfnb-grid")
+        board = el(
+            "table", el("thead", el("tr", *(el("th", h) for h in heads))), el("tbody", *board_rows), cls="bfnb-grid"
+        )
         parts: list[Any] = [el("div", self._head(), cls="bfnb-head"), board]
         parts += [el("div", p.text()) for p in c.paired]
         if c.confusions:
@@ -123,14 +131,28 @@ class ComparisonView(DisplayMixin):
             for s in c.sides:
                 v = f.at[ix, s.label]
                 mark = self._mark(s.label, ix)
-                body = el("span", "None", cls="bfnb-none") if _is_missing(v) else text_block(_text_value(v), max_chars=self.max_chars)
-                cells.append(el("td", *([el("span", mark + " ", cls="bfnb-ok" if mark == OK else "bfnb-bad")] if mark else []), body))
+                body = (
+                    el("span", "None", cls="bfnb-none")
+                    if _is_missing(v)
+                    else text_block(_text_value(v), max_chars=self.max_chars)
+                )
+                cells.append(
+                    el(
+                        "td",
+                        *([el("span", mark + " ", cls="bfnb-ok" if mark == OK else "bfnb-bad")] if mark else []),
+                        body,
+                    )
+                )
             d = f.at[ix, "diff"]
             cells.append(el("td", d, cls="bfnb-diff" if d else None))
             rows.append(el("tr", *cells))
         n = len(c.frame)
         note = f"showing {len(f):,} of {n:,} entries, {self._order_note()}" if len(f) < n else self._order_note()
-        return el("div", el("div", note, cls="bfnb-head"), el("table", el("thead", el("tr", *heads)), el("tbody", *rows), cls="bfnb-grid"))
+        return el(
+            "div",
+            el("div", note, cls="bfnb-head"),
+            el("table", el("thead", el("tr", *heads)), el("tbody", *rows), cls="bfnb-grid"),
+        )
 
     # --- text ----------------------------------------------------------------------------------
 

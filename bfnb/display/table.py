@@ -260,7 +260,11 @@ def _subfields(shown: pd.DataFrame, f: str) -> list[str] | None:
     for v in col.tolist():
         if _is_missing(v):
             continue
-        if not isinstance(v, dict) or not v or not all(isinstance(k, str) and isinstance(x, _SCALARS) for k, x in v.items()):
+        if (
+            not isinstance(v, dict)
+            or not v
+            or not all(isinstance(k, str) and isinstance(x, _SCALARS) for k, x in v.items())
+        ):
             return None
         seen = True
         keys.update(dict.fromkeys(v))
@@ -368,7 +372,11 @@ def render_table_text(
     has_rev = "rev" in df.columns
     headers = ["idx", *(["rev"] if has_rev else []), *map(str, fields)]
     kinds = ["", *([""] if has_rev else []), *(f"[{_kind(df, shown, f)}]" for f in fields)]
-    right = [False, *([True] if has_rev else []), *((df[f] if f in df.columns else shown[f]).dtype.kind in "iuf" for f in fields)]
+    right = [
+        False,
+        *([True] if has_rev else []),
+        *((df[f] if f in df.columns else shown[f]).dtype.kind in "iuf" for f in fields),
+    ]
     marked = any(isinstance(s, str) and s in ("failed", "pending") for s in status)
     cols = [shown[f].tolist() for f in fields]
     revs = shown["rev"].tolist() if has_rev else []

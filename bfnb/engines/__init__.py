@@ -92,14 +92,26 @@ def run(
 
     unknown = sorted(k for k in options if k not in RUN_OPTIONS and not k.startswith("_"))  # _x: bfnb's own
     if unknown:  # nothing is accepted and ignored
-        accepted = sorted({"background", "dispatch_brokers", "engine", "targets", "use_memo"} | RUN_OPTIONS - {"_background"})
-        raise TypeError(f"run() got unknown keyword argument(s) {', '.join(map(repr, unknown))}; accepted: {', '.join(accepted)}")
+        accepted = sorted(
+            {"background", "dispatch_brokers", "engine", "targets", "use_memo"} | RUN_OPTIONS - {"_background"}
+        )
+        raise TypeError(
+            f"run() got unknown keyword argument(s) {', '.join(map(repr, unknown))}; accepted: {', '.join(accepted)}"
+        )
     with mock_calls(bool(options.get("mock"))):  # mock=True: fingerprints and keys of the local model, marked mock
         return _run(graph, engine, dispatch_brokers, targets, use_memo, keep_tail, options, plan)
 
 
-def _run(graph: Graph, engine: str | None, dispatch_brokers: bool, targets: Any, use_memo: bool,
-         keep_tail: bool, options: dict[str, Any], plan: Any) -> RunReport:
+def _run(
+    graph: Graph,
+    engine: str | None,
+    dispatch_brokers: bool,
+    targets: Any,
+    use_memo: bool,
+    keep_tail: bool,
+    options: dict[str, Any],
+    plan: Any,
+) -> RunReport:
     ctx = EngineContext(
         graph,
         dispatch_brokers=dispatch_brokers,

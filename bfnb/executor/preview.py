@@ -71,7 +71,9 @@ def preview_graph(g: Graph, n: int) -> tuple[Graph, list[int]]:
             take = Graph.new_node(PreviewCut(n), node.cell)
             nodes.append(take)
             cut[nid] = take.id
-    edges = [Edge(cut.get(e.src, e.src), e.dst, e.src_port, e.dst_port) for e in g.edges]  # what read a source now reads its cut
+    edges = [
+        Edge(cut.get(e.src, e.src), e.dst, e.src_port, e.dst_port) for e in g.edges
+    ]  # what read a source now reads its cut
     edges.extend(Edge(src, take) for src, take in cut.items())
     tail = cut.get(g.tail_id, g.tail_id) if g.tail_id is not None else None
     out = Graph.assemble(nodes, edges, head=g.head_id, tail=tail)
@@ -82,4 +84,3 @@ def total_entries(report: Any, cut: list[int]) -> int:
     """How many entries the sources gave (the cut nodes' input rows), from a preview's report."""
     by_id = {n.node_id: n for n in report.nodes}
     return int(sum(by_id[c].rows_in for c in cut if c in by_id))
-

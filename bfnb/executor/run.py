@@ -165,8 +165,12 @@ def run_graph(
             options["budget"] = hooks.make_budget(budget_usd)
     else:
         options = {**parent.options, **options}
-    calls = parent.calls if nested else CallClient(
-        project=options.get("project"), budget=options.get("budget"), dispatch=dispatch_brokers, run_id=run_id
+    calls = (
+        parent.calls
+        if nested
+        else CallClient(
+            project=options.get("project"), budget=options.get("budget"), dispatch=dispatch_brokers, run_id=run_id
+        )
     )
     p = plan_ if plan_ is not None else plan(g, input_fingerprint=input_fingerprint)
     report = RunReport(run_id, weakref.ref(g), {}, tail_id=g.tail_id, call_log=calls.log if calls is not None else [])
@@ -194,7 +198,11 @@ def run_graph(
             continue
         node = g.node(nid)
         fp = p.fingerprints[nid]
-        if use_memo and not node.op.side_effect and not (nested and nid == g.head_id and inputs is not None and not input_fingerprint):
+        if (
+            use_memo
+            and not node.op.side_effect
+            and not (nested and nid == g.head_id and inputs is not None and not input_fingerprint)
+        ):
             hit = default_memo.get(fp)
             if hit is not None:
                 results[nid], served[nid] = hit, "memo"
@@ -266,9 +274,7 @@ def run_graph(
             incomplete[nid] = inc
             results[nid] = outs
             memoize = op.memoize and not inc and use_memo and not op.side_effect
-            if memoize and (
-                op.kind in _ALWAYS_MEMO or (not nested and (nid in keep or rep.seconds >= _SLOW_S))
-            ):
+            if memoize and (op.kind in _ALWAYS_MEMO or (not nested and (nid in keep or rep.seconds >= _SLOW_S))):
                 default_memo.put(fp, outs)
             if partial is not None and outs:
                 partial.finished(nid, outs[0])
@@ -334,7 +340,9 @@ def _every_node(g: Graph, p: Any, reports: dict[int, NodeReport], nested: bool) 
                 continue
             node = g.node(nid)
             fp = p.fingerprints[nid]
-            rep = NodeReport(nid, node.op.display_name(), node.op.kind, node.tag, fp, op_label=node.label(), cached="not needed")
+            rep = NodeReport(
+                nid, node.op.display_name(), node.op.kind, node.tag, fp, op_label=node.label(), cached="not needed"
+            )
             hit = default_memo.get(fp)
             rep.rows_out = len(hit[0]) if hit else _ROWS_SEEN.get(fp)  # type: ignore[assignment]
             reports[nid] = rep
@@ -348,13 +356,29 @@ def _every_node(g: Graph, p: Any, reports: dict[int, NodeReport], nested: bool) 
 def _emit_finished(nested: bool, run_id: str, rep: NodeReport) -> None:
     if not nested:
         bus.emit(
-            NodeFinished(run_id, rep.node_id, rep.label, rep.rows_in, rep.rows_out, bool(rep.cached), rep.seconds, rep.fingerprint)
+            NodeFinished(
+                run_id,
+                rep.node_id,
+                rep.label,
+                rep.rows_in,
+                rep.rows_out,
+                bool(rep.cached),
+                rep.seconds,
+                rep.fingerprint,
+            )
         )
 
 
 def _fill_stats(rep: NodeReport, stats: dict[str, Any]) -> None:
-    for name in ("calls_sent", "calls_cached", "calls_failed", "calls_pending", "pending_calls", "input_tokens",
-                 "output_tokens"):
+    for name in (
+        "calls_sent",
+        "calls_cached",
+        "calls_failed",
+        "calls_pending",
+        "pending_calls",
+        "input_tokens",
+        "output_tokens",
+    ):
         setattr(rep, name, int(stats.get(name, 0) or 0))
     for name in ("cost_usd", "pending_usd_max"):
         if name in stats:

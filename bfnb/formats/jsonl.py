@@ -308,9 +308,7 @@ def read_jsonl(
                     return
                 raise _line_error(p, lineno, start, line, e) from None
             if type(obj) is not dict:
-                raise SourceError(
-                    f"{str(p)!r} line {lineno}: expected a JSON object, got {type(obj).__name__}"
-                )
+                raise SourceError(f"{str(p)!r} line {lineno}: expected a JSON object, got {type(obj).__name__}")
             if decode and (b'"$' in line or b'"bytes"' in line):  # a tag, or a value packed by batchfactory
                 obj = decode_record(obj)
             yield lineno, obj
@@ -342,14 +340,10 @@ def _read_json_document(p: Path, data: bytes, decode: bool) -> Iterator[tuple[in
             data.decode("utf-8")
         except UnicodeDecodeError as u:
             line = data.count(b"\n", 0, u.start) + 1
-            raise SourceError(
-                f"{str(p)!r} line {line}: invalid UTF-8 at byte offset {u.start}"
-            ) from None
+            raise SourceError(f"{str(p)!r} line {line}: invalid UTF-8 at byte offset {u.start}") from None
         raise SourceError(f"{str(p)!r} line {e.lineno}: malformed JSON ({e.msg})") from None
     items = doc if isinstance(doc, list) else [doc]
     for i, obj in enumerate(items, 1):
         if type(obj) is not dict:
-            raise SourceError(
-                f"{str(p)!r} item {i}: expected a JSON object, got {type(obj).__name__}"
-            )
+            raise SourceError(f"{str(p)!r} item {i}: expected a JSON object, got {type(obj).__name__}")
         yield i, decode_record(obj) if decode else obj

@@ -48,7 +48,9 @@ def load_jsonl(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], np.n
     return _parse(p, body, lines, 1)
 
 
-def iter_jsonl_blocks(path: str | os.PathLike[str], block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[list[dict[str, Any]], np.ndarray]]:
+def iter_jsonl_blocks(
+    path: str | os.PathLike[str], block_bytes: int = BLOCK_BYTES
+) -> Iterator[tuple[list[dict[str, Any]], np.ndarray]]:
     """``(records, line numbers)`` of a file, a block of about ``block_bytes`` at a time."""
     p = Path(path)
     if p.suffix.lower() == ".json":

@@ -74,9 +74,7 @@ def _split_lines(text: str) -> list[str]:
 
 def _is_closer(line: str, fence: str) -> bool:
     m = _FENCE.match(line)
-    return bool(
-        m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not m.group(2).strip()
-    )
+    return bool(m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not m.group(2).strip())
 
 
 def _opener(line: str) -> str | None:
@@ -209,8 +207,7 @@ def unescape_markdown_headings(text: str) -> str:
     """
     lines = _split_lines(text)
     out = [
-        line if in_fence or heading is not None else _unescape_line(line)
-        for _, line, heading, in_fence in _scan(lines)
+        line if in_fence or heading is not None else _unescape_line(line) for _, line, heading, in_fence in _scan(lines)
     ]
     return "\n".join(out) + ("\n" if text.endswith("\n") else "")
 
@@ -240,9 +237,7 @@ def _heading_lines(headings: list[str], prev: list[str] | None, repeat_same: boo
         k += 1
     if k == len(headings) and (repeat_same or len(headings) < len(prev)):
         k -= 1  # same path (or a parent of the last one): repeat the last heading
-    return [
-        ("#" * (lvl + 1) + (" " + h if h else "")) for lvl, h in enumerate(headings) if lvl >= k
-    ]
+    return [("#" * (lvl + 1) + (" " + h if h else "")) for lvl, h in enumerate(headings) if lvl >= k]
 
 
 def write_markdown_entries(records: Iterable[tuple[Sequence[str], str]]) -> str:
@@ -274,9 +269,7 @@ def write_markdown_entries(records: Iterable[tuple[Sequence[str], str]]) -> str:
     return "\n".join(out) + "\n" if out else ""
 
 
-def write_markdown_lines(
-    records: Iterable[tuple[Sequence[str], str]], *, hard_breaks: bool = True
-) -> str:
+def write_markdown_lines(records: Iterable[tuple[Sequence[str], str]], *, hard_breaks: bool = True) -> str:
     """Markdown for ``(headings, line)`` records; :func:`iter_markdown_lines` reads it back.
 
     Lines are stripped and must not be blank. With ``hard_breaks`` each line ends in two spaces

@@ -39,9 +39,7 @@ def _pil() -> Any:
     try:
         from PIL import Image
     except ImportError:
-        raise ImportError(
-            "this record holds an image; reading it needs Pillow: pip install pillow"
-        ) from None
+        raise ImportError("this record holds an image; reading it needs Pillow: pip install pillow") from None
     return Image
 
 
@@ -59,7 +57,14 @@ def _image_bytes(img: Any) -> tuple[str, bytes]:
 def image_tag(img: Any) -> dict[str, Any]:
     """bfnb's JSON form of a Pillow image."""
     fmt, raw = _image_bytes(img)
-    return {"$image": {"format": fmt, "mode": img.mode, "size": list(img.size), "b64": base64.b64encode(raw).decode("ascii")}}
+    return {
+        "$image": {
+            "format": fmt,
+            "mode": img.mode,
+            "size": list(img.size),
+            "b64": base64.b64encode(raw).decode("ascii"),
+        }
+    }
 
 
 def image_from_tag(body: Mapping[str, Any]) -> Any:
@@ -98,11 +103,19 @@ def seed_pack(v: Any) -> dict[str, Any] | None:
         return {"format": "bytes", "bytes": base64.b64encode(bytes(v)).decode("utf-8")}
     if isinstance(v, np.ndarray) and not v.dtype.hasobject:
         raw = np.ascontiguousarray(v).tobytes()
-        return {"format": "numpy.ndarray", "bytes": base64.b64encode(raw).decode("utf-8"),
-                "dtype": str(v.dtype), "shape": list(v.shape)}
+        return {
+            "format": "numpy.ndarray",
+            "bytes": base64.b64encode(raw).decode("utf-8"),
+            "dtype": str(v.dtype),
+            "shape": list(v.shape),
+        }
     if is_image(v):
         buf = io.BytesIO()
         v.save(buf, format="PNG")
-        return {"format": "PIL.Image", "bytes": base64.b64encode(buf.getvalue()).decode("utf-8"),
-                "mode": v.mode, "size": list(v.size)}
+        return {
+            "format": "PIL.Image",
+            "bytes": base64.b64encode(buf.getvalue()).decode("utf-8"),
+            "mode": v.mode,
+            "size": list(v.size),
+        }
     return None

@@ -34,8 +34,7 @@ def read_text_file(path: str | os.PathLike[str]) -> str:
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         raise SourceError(
-            f"{str(p)!r} is not valid UTF-8: line {line}, byte offset {e.start} "
-            f"(byte {data[e.start : e.start + 1]!r})"
+            f"{str(p)!r} is not valid UTF-8: line {line}, byte offset {e.start} (byte {data[e.start : e.start + 1]!r})"
         ) from None
 
 

@@ -331,7 +331,9 @@ class Graph:
         if mock:
             options["mock"] = True
         # only collectors' outputs are returned, so a chunked engine need not keep the tail whole
-        report = _recorded(self, get_runner().run(self, dispatch_brokers=dispatch_brokers, keep_tail=False, **options))  # also in self.last_run
+        report = _recorded(
+            self, get_runner().run(self, dispatch_brokers=dispatch_brokers, keep_tail=False, **options)
+        )  # also in self.last_run
         if verbose:
             for n in report.nodes:
                 cache = f" ({n.cached})" if n.cached else ""
@@ -360,7 +362,9 @@ class Graph:
         """
         runner = get_runner()
         if preview is not None:
-            return runner.run_preview(self, preview, background=background, dispatch_brokers=dispatch_brokers, **options)
+            return runner.run_preview(
+                self, preview, background=background, dispatch_brokers=dispatch_brokers, **options
+            )
         if background:
             return runner.run_in_background(self, dispatch_brokers=dispatch_brokers, **options)
         report = _recorded(self, runner.run(self, dispatch_brokers=dispatch_brokers, **options))

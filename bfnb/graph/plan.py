@@ -52,9 +52,7 @@ def topological_order(g: Graph) -> list[int]:
                 ready.sort(key=position.__getitem__)
     if len(order) != len(nodes):
         stuck = [g.node(n).label() for n in nodes if n not in set(order)]
-        raise GraphError(
-            f"the graph has a cycle through {', '.join(stuck)}; express loops with While or Repeat"
-        )
+        raise GraphError(f"the graph has a cycle through {', '.join(stuck)}; express loops with While or Repeat")
     return order
 
 
@@ -82,9 +80,9 @@ def plan(g: Graph, *, input_fingerprint: str = "") -> Plan:
 def describe(g: Graph) -> str:
     """The graph as text, its nodes lettered in plan order (``Graph.__repr__``)::
 
-        Graph(2 ops)
-          (A) FromList(...) -> B
-          (B) MapField(...)
+    Graph(2 ops)
+      (A) FromList(...) -> B
+      (B) MapField(...)
     """
     if not len(g):
         return "Graph()"

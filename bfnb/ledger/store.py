@@ -84,9 +84,7 @@ class Ledger:
     'done'
     """
 
-    def __init__(
-        self, path: str | os.PathLike[str], *, fsync: bool = False, claims: ClaimStore | None = None
-    ) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False, claims: ClaimStore | None = None) -> None:
         self.path = Path(path)
         if self.path.exists() and not self.path.is_dir():
             raise LedgerError(f"a ledger is a folder, but {self.path} is a file")

@@ -161,9 +161,7 @@ class BatchStore:
         bid, cancel = batch["id"], self._cancel[batch["id"]]
         lines, errors = _parse_batch_file(self._contents.get(batch["input_file_id"], b""), batch["endpoint"])
         if errors:
-            batch.update(
-                status="failed", failed_at=int(time.time()), errors={"object": "list", "data": errors}
-            )
+            batch.update(status="failed", failed_at=int(time.time()), errors={"object": "list", "data": errors})
             return self._save("batches", batch)
         batch.update(status="in_progress", in_progress_at=batch["in_progress_at"] or int(time.time()))
         batch["request_counts"]["total"] = len(lines)
@@ -177,9 +175,7 @@ class BatchStore:
         out, err, usage = await asyncio.to_thread(_run_lines, lines, _ENDPOINTS[batch["endpoint"]], bid)
         self._on_done(len(lines), usage["total_tokens"])
         if out:
-            batch["output_file_id"] = self._new_file(b"".join(out), f"{bid}_output.jsonl", "batch_output")[
-                "id"
-            ]
+            batch["output_file_id"] = self._new_file(b"".join(out), f"{bid}_output.jsonl", "batch_output")["id"]
         if err:
             batch["error_file_id"] = self._new_file(b"".join(err), f"{bid}_error.jsonl", "batch_output")["id"]
         batch["request_counts"].update(completed=len(out), failed=len(err))
@@ -298,9 +294,7 @@ def _parse_batch_file(content: bytes, endpoint: str) -> tuple[list[dict[str, Any
     return lines, errors
 
 
-def _run_lines(
-    lines: list[dict[str, Any]], fn: Any, bid: str
-) -> tuple[list[bytes], list[bytes], dict[str, Any]]:
+def _run_lines(lines: list[dict[str, Any]], fn: Any, bid: str) -> tuple[list[bytes], list[bytes], dict[str, Any]]:
     """Answer every line of a batch: (output lines, error lines, usage)."""
     out: list[bytes] = []
     err: list[bytes] = []

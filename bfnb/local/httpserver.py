@@ -80,9 +80,7 @@ def _duration(seconds: float) -> str:
     return f"{int(seconds // 60)}m{round(seconds % 60):d}s"
 
 
-def _error(
-    status: int, message: str, kind: str, code: str | None = None, headers: Any = None
-) -> web.Response:
+def _error(status: int, message: str, kind: str, code: str | None = None, headers: Any = None) -> web.Response:
     body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
     return web.Response(status=status, body=orjson.dumps(body), content_type=_JSON, headers=headers)
 
@@ -279,9 +277,7 @@ class LocalServer:
         if not request.headers.get("Authorization", "").lower().startswith("bearer "):
             return self._reply(
                 401,
-                _error(
-                    401, "Missing bearer Authorization header.", "invalid_request_error", "invalid_api_key"
-                ),
+                _error(401, "Missing bearer Authorization header.", "invalid_request_error", "invalid_api_key"),
             )
         try:
             body = orjson.loads(raw)
@@ -386,9 +382,7 @@ class LocalServer:
     # ------------------------------------------------------------------ control over HTTP
 
     async def _stats_http(self, request: web.Request) -> web.Response:
-        return web.Response(
-            body=orjson.dumps(self.stats(), option=orjson.OPT_NON_STR_KEYS), content_type=_JSON
-        )
+        return web.Response(body=orjson.dumps(self.stats(), option=orjson.OPT_NON_STR_KEYS), content_type=_JSON)
 
     async def _configure_http(self, request: web.Request) -> web.Response:
         try:

@@ -105,9 +105,7 @@ def estimate_request_tokens(body: dict[str, Any], kind: str = "chat") -> int:
         messages = body.get("messages")
         messages = [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
         try:
-            out = (_int_param(body, "max_completion_tokens", "max_tokens") or 0) * (
-                _int_param(body, "n") or 1
-            )
+            out = (_int_param(body, "max_completion_tokens", "max_tokens") or 0) * (_int_param(body, "n") or 1)
         except LocalModelError:
             out = 0
         return estimate_prompt_tokens(messages) + out
@@ -226,9 +224,7 @@ def embedding(body: dict[str, Any]) -> dict[str, Any]:
     data = []
     for i, text in enumerate(inputs):
         vec = embed_one(text, dims)
-        value: Any = (
-            base64.b64encode(vec.astype("<f4").tobytes()).decode() if fmt == "base64" else vec.tolist()
-        )
+        value: Any = base64.b64encode(vec.astype("<f4").tobytes()).decode() if fmt == "base64" else vec.tolist()
         data.append({"object": "embedding", "index": i, "embedding": value})
     tokens = sum(estimate_tokens(t) for t in inputs)
     return {

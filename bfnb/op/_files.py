@@ -170,9 +170,10 @@ def rev_of(records: Sequence[Mapping[str, Any]], op: Any = None, where: Any = No
     for i, v in enumerate(out):
         if type(v) is not int:
             at = where[i] if where is not None else f"record {i}"
-            raise SourceError(f"{at}: 'rev' is reserved for the entry's revision (an int), got {v!r}", op=op, field=B.REV)
+            raise SourceError(
+                f"{at}: 'rev' is reserved for the entry's revision (an int), got {v!r}", op=op, field=B.REV
+            )
     return out
-
 
 
 def _inexact(t: Any) -> bool:

@@ -196,7 +196,6 @@ def hex_ids(h: np.ndarray) -> list[str]:
     return np.frombuffer(text, dtype="<U16").tolist()
 
 
-
 class Where(Sequence[str]):
     """Row descriptions built only when an error needs one (a million f-strings would cost)."""
 
@@ -231,7 +230,6 @@ def path_ids(parts: list[list[Any]], kind: str) -> list[str]:
     """idx from a list of [rel path, headings..., text] per record (one JSON text each)."""
     texts = objects([orjson.dumps(p).decode() for p in parts])
     return hex_ids(mix(hash_values(texts), tag(f"bfnb.{kind}")))
-
 
 
 def own_idx(values: Sequence[Any], present: Sequence[bool], where: Sequence[str], op: Any) -> list[str | None]:

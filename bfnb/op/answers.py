@@ -77,7 +77,9 @@ def _pydantic_errors(e: Exception) -> str:
     errors = getattr(e, "errors", None)
     if callable(errors):
         try:
-            parts = [f"{'.'.join(str(x) for x in err.get('loc', ())) or 'answer'}: {err.get('msg')}" for err in errors()]
+            parts = [
+                f"{'.'.join(str(x) for x in err.get('loc', ())) or 'answer'}: {err.get('msg')}" for err in errors()
+            ]
             return "; ".join(parts[:5])
         except Exception:
             pass

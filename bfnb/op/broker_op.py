@@ -155,7 +155,10 @@ class BrokerOp(Persisted, Op):
                 return  # an earlier broker op's bookkeeping: its error/finish fields are bookkeeping too
             shown = ", ".join(repr(v) for v in foreign[:3])
             self._refuse(col, f"values {shown}", "status", "status_key")
-        clash = [(getattr(self, a, None), what, a) for a, what in (("error_key", "error"), ("finish_reason_key", "finish reason"))]
+        clash = [
+            (getattr(self, a, None), what, a)
+            for a, what in (("error_key", "error"), ("finish_reason_key", "finish reason"))
+        ]
         clash = [c for c in clash if c[0] and c[0] in b.columns]
         if clash and not any(_is_status(b[c]) for c in b.columns):  # no broker op wrote these
             name, what, attr = clash[0]

@@ -24,7 +24,13 @@ from .llm import DEFAULT_OUTPUT_ESTIMATE, chat_body, response_text
 from .op import MapOp, RunContext
 from .prompts import PromptMaker, render_prompts
 
-__all__ = ["AICharacter", "ChatHistoryToText", "TransformCharacterDialogueForLLM", "UpdateChatHistory", "character_messages"]
+__all__ = [
+    "AICharacter",
+    "ChatHistoryToText",
+    "TransformCharacterDialogueForLLM",
+    "UpdateChatHistory",
+    "character_messages",
+]
 
 _LLM_ROLES = ("user", "assistant", "system")
 
@@ -92,7 +98,9 @@ class CharacterTurn(BrokerOp):
     def read(self, rows: pd.DataFrame, calls: Calls) -> dict[str, list[Any]]:
         ch = self.character
         new_hist = []
-        for rec, hist, name, s in zip(calls.records, self._histories(rows), self._names(rows), calls.status(), strict=True):
+        for rec, hist, name, s in zip(
+            calls.records, self._histories(rows), self._names(rows), calls.status(), strict=True
+        ):
             text, _ = response_text(rec)
             if s != "done" or text is None:
                 new_hist.append(hist)
@@ -159,10 +167,18 @@ class AICharacter:
     def __bfnb_fingerprint__(self) -> str:
         from ..fingerprint import fingerprint
 
-        return fingerprint({
-            "name": self.name, "setting": self.setting, "model": self.model, "name_key": self.name_key,
-            "system": self.system_prompt, "cot": self.remove_cot, "history": self.chat_history_key, "params": self.params,
-        })
+        return fingerprint(
+            {
+                "name": self.name,
+                "setting": self.setting,
+                "model": self.model,
+                "name_key": self.name_key,
+                "system": self.system_prompt,
+                "cot": self.remove_cot,
+                "history": self.chat_history_key,
+                "params": self.params,
+            }
+        )
 
     def __repr__(self) -> str:
         return f"AICharacter({self.name!r}, model={self.model!r})"
@@ -188,7 +204,10 @@ class UpdateChatHistory(MapOp):
         B.require_fields(b, [self.input_key], op=self)
         names = b[self.character_name_key].tolist() if self.character_name_key else [self.character_name] * len(b)
         hist = b[self.output_key].tolist() if self.output_key in b.columns else [[] for _ in range(len(b))]
-        new = [[*(h or []), {"role": n, "content": t}] for h, n, t in zip(hist, names, b[self.input_key].tolist(), strict=True)]
+        new = [
+            [*(h or []), {"role": n, "content": t}]
+            for h, n, t in zip(hist, names, b[self.input_key].tolist(), strict=True)
+        ]
         return B.with_fields(b, {self.output_key: new})
 
 
@@ -210,7 +229,11 @@ class ChatHistoryToText(MapOp):
         if self.input_key not in b.columns and len(b):
             raise MissingFieldError(f"missing field {self.input_key!r}", op=self, idx=b.index[0], field=self.input_key)
         texts = [
-            "".join(self.template.format(role=m.get("role"), content=m.get("content")) for m in (h or []) if m.get("role") not in self.exclude)
+            "".join(
+                self.template.format(role=m.get("role"), content=m.get("content"))
+                for m in (h or [])
+                if m.get("role") not in self.exclude
+            )
             for h in (b[self.input_key].tolist() if len(b) else [])
         ]
         return B.with_fields(b, {self.output_key: texts})

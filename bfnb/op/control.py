@@ -293,4 +293,3 @@ class CollectField(Op):
                 col = arr
             updates[k] = col
         return [B.with_fields(main, updates), other]
-

@@ -40,7 +40,12 @@ FORMATS = ("base64", "list", "numpy")
 def encode_ndarray(arr: np.ndarray) -> dict[str, Any]:
     """The seed's self-describing base64 form of an array."""
     arr = np.ascontiguousarray(arr)
-    return {"format": "numpy.ndarray", "bytes": base64.b64encode(arr.tobytes()).decode(), "dtype": str(arr.dtype), "shape": list(arr.shape)}
+    return {
+        "format": "numpy.ndarray",
+        "bytes": base64.b64encode(arr.tobytes()).decode(),
+        "dtype": str(arr.dtype),
+        "shape": list(arr.shape),
+    }
 
 
 def decode_embedding(value: Any, dtype: str = "float32") -> np.ndarray | None:
@@ -122,8 +127,15 @@ class EmbedText(BrokerOp):
         self.status_key, self.error_key = status_key, error_key
         self.missing = missing  # a text that is None/NaN: "error" (before sending) or "empty"
         self._project = current_project()
-        seed_broker_keywords(self, cache_path=cache_path, broker=broker, failure_behavior=failure_behavior,
-                             job_idx_key=job_idx_key, keep_all_rev=keep_all_rev, barrier_level=barrier_level)
+        seed_broker_keywords(
+            self,
+            cache_path=cache_path,
+            broker=broker,
+            failure_behavior=failure_behavior,
+            job_idx_key=job_idx_key,
+            keep_all_rev=keep_all_rev,
+            barrier_level=barrier_level,
+        )
 
     def display_name(self) -> str:
         return f"EmbedText[{self.model}]"
@@ -141,8 +153,15 @@ class EmbedText(BrokerOp):
 class GenerateLLMEmbeddingRequest(MapOp):
     """Builds an embedding request for ``input_key`` into ``output_key`` (seed API)."""
 
-    def __init__(self, input_key: str, *, model: str | None = None, output_key: str = "embedding_request",
-                 dimensions: int | None = None, dtype: str = "float32") -> None:
+    def __init__(
+        self,
+        input_key: str,
+        *,
+        model: str | None = None,
+        output_key: str = "embedding_request",
+        dimensions: int | None = None,
+        dtype: str = "float32",
+    ) -> None:
         from ..options import default_embedding_model
 
         self.input_key, self.output_key = input_key, output_key
@@ -152,7 +171,9 @@ class GenerateLLMEmbeddingRequest(MapOp):
 
     def apply(self, b: pd.DataFrame, ctx: RunContext) -> pd.DataFrame:
         B.require_fields(b, [self.input_key], op=self)
-        reqs = [embedding_body(self.model, "" if v is None else str(v), self.dimensions) for v in b[self.input_key].tolist()]
+        reqs = [
+            embedding_body(self.model, "" if v is None else str(v), self.dimensions) for v in b[self.input_key].tolist()
+        ]
         return B.with_fields(b, {self.output_key: reqs})
 
 
@@ -176,9 +197,18 @@ class CallLLMEmbedding(CallRequests):
         keep_all_rev: bool | None = None,
         barrier_level: int | None = None,
     ) -> None:
-        super().__init__(input_key=input_key, output_key=output_key, status_key=status_key, error_key=error_key,
-                         cache_path=cache_path, broker=broker, failure_behavior=failure_behavior,
-                         job_idx_key=job_idx_key, keep_all_rev=keep_all_rev, barrier_level=barrier_level)
+        super().__init__(
+            input_key=input_key,
+            output_key=output_key,
+            status_key=status_key,
+            error_key=error_key,
+            cache_path=cache_path,
+            broker=broker,
+            failure_behavior=failure_behavior,
+            job_idx_key=job_idx_key,
+            keep_all_rev=keep_all_rev,
+            barrier_level=barrier_level,
+        )
 
     def output_tokens(self, body: dict[str, Any]) -> int:
         return 0
@@ -192,17 +222,20 @@ class ExtractResponseEmbedding(MapOp):
 
     def apply(self, b: pd.DataFrame, ctx: RunContext) -> pd.DataFrame:
         B.require_fields(b, [self.input_key], op=self)
-        vecs = [_format(_response_vector(r, "float32"), "base64") if r else None
-                for r in b[self.input_key].tolist()]
+        vecs = [_format(_response_vector(r, "float32"), "base64") if r else None for r in b[self.input_key].tolist()]
         return B.with_fields(b, {self.output_key: vecs})
 
 
 class DecodeBase64Embedding(MapOp):
     """Decodes a base64 embedding to a list of floats (or a numpy array with ``output_format``)."""
 
-    def __init__(self, input_key: str = "embedding", output_key: str = "embedding", output_format: str = "list") -> None:
+    def __init__(
+        self, input_key: str = "embedding", output_key: str = "embedding", output_format: str = "list"
+    ) -> None:
         self.input_key, self.output_key, self.output_format = input_key, output_key, output_format
 
     def apply(self, b: pd.DataFrame, ctx: RunContext) -> pd.DataFrame:
         B.require_fields(b, [self.input_key], op=self)
-        return B.with_fields(b, {self.output_key: [_format(decode_embedding(v), self.output_format) for v in b[self.input_key].tolist()]})
+        return B.with_fields(
+            b, {self.output_key: [_format(decode_embedding(v), self.output_format) for v in b[self.input_key].tolist()]}
+        )

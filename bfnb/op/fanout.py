@@ -46,7 +46,9 @@ def _explode(
                 if lengths[i] and len(v) != lengths[i] and len(v) != 0:
                     raise OpError(
                         f"lists of different lengths ({lengths[i]} and {len(v)}) cannot be zipped",
-                        op=op, idx=b.index[i], field=k,
+                        op=op,
+                        idx=b.index[i],
+                        field=k,
                     )
                 lengths[i] = max(lengths[i], len(v))
     if not any(any(f) for f in is_list) and len(b):
@@ -176,7 +178,9 @@ class CollectAllToList(Op):
         if len(spawns):
             B.require_fields(spawns, [self.master_idx_key, *self.in_keys], op=self)
             pos = masters.index.get_indexer(spawns[self.master_idx_key].to_numpy())
-            order_key = spawns[self.list_idx_key].to_numpy() if self.list_idx_key in spawns.columns else np.arange(len(spawns))
+            order_key = (
+                spawns[self.list_idx_key].to_numpy() if self.list_idx_key in spawns.columns else np.arange(len(spawns))
+            )
             order = np.lexsort((order_key, pos))
             pos_sorted = pos[order].tolist()
             for k_in, k_out in zip(self.in_keys, self.out_keys, strict=True):
@@ -212,12 +216,18 @@ def ListParallel(
     in_items = in_items_keys if in_items_keys is not None else out_items
     out_lists = out_lists_keys if out_lists_keys is not None else in_lists_keys
     spawn = SpawnFromList(
-        in_lists_keys, out_items,
-        master_idx_key=master_idx_key, list_idx_key=list_idx_key, spawn_idx_list_key=spawn_idx_list_key,
+        in_lists_keys,
+        out_items,
+        master_idx_key=master_idx_key,
+        list_idx_key=list_idx_key,
+        spawn_idx_list_key=spawn_idx_list_key,
     )
     collect = CollectAllToList(
-        in_items, out_lists,
-        master_idx_key=master_idx_key, list_idx_key=list_idx_key, spawn_idx_list_key=spawn_idx_list_key,
+        in_items,
+        out_lists,
+        master_idx_key=master_idx_key,
+        list_idx_key=list_idx_key,
+        spawn_idx_list_key=spawn_idx_list_key,
     )
     g = Graph.of(spawn)
     mb = _as_graph(master_body)

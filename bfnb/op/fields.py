@@ -105,8 +105,7 @@ class Apply(MapOp):
                 raise dict_function_error(fn, e, self, idx[i], batch) from e
             if r is not None and not isinstance(r, Mapping):
                 raise UserFunctionError(
-                    f"{describe_function(fn)} must change the dict in place or return a dict, "
-                    f"got {type(r).__name__}",
+                    f"{describe_function(fn)} must change the dict in place or return a dict, got {type(r).__name__}",
                     op=self,
                     idx=idx[i],
                 )
@@ -154,7 +153,7 @@ class SetField(MapOp):
             self.values = dict(zip(data[::2], data[1::2], strict=True))
         else:
             raise TypeError(
-                "SetField takes 'k', v, 'k2', v2, ... or {'k': v} or (['k', ...], [v, ...]); " f"got {data!r}"
+                f"SetField takes 'k', v, 'k2', v2, ... or {{'k': v}} or (['k', ...], [v, ...]); got {data!r}"
             )
         key_list(list(self.values))
         _check_names(list(self.values), "set by SetField")

@@ -156,7 +156,9 @@ def _plain(items: list[Any]) -> bool:
     return not any("data" in x and B.IDX in x for x in items)
 
 
-def _explicit_idx(records: Sequence[Mapping[str, Any]], cols: dict[str, Any], op: FromList, where: Where) -> list[Any] | None:
+def _explicit_idx(
+    records: Sequence[Mapping[str, Any]], cols: dict[str, Any], op: FromList, where: Where
+) -> list[Any] | None:
     """Each record's idx given by the data (``idx_key`` field, else ``idx`` key; None where absent)."""
     if op.idx_key is not None:
         if op.idx_key not in cols:
@@ -190,7 +192,9 @@ def _from_frame(df: pd.DataFrame, op: FromList) -> tuple[pd.DataFrame, str]:
         raise SourceError("output_key is for a list of plain values; a DataFrame's columns are its fields", op=op)
     bad = [c for c in df.columns if not isinstance(c, str)]
     if bad:
-        raise SourceError(f"column names must be text to be field names; got {bad[:3]!r} (use df.rename(columns=str))", op=op)
+        raise SourceError(
+            f"column names must be text to be field names; got {bad[:3]!r} (use df.rename(columns=str))", op=op
+        )
     if not df.columns.is_unique:
         dup = df.columns[df.columns.duplicated()][0]
         raise SourceError(f"the DataFrame has two columns named {dup!r}", op=op, field=dup)
@@ -198,7 +202,9 @@ def _from_frame(df: pd.DataFrame, op: FromList) -> tuple[pd.DataFrame, str]:
     where = Where(n, lambda i: f"row {i} (index {df.index[i]!r})")
     if op.idx_key is not None:
         if op.idx_key not in df.columns:
-            raise SourceError(f"idx_key {op.idx_key!r} is not a column; columns: {list(df.columns)}", op=op, field=op.idx_key)
+            raise SourceError(
+                f"idx_key {op.idx_key!r} is not a column; columns: {list(df.columns)}", op=op, field=op.idx_key
+            )
         ids = idx_from_key(df[op.idx_key].tolist(), op.idx_key, where, op)
         check_unique(ids, where, op, ids, f"have the same {op.idx_key!r}; idx_key must name a column of unique values")
     else:
@@ -216,12 +222,16 @@ def _from_frame(df: pd.DataFrame, op: FromList) -> tuple[pd.DataFrame, str]:
         check_unique(ids, where, op, ids, "give the same text as idx")  # 1 and "1" in one index
     names = [c for c in df.columns if c != B.REV and not (c == B.IDX and op.idx_key == B.IDX)]
     if B.IDX in names:
-        raise SourceError("'idx' is reserved for the entry's id; pass idx_key='idx' to use that column as idx", op=op, field=B.IDX)
+        raise SourceError(
+            "'idx' is reserved for the entry's id; pass idx_key='idx' to use that column as idx", op=op, field=B.IDX
+        )
     rev: Any = 0
     if B.REV in df.columns:
         r = df[B.REV]
         if r.dtype.kind not in "iu":
-            raise SourceError(f"'rev' is reserved for the entry's revision (an int), got a {r.dtype} column", op=op, field=B.REV)
+            raise SourceError(
+                f"'rev' is reserved for the entry's revision (an int), got a {r.dtype} column", op=op, field=B.REV
+            )
         rev = r.to_numpy(dtype=np.int64, copy=True)
     columns = {c: _frozen(_column_values(df[c])) for c in names}
     try:
@@ -279,4 +289,3 @@ def _own(v: Any) -> Any:
     if isinstance(v, (bytearray, set)):
         return copy.copy(v)
     return v
-

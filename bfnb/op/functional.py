@@ -87,9 +87,7 @@ def label_multiline_texts(texts: Sequence[str], *, offset: int = 1) -> list[str]
     return [f"{i}:\n{t}\n\n" for i, t in enumerate(texts, offset)]
 
 
-def group_texts_by_length(
-    texts: Sequence[str], *, chunk_length: int, separator: str = "\n"
-) -> list[list[str]]:
+def group_texts_by_length(texts: Sequence[str], *, chunk_length: int, separator: str = "\n") -> list[list[str]]:
     r"""Group consecutive texts greedily; each text counts its length plus one separator (as the seed).
 
     So a group joined with ``separator`` and ending in one fits in ``chunk_length``. A text
@@ -113,9 +111,7 @@ def group_texts_by_length(
     return groups
 
 
-def partition_list_by_labels(
-    lst: Sequence[Any], labels: Iterable[int], *, offset: int = 1
-) -> list[list[Any]]:
+def partition_list_by_labels(lst: Sequence[Any], labels: Iterable[int], *, offset: int = 1) -> list[list[Any]]:
     r"""Split ``lst`` into groups, starting a new group at each labelled position.
 
     Labels count from ``offset`` (1: the first item is label 1). The first item always opens
@@ -133,9 +129,7 @@ def partition_list_by_labels(
     return groups
 
 
-def create_parent_map_by_labels(
-    labels: Iterable[int], total_num: int, *, offset: int = 1
-) -> dict[int, int]:
+def create_parent_map_by_labels(labels: Iterable[int], total_num: int, *, offset: int = 1) -> dict[int, int]:
     r"""Map each item's label to the label of its group (as :func:`partition_list_by_labels`).
 
     >>> create_parent_map_by_labels([3], 4)
@@ -178,14 +172,10 @@ def flatten_list(lst: Iterable[Any]) -> list[Any]:
     >>> flatten_list([[1, 2], [], (3,), 4, "ab"])
     [1, 2, 3, 4, 'ab']
     """
-    return list(
-        itertools.chain.from_iterable(x if isinstance(x, list | tuple) else (x,) for x in lst)
-    )
+    return list(itertools.chain.from_iterable(x if isinstance(x, list | tuple) else (x,) for x in lst))
 
 
-def label_and_chunk_texts(
-    texts: Sequence[str], chunk_length: int, multiline: bool = False
-) -> list[str]:
+def label_and_chunk_texts(texts: Sequence[str], chunk_length: int, multiline: bool = False) -> list[str]:
     r"""Number the texts, then pack them into chunks of about ``chunk_length`` characters.
 
     Multiline texts are numbered on their own line and end with a blank line (as the seed).
@@ -198,9 +188,7 @@ def label_and_chunk_texts(
     return [join_texts(g) for g in groups]
 
 
-def postprocess_labels(
-    labels: Iterable[Any], texts: Sequence[str]
-) -> tuple[list[str], dict[int, int]]:
+def postprocess_labels(labels: Iterable[Any], texts: Sequence[str]) -> tuple[list[str], dict[int, int]]:
     r"""Regroup ``texts`` at the labelled starts; returns ``(new_texts, parent_map)``.
 
     ``labels`` is what an LLM returned per chunk (a list of lists of 1-based positions, or one
@@ -211,9 +199,7 @@ def postprocess_labels(
     """
     flat = flatten_list(labels)
     groups = partition_list_by_labels(texts, flat)
-    return [join_texts(g, separator="\n\n") for g in groups], create_parent_map_by_labels(
-        flat, len(texts)
-    )
+    return [join_texts(g, separator="\n\n") for g in groups], create_parent_map_by_labels(flat, len(texts))
 
 
 _HEADER_MARK = re.compile(r"^ {0,3}#+(?:[ \t]+|$)", re.MULTILINE)

@@ -66,8 +66,7 @@ def check_keywords(cls: type, kwargs: dict[str, Any]) -> None:
     hints = [f"{k!r} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(k, accepted, 1, 0.55)) else repr(k)
              for k in unknown]  # fmt: skip
     raise TypeError(
-        f"{cls.__name__}() got unknown keyword argument(s) {', '.join(hints)}; "
-        f"accepted: {', '.join(sorted(accepted))}"
+        f"{cls.__name__}() got unknown keyword argument(s) {', '.join(hints)}; accepted: {', '.join(sorted(accepted))}"
     )
 
 
@@ -97,7 +96,9 @@ def seed_broker_keywords(
         from ..brokers.broker import Broker
 
         if not isinstance(broker, Broker):
-            raise TypeError(f"{name}(broker=...) takes a bfnb broker (bfnb.brokers.*Broker), got {type(broker).__name__}")
+            raise TypeError(
+                f"{name}(broker=...) takes a bfnb broker (bfnb.brokers.*Broker), got {type(broker).__name__}"
+            )
         op.broker = broker
     try:
         op.failure_behavior = BrokerFailureBehavior(

@@ -56,7 +56,11 @@ def _schema(response_format: Any) -> dict[str, Any] | None:
     if hasattr(response_format, "model_json_schema"):
         return {
             "type": "json_schema",
-            "json_schema": {"name": response_format.__name__, "schema": response_format.model_json_schema(), "strict": False},
+            "json_schema": {
+                "name": response_format.__name__,
+                "schema": response_format.model_json_schema(),
+                "strict": False,
+            },
         }
     raise TypeError("response_format is a pydantic model class or a JSON schema dict")
 
@@ -156,8 +160,15 @@ class AskLLM(BrokerOp):
         self.finish_reason_key, self.cost_key = finish_reason_key, cost_key
         self.missing = missing  # a template field that is None/NaN: "error" (before sending) or "empty"
         self._project = current_project()
-        seed_broker_keywords(self, cache_path=cache_path, broker=broker, failure_behavior=failure_behavior,
-                             job_idx_key=job_idx_key, keep_all_rev=keep_all_rev, barrier_level=barrier_level)
+        seed_broker_keywords(
+            self,
+            cache_path=cache_path,
+            broker=broker,
+            failure_behavior=failure_behavior,
+            job_idx_key=job_idx_key,
+            keep_all_rev=keep_all_rev,
+            barrier_level=barrier_level,
+        )
 
     def display_name(self) -> str:
         """``AskLLM[gpt-4o-mini@openai]``, or ``AskLLM[gpt-4o-mini@openai → local model]`` offline."""
@@ -239,7 +250,9 @@ class GenerateLLMRequest(MapOp):
         prompts = render_prompts(self.maker, b, self)
         afters = render_prompts(self.after, b, self) if self.after else [None] * len(b)
         if self.history_key and self.history_key not in b.columns and len(b):
-            raise MissingFieldError(f"missing field {self.history_key!r}", op=self, idx=b.index[0], field=self.history_key)
+            raise MissingFieldError(
+                f"missing field {self.history_key!r}", op=self, idx=b.index[0], field=self.history_key
+            )
         histories = b[self.history_key].tolist() if self.history_key else [None] * len(b)
         reqs = []
         for p, a, h in zip(prompts, afters, histories, strict=True):
@@ -273,8 +286,15 @@ class CallRequests(BrokerOp):
         self.input_key, self.output_key = input_key, output_key
         self.status_key, self.error_key, self.batch = status_key, error_key, batch
         self._project = current_project()
-        seed_broker_keywords(self, cache_path=cache_path, broker=broker, failure_behavior=failure_behavior,
-                             job_idx_key=job_idx_key, keep_all_rev=keep_all_rev, barrier_level=barrier_level)
+        seed_broker_keywords(
+            self,
+            cache_path=cache_path,
+            broker=broker,
+            failure_behavior=failure_behavior,
+            job_idx_key=job_idx_key,
+            keep_all_rev=keep_all_rev,
+            barrier_level=barrier_level,
+        )
 
     def output_tokens(self, body: dict[str, Any]) -> int:
         """Output tokens to reserve for one request."""
@@ -293,7 +313,9 @@ class CallRequests(BrokerOp):
         by_model: dict[str, list[int]] = {}
         for i, r in enumerate(reqs):
             if not isinstance(r, dict) or "model" not in r:
-                raise OpError("expected a request dict with a 'model'", op=self, idx=rows.index[i], field=self.input_key)
+                raise OpError(
+                    "expected a request dict with a 'model'", op=self, idx=rows.index[i], field=self.input_key
+                )
             by_model.setdefault(r["model"], []).append(i)
         total = Calls(keys, records)
         for model, positions in by_model.items():
@@ -308,7 +330,9 @@ class CallRequests(BrokerOp):
         return total
 
     def read(self, rows: pd.DataFrame, calls: Calls) -> dict[str, list[Any]]:
-        return {self.output_key: [r.response if r is not None and r.status == Status.DONE else None for r in calls.records]}
+        return {
+            self.output_key: [r.response if r is not None and r.status == Status.DONE else None for r in calls.records]
+        }
 
 
 class CallLLM(CallRequests):

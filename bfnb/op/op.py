@@ -340,7 +340,9 @@ def call_on_dicts(fn: Callable[..., Any], batch: pd.DataFrame, op: Any) -> list[
         out.extend(map(fn, row_dicts(batch)))  # on an exception, out holds the rows before it
     except KeyError as e:
         ix = batch.index[len(out)]
-        raise MissingFieldError(f"{describe_function(fn)} read a missing field {e}", op=op, idx=ix, field=e.args[0] if e.args else None) from e
+        raise MissingFieldError(
+            f"{describe_function(fn)} read a missing field {e}", op=op, idx=ix, field=e.args[0] if e.args else None
+        ) from e
     except Exception as e:
         ix = batch.index[len(out)]
         raise UserFunctionError(f"{describe_function(fn)} raised {type(e).__name__}: {e}", op=op, idx=ix) from e

@@ -49,7 +49,7 @@ class ThisRun:
         errors = tuple(getattr(snap, "last_errors", ()))
         old = tuple(getattr(base, "last_errors", ()))
         if old and errors[: len(old)] == old:
-            delta["last_errors"] = errors[len(old):]
+            delta["last_errors"] = errors[len(old) :]
         return dataclasses.replace(snap, **delta)
 
     def __getattr__(self, name: str) -> Any:

@@ -50,7 +50,9 @@ def template_fields(template: str) -> list[str]:
             continue
         base = name.split(".")[0].split("[")[0]
         if not base:
-            raise ValueError(f"positional fields {{}} are not allowed in a prompt template; {BRACES_HINT}: {_short(template)}")
+            raise ValueError(
+                f"positional fields {{}} are not allowed in a prompt template; {BRACES_HINT}: {_short(template)}"
+            )
         if _looks_literal(base):
             raise ValueError(
                 f"the prompt template reads {{{name}}} as the field {base!r}, which looks like literal text; "
@@ -71,7 +73,7 @@ def _short(text: str, n: int = 80) -> str:
 
 
 def missing_field_message(field: str, available: list[str], what: str = "the prompt uses field") -> str:
-    """"... lacks 'reveiw'; did you mean 'review'? fields: [...]" (closest names first)."""
+    """ "... lacks 'reveiw'; did you mean 'review'? fields: [...]" (closest names first)."""
     close = difflib.get_close_matches(field, available, n=3, cutoff=0.6)
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     return f"{what} {field!r}, which this entry lacks{hint} (fields: {available})"
@@ -137,7 +139,9 @@ def render_prompts(maker: PromptMaker, batch: pd.DataFrame, op: Any, missing: st
             try:
                 out.append(tmpl.format(**{f: _render_value(v) for f, v in zip(maker.fields, vals, strict=True)}))
             except Exception as e:
-                raise UserFunctionError(f"cannot fill the prompt: {type(e).__name__}: {e}", op=op, idx=batch.index[i]) from e
+                raise UserFunctionError(
+                    f"cannot fill the prompt: {type(e).__name__}: {e}", op=op, idx=batch.index[i]
+                ) from e
         if not maker.fields:
             out = [tmpl.format() for _ in range(len(batch))]
         return out
@@ -151,7 +155,9 @@ def render_prompts(maker: PromptMaker, batch: pd.DataFrame, op: Any, missing: st
             msg = missing_field_message(str(field), fields, "the prompt maker read the field")
             raise MissingFieldError(msg, op=op, idx=batch.index[i], field=field) from e
         except Exception as e:
-            raise UserFunctionError(f"{type(maker).__name__}.make_prompt raised {type(e).__name__}: {e}", op=op, idx=batch.index[i]) from e
+            raise UserFunctionError(
+                f"{type(maker).__name__}.make_prompt raised {type(e).__name__}: {e}", op=op, idx=batch.index[i]
+            ) from e
         if not isinstance(p, str):
             raise UserFunctionError(f"make_prompt must return a str, got {type(p).__name__}", op=op, idx=batch.index[i])
         out.append(p)

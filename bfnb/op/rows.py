@@ -286,7 +286,9 @@ class SortMarkdownEntries(MapOp):
 
     kind = "batch"
 
-    def __init__(self, *, headings_key: str = "headings", keyword_key: str | None = None, barrier_level: int = 1) -> None:
+    def __init__(
+        self, *, headings_key: str = "headings", keyword_key: str | None = None, barrier_level: int = 1
+    ) -> None:
         self.headings_key, self.keyword_key = headings_key, keyword_key
 
     def apply(self, batch: pd.DataFrame, ctx: RunContext) -> pd.DataFrame:

@@ -171,7 +171,10 @@ class CallService(BrokerOp):
         require_fields(rows, self.in_keys, op=self)
         cols = [rows[k].tolist() for k in self.in_keys]
         if self.service.url is not None and not endpoint.mock:
-            return [{"json": {k: pack(v) for k, v in zip(self.in_keys, vals, strict=True)}} for vals in zip(*cols, strict=True)]
+            return [
+                {"json": {k: pack(v) for k, v in zip(self.in_keys, vals, strict=True)}}
+                for vals in zip(*cols, strict=True)
+            ]
         return [{"args": [pack(v) for v in vals]} for vals in zip(*cols, strict=True)]
 
     def read(self, rows: pd.DataFrame, calls: Any) -> dict[str, list[Any]]:

@@ -61,9 +61,11 @@ def _encoded(text: str, op: Any, idx: Any, field: str) -> bytes:
         return text.encode("utf-8")
     except UnicodeEncodeError as e:
         raise OpError(
-            f"text holds {text[e.start:e.end]!r} at position {e.start}, a lone surrogate UTF-8 cannot encode "
+            f"text holds {text[e.start : e.end]!r} at position {e.start}, a lone surrogate UTF-8 cannot encode "
             f"(text decoded with errors='surrogateescape'?)",
-            op=op, idx=idx, field=field,
+            op=op,
+            idx=idx,
+            field=field,
         ) from None
 
 
@@ -131,7 +133,9 @@ def safe_relative(name: Any, op: Any, idx: Any, field: str) -> PurePosixPath:
 class WriteTxtFolder(SinkOp):
     """One ``<filename>.txt`` per entry under ``directory`` (``.txt`` is added unless present)."""
 
-    def __init__(self, directory: str | os.PathLike[str], text_key: str = "text", *, filename_key: str = "filename") -> None:
+    def __init__(
+        self, directory: str | os.PathLike[str], text_key: str = "text", *, filename_key: str = "filename"
+    ) -> None:
         self.directory, self.text_key, self.filename_key = directory, text_key, filename_key
 
     def write(self, batch: pd.DataFrame, ctx: RunContext) -> None:
@@ -144,7 +148,10 @@ class WriteTxtFolder(SinkOp):
             rel_s = str(rel) if str(rel).endswith(".txt") else f"{rel}.txt"
             if rel_s in targets:
                 raise DuplicateIdxError(
-                    f"entries {targets[rel_s]!r} and {ix!r} would both write {rel_s!r}", op=self, idx=ix, field=self.filename_key
+                    f"entries {targets[rel_s]!r} and {ix!r} would both write {rel_s!r}",
+                    op=self,
+                    idx=ix,
+                    field=self.filename_key,
                 )
             if not isinstance(text, str):
                 raise OpError(f"text must be a str, got {type(text).__name__}", op=self, idx=ix, field=self.text_key)
@@ -300,7 +307,9 @@ class WriteMarkdownLines(_MarkdownWriter):
     def _check(self, ix: Any, headings: Any, text: Any) -> list[str]:
         hs = super()._check(ix, headings, text)
         if not text.strip() or "\n" in text.strip() or "\r" in text:
-            raise OpError(f"a markdown line must be one non-blank line, got {text!r}", op=self, idx=ix, field=self.text_key)
+            raise OpError(
+                f"a markdown line must be one non-blank line, got {text!r}", op=self, idx=ix, field=self.text_key
+            )
         return hs
 
     def _render(self, records: list[tuple[list[str], str]]) -> str:

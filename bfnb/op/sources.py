@@ -105,7 +105,9 @@ class ReadJsonl(RecordFiles):
             return B.empty(self.keys or [])
         return B.from_columns(ids, {k: typed(v) for k, v in columns.items()}, rev, op=self, check_unique=False)
 
-    def _ids(self, records: list[dict[str, Any]], columns: dict[str, Any], present: dict[str, Any], where: Sequence[str]) -> tuple[list[str], Any]:
+    def _ids(
+        self, records: list[dict[str, Any]], columns: dict[str, Any], present: dict[str, Any], where: Sequence[str]
+    ) -> tuple[list[str], Any]:
         """The idx of each record, and what to check for uniqueness (the hashes when every idx is one)."""
         if self.idx_key is not None:
             ids = idx_from_key([r.get(self.idx_key) for r in records], self.idx_key, where, self)
@@ -213,7 +215,9 @@ def _display_name(path: Path, remove_extension: bool) -> str:
 
 
 class _MarkdownSource(FileSource):
-    def _init(self, glob_str: Any, headings_key: str, filename_key: str | None, remove_extension: bool, opts: tuple) -> None:
+    def _init(
+        self, glob_str: Any, headings_key: str, filename_key: str | None, remove_extension: bool, opts: tuple
+    ) -> None:
         self.glob_str, self.headings_key, self.filename_key = glob_str, headings_key, filename_key
         self.remove_extension_in_filename = remove_extension
         self._reader_options(*opts)
@@ -268,7 +272,9 @@ class ReadMarkdownLines(_MarkdownSource):
         fire_once: bool = True,
     ) -> None:
         self.keyword_key = keyword_key
-        self._init(glob_str, headings_key, filename_key, remove_extension_in_filename, (shuffle, seed, offset, max_count))
+        self._init(
+            glob_str, headings_key, filename_key, remove_extension_in_filename, (shuffle, seed, offset, max_count)
+        )
 
     def read(self, ctx: RunContext) -> pd.DataFrame:
         from ..formats.markdown import iter_markdown_lines
@@ -301,7 +307,9 @@ class ReadMarkdownEntries(_MarkdownSource):
         fire_once: bool = True,
     ) -> None:
         self.output_key, self.include_text_in_idx_hash = output_key, include_text_in_idx_hash
-        self._init(glob_str, headings_key, filename_key, remove_extension_in_filename, (shuffle, seed, offset, max_count))
+        self._init(
+            glob_str, headings_key, filename_key, remove_extension_in_filename, (shuffle, seed, offset, max_count)
+        )
 
     def read(self, ctx: RunContext) -> pd.DataFrame:
         from ..formats.markdown import iter_markdown_entries

@@ -58,7 +58,9 @@ def _same(x: Any, y: Any) -> bool:
         return len(x) == len(y) and all(_same(a, b) for a, b in zip(x, y, strict=True))
     if isinstance(x, float) and isinstance(y, float) and np.isnan(x) and np.isnan(y):
         return True
-    return (bool(x == y) and type(x) is type(y)) or (isinstance(x, (int, float)) and isinstance(y, (int, float)) and x == y)
+    return (bool(x == y) and type(x) is type(y)) or (
+        isinstance(x, (int, float)) and isinstance(y, (int, float)) and x == y
+    )
 
 
 def __getattr__(name: str) -> Any:

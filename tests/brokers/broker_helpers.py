@@ -21,8 +21,15 @@ def resolved(srv: LocalServer, model: str = "gpt-4o-mini") -> ResolvedModel:
 def chat_job(i: Any, *, max_tokens: int = 16, op: str = "test") -> Job:
     text = f"Write a line about item {i}."
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}], "max_tokens": max_tokens}
-    return Job(f"key-{i}", "chat", body, est_input_tokens=len(text) // 4 + 4, max_output_tokens=max_tokens,
-               op=op, origin={"op": op, "idx": str(i)})
+    return Job(
+        f"key-{i}",
+        "chat",
+        body,
+        est_input_tokens=len(text) // 4 + 4,
+        max_output_tokens=max_tokens,
+        op=op,
+        origin={"op": op, "idx": str(i)},
+    )
 
 
 def chat_jobs(n: int, **kw: Any) -> list[Job]:

@@ -29,8 +29,10 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
 
 
 def echo(body: dict[str, Any]) -> dict[str, Any]:
-    return {"choices": [{"message": {"content": body["messages"][0]["content"]}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 3, "completion_tokens": 2}}
+    return {
+        "choices": [{"message": {"content": body["messages"][0]["content"]}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2},
+    }
 
 
 def test_dedupe_sends_each_key_once() -> None:
@@ -219,8 +221,9 @@ def test_two_concurrent_runs_share_a_key() -> None:
     b: list[CallRecord] = []
 
     async def both() -> tuple[Any, Any]:
-        return await asyncio.gather(broker.run(chat_jobs(10), on_record=a.append),
-                                    broker.run(chat_jobs(15), on_record=b.append))
+        return await asyncio.gather(
+            broker.run(chat_jobs(10), on_record=a.append), broker.run(chat_jobs(15), on_record=b.append)
+        )
 
     ra, rb = run(both())
     assert len(calls) == 15  # keys 0..9 were asked by both runs and sent once

@@ -77,8 +77,14 @@ def test_pause_without_limits_holds_acquire() -> None:
 
 def test_learns_limits_from_headers() -> None:
     lim = Limiter(RateLimits(rpm=10_000))
-    lim.observe({"x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-requests": "499",
-                 "x-ratelimit-limit-tokens": "90000", "x-ratelimit-remaining-tokens": "89000"})
+    lim.observe(
+        {
+            "x-ratelimit-limit-requests": "500",
+            "x-ratelimit-remaining-requests": "499",
+            "x-ratelimit-limit-tokens": "90000",
+            "x-ratelimit-remaining-tokens": "89000",
+        }
+    )
     assert lim.rpm == 500  # smaller than configured: the server knows better
     assert lim.tpm == 90000
     lim.observe({"x-ratelimit-limit-requests": "50000", "x-ratelimit-remaining-requests": "10"})
@@ -94,8 +100,13 @@ def test_learning_can_be_switched_off() -> None:
 def test_exhausted_bucket_pauses_for_one_unit() -> None:
     clock = Clock()
     lim = Limiter(clock=clock)
-    lim.observe({"x-ratelimit-limit-requests": "600", "x-ratelimit-remaining-requests": "0",
-                 "x-ratelimit-reset-requests": "1m0s"})
+    lim.observe(
+        {
+            "x-ratelimit-limit-requests": "600",
+            "x-ratelimit-remaining-requests": "0",
+            "x-ratelimit-reset-requests": "1m0s",
+        }
+    )
     assert lim.paused_until - clock() == pytest.approx(0.1)  # 60 s to refill 600 -> 0.1 s for one
 
 

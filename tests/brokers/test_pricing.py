@@ -19,9 +19,7 @@ def test_known_models_cost_per_million_tokens():
     assert pricing.cost_usd("deepseek-r1-671b", "lambda", 1_000_000, 1_000_000) == pytest.approx(0.54 + 2.18)
     for m in ("gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "o3-mini", "o4-mini", "gpt-5", "gpt-5-mini",
               "text-embedding-3-large", "text-embedding-ada-002", "deepseek-chat"):  # fmt: skip
-        assert (
-            pricing.lookup_price(m, "openai" if not m.startswith("deepseek") else "deepseek") is not None
-        ), m
+        assert pricing.lookup_price(m, "openai" if not m.startswith("deepseek") else "deepseek") is not None, m
 
 
 def test_batch_is_half_price_for_openai_models():
@@ -30,9 +28,7 @@ def test_batch_is_half_price_for_openai_models():
 
 
 def test_dated_snapshots_and_vendor_prefixes_fall_back_to_the_base_model():
-    assert pricing.lookup_price("gpt-4o-mini-2024-07-18", "openai") == pricing.lookup_price(
-        "gpt-4o-mini", "openai"
-    )
+    assert pricing.lookup_price("gpt-4o-mini-2024-07-18", "openai") == pricing.lookup_price("gpt-4o-mini", "openai")
     assert pricing.lookup_price("o3-mini-2025-01-31", "openai").input_per_1m == 1.10
     assert pricing.lookup_price("gpt-4o-2024-05-13", "openai").input_per_1m == 5.0  # its own entry wins
     assert pricing.lookup_price("openai/gpt-4o-mini", "openrouter").output_per_1m == 0.60

@@ -43,7 +43,9 @@ def test_refused_connection_is_transient() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens here once the socket is closed
     with pytest.raises(TransientError, match="connection"):
-        run(transport.post_checked(f"http://127.0.0.1:{port}/v1/chat/completions", BODY, transport.auth_headers(SECRET)))
+        run(
+            transport.post_checked(f"http://127.0.0.1:{port}/v1/chat/completions", BODY, transport.auth_headers(SECRET))
+        )
 
 
 def test_one_session_per_loop_and_aclose(server) -> None:

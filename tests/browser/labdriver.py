@@ -25,9 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get(
-    "BFNB_CHROMIUM", "/usr/bin/chromium"
-)  # Debian's: Playwright cannot fetch its own here
+CHROMIUM = os.environ.get("BFNB_CHROMIUM", "/usr/bin/chromium")  # Debian's: Playwright cannot fetch its own here
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -112,9 +110,7 @@ class LabServer:
             capture_output=True,
         )
         settings = Path(self.env["JUPYTERLAB_SETTINGS_DIR"]) / "@jupyterlab"
-        _write_json(
-            settings / "notebook-extension" / "tracker.jupyterlab-settings", {"windowingMode": "none"}
-        )
+        _write_json(settings / "notebook-extension" / "tracker.jupyterlab-settings", {"windowingMode": "none"})
         _write_json(
             settings / "apputils-extension" / "notification.jupyterlab-settings",
             {"fetchNews": "false", "checkForUpdates": False},
@@ -165,9 +161,7 @@ class LabServer:
 
     def api(self, path: str, method: str = "GET") -> object:
         """JSON from the server's REST API (``/api/kernels`` …)."""
-        req = urllib.request.Request(
-            self.url + path, method=method, headers={"Authorization": f"token {self.token}"}
-        )
+        req = urllib.request.Request(self.url + path, method=method, headers={"Authorization": f"token {self.token}"})
         with urllib.request.urlopen(req, timeout=10) as resp:
             body = resp.read()
         return json.loads(body) if body else None
@@ -264,12 +258,8 @@ class LabPage:
         """Open ``path`` (relative to the server root) and wait for its kernel to be idle."""
         # A fresh workspace per tab, or JupyterLab restores the notebooks earlier tests left open.
         workspace = f"t{secrets.token_hex(4)}"
-        self.page.goto(
-            f"{self.server.url}/lab/workspaces/{workspace}/tree/{path}?reset&token={self.server.token}"
-        )
-        self.page.wait_for_selector(
-            ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook", timeout=timeout * 1000
-        )
+        self.page.goto(f"{self.server.url}/lab/workspaces/{workspace}/tree/{path}?reset&token={self.server.token}")
+        self.page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook", timeout=timeout * 1000)
         self.page.wait_for_function(
             """() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
                        const k = w && w.sessionContext && w.sessionContext.session

@@ -73,8 +73,6 @@ def test_a_preview_table_and_its_button_in_jupyterlab(lab):
     path = lab.artifacts / "preview_table.png"
     out.screenshot(path=str(path))
     button.click()  # a real click: the kernel resumes the run in the background
-    lab.page.wait_for_function(
-        "(el) => el.innerText.includes('56 rows')", arg=out.element_handle(), timeout=60_000
-    )
+    lab.page.wait_for_function("(el) => el.innerText.includes('56 rows')", arg=out.element_handle(), timeout=60_000)
     assert not button.is_visible()
     copy_to_docs(path)

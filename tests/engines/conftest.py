@@ -25,7 +25,9 @@ def engine(request):
     for mark_name in ("notimpl", "never"):
         for mark in request.node.iter_markers(mark_name):
             if name in mark.args[0]:
-                request.applymarker(pytest.mark.xfail(reason=f"{mark_name} on {name}: {mark.kwargs.get('reason', '')}", strict=True))
+                request.applymarker(
+                    pytest.mark.xfail(reason=f"{mark_name} on {name}: {mark.kwargs.get('reason', '')}", strict=True)
+                )
     if name == "ray":
         request.getfixturevalue("ray_session")
     eng = get_engine(name)
@@ -56,4 +58,3 @@ def ray_session():
     yield
     if started:
         ray.shutdown()
-

@@ -53,15 +53,20 @@ def auto_equals_local(g):
 
 def test_auto_streams_ask_llm_over_real_http_and_equals_local(server, records_file, tmp_path):
     with bf.ProjectFolder("auto", 1, 0, 0):
-        g = ReadJsonl(records_file) | AskLLM("Say something about {text}.", model="gpt-4o-mini@openai") | MapField(
-            str.upper, "text"
+        g = (
+            ReadJsonl(records_file)
+            | AskLLM("Say something about {text}.", model="gpt-4o-mini@openai")
+            | MapField(str.upper, "text")
         )
     got = auto_equals_local(g)
     sent = server.stats()["answered"]
     assert sent == N and (got["status"] == "done").all()  # the local run was served by the ledger
 
     def seen():
-        return [(n.label, n.cached, n.rows_in, n.rows_out, n.calls_sent, n.calls_cached, n.cost_usd) for n in g.last_run.nodes]
+        return [
+            (n.label, n.cached, n.rows_in, n.rows_out, n.calls_sent, n.calls_cached, n.cost_usd)
+            for n in g.last_run.nodes
+        ]
 
     memo.clear()
     g.run()  # a re-run: served as the whole-batch engine serves it (checkpoint, calls, spend)
@@ -87,17 +92,25 @@ def test_auto_streams_ask_llm_over_real_http_and_equals_local(server, records_fi
 
 def test_auto_streams_sort_and_equals_local(records_file, tmp_path):
     out = tmp_path / "sorted.jsonl"
-    got = auto_equals_local(ReadJsonl(records_file) | Sort("text", reverse=True) | MapField(str.upper, "text") | WriteJsonl(out))
+    got = auto_equals_local(
+        ReadJsonl(records_file) | Sort("text", reverse=True) | MapField(str.upper, "text") | WriteJsonl(out)
+    )
     assert len(got) == N and got["text"].tolist() != sorted(got["text"], reverse=True)  # sort_index undid the order
     streamed = out.read_bytes()
     memo.clear()
-    (ReadJsonl(records_file) | Sort("text", reverse=True) | MapField(str.upper, "text") | WriteJsonl(out)).run(engine="local")
+    (ReadJsonl(records_file) | Sort("text", reverse=True) | MapField(str.upper, "text") | WriteJsonl(out)).run(
+        engine="local"
+    )
     assert out.read_bytes() == streamed  # the same file, in the same order
 
 
 def test_a_tagged_ask_llm_keeps_its_versions_on_auto(server, records_file):
     with bf.ProjectFolder("auto_versions", 1, 0, 0):
-        g = ReadJsonl(records_file) | AskLLM("Rate {text}.", model="gpt-4o-mini@openai").tag("rating") | MapField(str.upper, "text")
+        g = (
+            ReadJsonl(records_file)
+            | AskLLM("Rate {text}.", model="gpt-4o-mini@openai").tag("rating")
+            | MapField(str.upper, "text")
+        )
         g.run()
         assert g.last_run.engine == "stream"
         versions = bf.versions("rating")

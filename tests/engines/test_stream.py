@@ -109,7 +109,12 @@ def test_sort_and_shuffle_spill_and_equal_the_whole_batch_engine(tmp_path):
     from bfnb.op import Shuffle
 
     src = tmp_path / "in.jsonl"
-    src.write_bytes(b"".join(orjson.dumps({"n": (i * 7919) % 53, "s": f"x{i}", **({"k": None} if i % 9 == 0 else {})}) + b"\n" for i in range(53)))
+    src.write_bytes(
+        b"".join(
+            orjson.dumps({"n": (i * 7919) % 53, "s": f"x{i}", **({"k": None} if i % 9 == 0 else {})}) + b"\n"
+            for i in range(53)
+        )
+    )
     for mid in (Sort("n", reverse=True), Sort("k", "s"), Shuffle(5)):
         g = ReadJsonl(src) | mid | TakeFirstN(20) | WriteJsonl(tmp_path / "out.jsonl")
         memo.clear()

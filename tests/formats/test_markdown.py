@@ -90,10 +90,7 @@ def test_backtick_fence_info_string_cannot_hold_backticks():
 
 
 def test_entries_root_text_blank_lines_and_hard_breaks():
-    text = (
-        "\n\nPrologue  \n\n# Chapter 1\n\n\nIt began.  \nThen more.\n\n\n"
-        "## Scene\nx\n# Empty\n\n# Last\ny"
-    )
+    text = "\n\nPrologue  \n\n# Chapter 1\n\n\nIt began.  \nThen more.\n\n\n## Scene\nx\n# Empty\n\n# Last\ny"
     assert list(iter_markdown_entries(text)) == [
         ([], "Prologue", 3),
         (["Chapter 1"], "It began.\nThen more.", 5),

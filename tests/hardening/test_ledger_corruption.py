@@ -19,7 +19,6 @@ MODEL = "gpt-4o-mini@openai"
 WORDS = [f"myth {i}" for i in range(8)]
 
 
-
 def poems() -> bf.Graph:
     with bf.ProjectFolder("corrupt", 1, 0, 0):
         return bf.Graph() | FromList([{"keyword": w} for w in WORDS]) | AskLLM("A poem about {keyword}.", model=MODEL)

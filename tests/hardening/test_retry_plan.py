@@ -21,7 +21,9 @@ def test_a_retry_after_within_max_wait_is_honoured_and_a_longer_one_gives_up():
     assert retry_plan(RateLimitError("HTTP 429", retry_after=45.0), 1, RETRY, 0.0) >= 45.0
     plan = retry_plan(RateLimitError("HTTP 429", retry_after=86400.0), 1, RETRY, 0.0)
     assert isinstance(plan, str) and "86400 s (Retry-After)" in plan and "bf.Retry(max_wait_s=60)" in plan
-    patient = bf.Retry(max_wait_s=90000, timeouts=bf.Timeouts(call_deadline=100000))  # both: the wait is inside the call
+    patient = bf.Retry(
+        max_wait_s=90000, timeouts=bf.Timeouts(call_deadline=100000)
+    )  # both: the wait is inside the call
     assert retry_plan(RateLimitError("HTTP 429", retry_after=86400.0), 1, patient, 0.0) >= 86400
     short_deadline = retry_plan(RateLimitError("HTTP 429", retry_after=86400.0), 1, bf.Retry(max_wait_s=90000), 0.0)
     assert isinstance(short_deadline, str) and "call deadline of 150 s" in short_deadline

@@ -203,4 +203,3 @@ def test_an_unwritable_claims_file_fails_clearly(tmp_path):
     (tmp_path / CLAIMS_FILE).touch(mode=0o444)
     with pytest.raises(LedgerError, match="claims file"):
         FileClaimStore(tmp_path / CLAIMS_FILE)
-

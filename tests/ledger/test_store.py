@@ -231,7 +231,11 @@ def test_to_pandas_has_exactly_the_documented_columns(tmp_path):
         df = ledger.to_pandas()
     assert list(empty.columns) == list(df.columns) == documented and len(empty) == 0
     assert [str(t) for t in df.dtypes[["input_tokens", "total_tokens", "cost_usd", "t_done", "batch"]]] == [
-        "int64", "int64", "float64", "float64", "bool"
+        "int64",
+        "int64",
+        "float64",
+        "float64",
+        "bool",
     ]
     assert df["key"].tolist() == [key(1), key(2), key(3)]
     assert df["total_tokens"].tolist() == [11 + 20, 12, 13 + 20]

@@ -119,9 +119,7 @@ def test_malformed_input_file_fails_the_batch_with_line_errors():
         f = client.files.create(file=("x.jsonl", content), purpose="batch")
         done = wait_until(
             client,
-            client.batches.create(
-                input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h"
-            ).id,
+            client.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h").id,
             {"failed"},
         )
         codes = {(e.code, e.line) for e in done.errors.data}
@@ -137,9 +135,7 @@ def test_unknown_ids_and_endpoints_are_refused():
         with pytest.raises(openai.NotFoundError):
             client.files.retrieve("file-nope")
         with pytest.raises(openai.BadRequestError, match="No such File"):
-            client.batches.create(
-                input_file_id="file-nope", endpoint="/v1/chat/completions", completion_window="24h"
-            )
+            client.batches.create(input_file_id="file-nope", endpoint="/v1/chat/completions", completion_window="24h")
         f = client.files.create(file=("x.jsonl", jsonl([chat_line(0)])), purpose="batch")
         with pytest.raises(openai.BadRequestError, match="Unsupported endpoint"):
             client.batches.create(input_file_id=f.id, endpoint="/v1/completions", completion_window="24h")  # type: ignore[arg-type]
@@ -152,9 +148,7 @@ def test_batch_stays_in_progress_for_the_delay_and_can_be_cancelled():
     with local_server(batch_delay_s=30) as srv:
         client = client_for(srv)
         f = client.files.create(file=("x.jsonl", jsonl([chat_line(i) for i in range(3)])), purpose="batch")
-        batch = client.batches.create(
-            input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h"
-        )
+        batch = client.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h")
         running = wait_until(client, batch.id, {"in_progress"})
         assert running.request_counts.total == 3 and running.output_file_id is None
         assert client.batches.cancel(batch.id).status == "cancelling"

@@ -16,9 +16,7 @@ jsonschema = pytest.importorskip("jsonschema")
 
 
 def chat(content: str, **kw) -> dict:
-    return model.chat_completion(
-        {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": content}], **kw}
-    )
+    return model.chat_completion({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": content}], **kw})
 
 
 def text(resp: dict, i: int = 0) -> str:
@@ -80,19 +78,13 @@ def test_usage_counts_chars_over_four_plus_four_per_message():
     resp = model.chat_completion({"model": "m", "messages": messages})
     assert resp["usage"]["prompt_tokens"] == (4 + 4) + (11 + 4)
     assert resp["usage"]["completion_tokens"] == -(-len(text(resp)) // 4)
-    assert (
-        resp["usage"]["total_tokens"] == resp["usage"]["prompt_tokens"] + resp["usage"]["completion_tokens"]
-    )
+    assert resp["usage"]["total_tokens"] == resp["usage"]["prompt_tokens"] + resp["usage"]["completion_tokens"]
 
 
 def test_content_parts_and_system_only_prompts_are_answered():
     parts = [{"type": "text", "text": "Describe the Minotaur"}, {"type": "text", "text": "in the labyrinth"}]
-    assert "Minotaur" in text(
-        model.chat_completion({"model": "m", "messages": [{"role": "user", "content": parts}]})
-    )
-    assert text(
-        model.chat_completion({"model": "m", "messages": [{"role": "system", "content": "Speak of Athena"}]})
-    )
+    assert "Minotaur" in text(model.chat_completion({"model": "m", "messages": [{"role": "user", "content": parts}]}))
+    assert text(model.chat_completion({"model": "m", "messages": [{"role": "system", "content": "Speak of Athena"}]}))
 
 
 def test_line_number_questions_get_integers_from_the_prompt():

@@ -242,9 +242,7 @@ def test_retrying_dropped_and_failed_calls_is_not_a_duplicate():
 
 
 def test_embeddings_endpoint_and_a_thousand_concurrent_connections(server):
-    [(status, _, data)] = post_many(
-        server.url, [{"model": "local-embed", "input": ["a", "b c"]}], path="/embeddings"
-    )
+    [(status, _, data)] = post_many(server.url, [{"model": "local-embed", "input": ["a", "b c"]}], path="/embeddings")
     assert status == 200 and len(data["data"]) == 2
     results = post_many(server.url, [body(i) for i in range(1200)])
     assert Counter(r[0] for r in results) == {200: 1200}

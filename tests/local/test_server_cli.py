@@ -15,9 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def call(url: str, data: dict | None = None, auth: bool = False) -> dict:
     headers = {"Content-Type": "application/json"} | ({"Authorization": "Bearer sk-test"} if auth else {})
-    req = urllib.request.Request(
-        url, data=None if data is None else json.dumps(data).encode(), headers=headers
-    )
+    req = urllib.request.Request(url, data=None if data is None else json.dumps(data).encode(), headers=headers)
     with urllib.request.urlopen(req, timeout=30) as r:
         return json.loads(r.read())
 

@@ -122,7 +122,9 @@ def test_missing_idx_key_names_file_line_and_field(tmp_path, out):
 
 def test_a_writer_failing_midway_leaves_its_old_file(out):
     # the second line cannot be written as markdown: nothing is written at all
-    bad = FromList([{"idx": "a", "keyword": "ok", "headings": []}, {"idx": "b", "keyword": "two\nlines", "headings": []}])
+    bad = FromList(
+        [{"idx": "a", "keyword": "ok", "headings": []}, {"idx": "b", "keyword": "two\nlines", "headings": []}]
+    )
     md = out.parent / "result.md"
     md.write_text("old\n")
     with pytest.raises(bf.OpError) as e:

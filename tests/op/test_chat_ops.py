@@ -56,15 +56,32 @@ def test_seed_roleplay_snippet_runs_offline_with_5_teacher_and_3_student_turns(t
 
 
 def test_character_sees_history_from_its_own_side():
-    hist = [{"role": "Teacher", "content": "Hello"}, {"role": "Student", "content": "Hi"}, {"role": "Student", "content": "Question?"}]
+    hist = [
+        {"role": "Teacher", "content": "Hello"},
+        {"role": "Student", "content": "Hi"},
+        {"role": "Student", "content": "Question?"},
+    ]
     msgs = character_messages("Teacher", hist)
-    assert msgs == [{"role": "assistant", "content": "Hello"}, {"role": "user", "content": "Student: Hi\nStudent: Question?"}]
+    assert msgs == [
+        {"role": "assistant", "content": "Hello"},
+        {"role": "user", "content": "Student: Hi\nStudent: Question?"},
+    ]
 
 
 def test_update_history_and_transform_ops():
     g = (
         bf.Graph()
-        | FromList([{"text": "hi", "llm_request": {"model": "x@local", "messages": [{"role": "A", "content": "a"}, {"role": "B", "content": "b"}]}}])
+        | FromList(
+            [
+                {
+                    "text": "hi",
+                    "llm_request": {
+                        "model": "x@local",
+                        "messages": [{"role": "A", "content": "a"}, {"role": "B", "content": "b"}],
+                    },
+                }
+            ]
+        )
         | UpdateChatHistory(character_name="A")
         | TransformCharacterDialogueForLLM(character_name="B")
     )

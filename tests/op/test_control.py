@@ -68,7 +68,11 @@ def test_while_keyed_and_entries_leave_at_different_rounds_then_sort():
 
 def test_writer_after_a_loop_writes_every_entry_once(tmp_path):
     path = tmp_path / "out.jsonl"
-    g = nums(1, 2, 3) | While(lambda n: n < 3, CheckPoint() | MapField(lambda n: n + 1, "n"), "n") | WriteJsonl(str(path))
+    g = (
+        nums(1, 2, 3)
+        | While(lambda n: n < 3, CheckPoint() | MapField(lambda n: n + 1, "n"), "n")
+        | WriteJsonl(str(path))
+    )
     g.run()
     lines = path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 3  # batchfactory kept only the last entry to leave the loop

@@ -25,7 +25,9 @@ def test_output_formats_and_seed_snippet_offline():
     assert all(isinstance(v, list) for v in out["embedding"]) and len({len(v) for v in vecs}) == 1
     cos = lambda a, b: float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))  # noqa: E731
     assert cos(vecs[0], vecs[1]) > cos(vecs[0], vecs[2])  # shared words → closer
-    np_out = (bf.Graph() | FromList(words) | EmbedText("keyword", model=MODEL, output_format="numpy", dimensions=64)).run()
+    np_out = (
+        bf.Graph() | FromList(words) | EmbedText("keyword", model=MODEL, output_format="numpy", dimensions=64)
+    ).run()
     assert all(isinstance(v, np.ndarray) and v.shape == (64,) and v.dtype == np.float32 for v in np_out["embedding"])
     b64 = (bf.Graph() | FromList(words) | EmbedText("keyword", model=MODEL)).run()
     assert b64["embedding"].iloc[0]["format"] == "numpy.ndarray"

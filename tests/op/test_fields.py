@@ -90,7 +90,13 @@ def test_apply_wrong_return_type_is_an_error():
 
 
 def test_setfield_forms_and_list_values_per_entry():
-    out = (src() | SetField("k", 1, "s", "x") | SetField({"l": [1, 2]}) | SetField(["z"], [None]) | ToList("k", "s", "l", "z")).execute()
+    out = (
+        src()
+        | SetField("k", 1, "s", "x")
+        | SetField({"l": [1, 2]})
+        | SetField(["z"], [None])
+        | ToList("k", "s", "l", "z")
+    ).execute()
     assert out == [{"k": 1, "s": "x", "l": [1, 2], "z": None}] * 2
 
 

@@ -16,8 +16,11 @@ def test_labeller_is_asked_once_per_item_and_answers_are_cached():
 
     def build():
         with bf.ProjectFolder("human", 1, 0, 0):
-            return bf.Graph() | FromList([{"t": "good poem"}, {"t": "bad poem"}, {"t": "good poem "}]) | AskHuman(
-                "Is this fine? {t}", ["yes", "no"], labeller=labeller)
+            return (
+                bf.Graph()
+                | FromList([{"t": "good poem"}, {"t": "bad poem"}, {"t": "good poem "}])
+                | AskHuman("Is this fine? {t}", ["yes", "no"], labeller=labeller)
+            )
 
     out = build().run()
     assert out["label"].tolist() == ["yes", "no", "yes"] and len(asked) == 3

@@ -32,16 +32,61 @@ def test_a_misspelt_keyword_names_the_one_meant():
 def test_every_seed_keyword_of_the_broker_ops_is_accepted():
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
-        AskLLM("x {w}", model="local-chat@local", output_key="text", cache_path=None, broker=None,
-               max_completion_tokens=4096, system_prompt=None, remove_cot=True, failure_behavior=BrokerFailureBehavior.STAY)
-        CallLLM(cache_path=None, broker=None, input_key="llm_request", output_key="llm_response", status_key="status",
-                job_idx_key="job_idx", keep_all_rev=True, failure_behavior="emit", barrier_level=1)
-        CallLLMEmbedding(cache_path=None, broker=None, input_key="r", output_key="e", status_key="status",
-                         job_idx_key="job_idx", keep_all_rev=True, failure_behavior="retry", barrier_level=1)
-        EmbedText("w", model="local-embedding@local", output_key="embedding", cache_path=None, broker=None,
-                  dimensions=None, dtype="float32", output_format="list")
-        AICharacter("T", "You teach.", model="local-chat@local", broker=None, name_key=None, max_completion_tokens=4096,
-                    system_prompt=None, remove_cot=True, chat_history_key="chat_history", failure_behavior="stay")
+        AskLLM(
+            "x {w}",
+            model="local-chat@local",
+            output_key="text",
+            cache_path=None,
+            broker=None,
+            max_completion_tokens=4096,
+            system_prompt=None,
+            remove_cot=True,
+            failure_behavior=BrokerFailureBehavior.STAY,
+        )
+        CallLLM(
+            cache_path=None,
+            broker=None,
+            input_key="llm_request",
+            output_key="llm_response",
+            status_key="status",
+            job_idx_key="job_idx",
+            keep_all_rev=True,
+            failure_behavior="emit",
+            barrier_level=1,
+        )
+        CallLLMEmbedding(
+            cache_path=None,
+            broker=None,
+            input_key="r",
+            output_key="e",
+            status_key="status",
+            job_idx_key="job_idx",
+            keep_all_rev=True,
+            failure_behavior="retry",
+            barrier_level=1,
+        )
+        EmbedText(
+            "w",
+            model="local-embedding@local",
+            output_key="embedding",
+            cache_path=None,
+            broker=None,
+            dimensions=None,
+            dtype="float32",
+            output_format="list",
+        )
+        AICharacter(
+            "T",
+            "You teach.",
+            model="local-chat@local",
+            broker=None,
+            name_key=None,
+            max_completion_tokens=4096,
+            system_prompt=None,
+            remove_cot=True,
+            chat_history_key="chat_history",
+            failure_behavior="stay",
+        )
 
 
 def test_a_seed_keyword_without_meaning_warns_once_naming_it():

@@ -23,6 +23,7 @@ from bfnb.op import (
 def answered(server) -> int:
     return server.stats()["answered"]
 
+
 MODEL = "gpt-4o-mini@openai"
 WORDS = [f"topic {i}" for i in range(20)]
 
@@ -149,7 +150,11 @@ def test_structured_output_with_pydantic(server):
         title: str
         lines: int
 
-    out = (bf.Graph() | FromList([{"keyword": "Icarus"}]) | AskLLM("Poem about {keyword}", model=MODEL, response_format=Answer)).run()
+    out = (
+        bf.Graph()
+        | FromList([{"keyword": "Icarus"}])
+        | AskLLM("Poem about {keyword}", model=MODEL, response_format=Answer)
+    ).run()
     value = out["text"].iloc[0]
     assert set(value) == {"title", "lines"} and isinstance(value["lines"], int)
 

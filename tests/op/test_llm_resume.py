@@ -39,7 +39,9 @@ def _env(tmp_path, server):
 def test_kill_9_mid_run_then_rerun_completes_with_no_duplicate_request_bodies(tmp_path):
     with LocalServer(latency_s=0.05).start() as server:
         env = _env(tmp_path, server)
-        proc = subprocess.Popen([sys.executable, "-c", SCRIPT, "400", "chat"], env=env, stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SCRIPT, "400", "chat"], env=env, stdout=subprocess.PIPE, text=True
+        )
         deadline = time.time() + 60
         while server.stats()["answered"] < 60 and time.time() < deadline:
             time.sleep(0.02)
@@ -47,7 +49,9 @@ def test_kill_9_mid_run_then_rerun_completes_with_no_duplicate_request_bodies(tm
         proc.wait()
         first = server.stats()["answered"]
         assert 0 < first < 400, "the kill should land mid-run"
-        done = subprocess.run([sys.executable, "-c", SCRIPT, "400", "chat"], env=env, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-c", SCRIPT, "400", "chat"], env=env, capture_output=True, text=True, timeout=120
+        )
         assert "DONE 400" in done.stdout, done.stderr[-2000:]
         st = server.stats()
         assert st["duplicates"] == 0  # no call the client had received was paid for twice
@@ -59,7 +63,9 @@ def test_kill_9_mid_run_then_rerun_completes_with_no_duplicate_request_bodies(tm
 def test_batch_api_survives_a_restart_without_resubmitting(tmp_path):
     with LocalServer(batch_delay_s=3.0).start() as server:
         env = _env(tmp_path, server)
-        proc = subprocess.Popen([sys.executable, "-c", SCRIPT, "30", "batch"], env=env, stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SCRIPT, "30", "batch"], env=env, stdout=subprocess.PIPE, text=True
+        )
         deadline = time.time() + 30
         import json
         import urllib.request
@@ -74,11 +80,15 @@ def test_batch_api_survives_a_restart_without_resubmitting(tmp_path):
         assert batches(), "the first run should have submitted a batch"
         os.kill(proc.pid, signal.SIGKILL)  # restart while the batch is still in progress
         proc.wait()
-        done = subprocess.run([sys.executable, "-c", SCRIPT, "30", "batch"], env=env, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-c", SCRIPT, "30", "batch"], env=env, capture_output=True, text=True, timeout=120
+        )
         assert "DONE 30" in done.stdout, done.stderr[-2000:]
         assert len(batches()) == 1  # re-attached to the submitted batch instead of submitting again
         led = __import__("bfnb").Ledger(tmp_path / "data" / "resume_v1.0.0" / "ledger").to_pandas()
         assert led["batch"].all()
         full = __import__("bfnb.brokers.pricing", fromlist=["cost_usd"]).cost_usd
         row = led.iloc[0]
-        assert row["cost_usd"] == pytest.approx(full("gpt-4o-mini", "openai", row["input_tokens"], row["output_tokens"]) / 2)
+        assert row["cost_usd"] == pytest.approx(
+            full("gpt-4o-mini", "openai", row["input_tokens"], row["output_tokens"]) / 2
+        )

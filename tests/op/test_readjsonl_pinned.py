@@ -68,7 +68,11 @@ def test_readjsonl_gives_the_pinned_idx_and_values(tmp_path):
 def test_readjsonl_and_fromlist_agree_on_the_same_records(tmp_path):
     p = tmp_path / "a.jsonl"
     p.write_text("\n".join(LINES[:3]) + "\n", encoding="utf-8")
-    records = [{"text": "hello", "n": 1}, {"n": 1, "text": "hello", "extra": None}, {"text": "café 中文", "score": 0.5, "ok": True}]
+    records = [
+        {"text": "hello", "n": 1},
+        {"n": 1, "text": "hello", "extra": None},
+        {"text": "café 中文", "score": 0.5, "ok": True},
+    ]
     assert ReadJsonl(p).to_graph().run().index.tolist() == FromList(records).to_graph().run().index.tolist() == IDX[:3]
 
 

@@ -35,10 +35,32 @@ from bfnb.op import (
 
 def rich_records():
     return [
-        {"idx": "a", "rev": 2, "text": "héllo", "n": 1, "x": 0.5, "ok": True, "arr": np.arange(3, dtype="float32"),
-         "raw": b"\x00\xff", "tags": ["p", "q"], "meta": {"k": [1, None]}, "none": None},
-        {"idx": "b", "rev": 0, "text": None, "n": 2, "x": float("nan"), "ok": False, "arr": np.zeros((2, 2)),
-         "raw": b"", "tags": [], "meta": {}, "none": None},
+        {
+            "idx": "a",
+            "rev": 2,
+            "text": "héllo",
+            "n": 1,
+            "x": 0.5,
+            "ok": True,
+            "arr": np.arange(3, dtype="float32"),
+            "raw": b"\x00\xff",
+            "tags": ["p", "q"],
+            "meta": {"k": [1, None]},
+            "none": None,
+        },
+        {
+            "idx": "b",
+            "rev": 0,
+            "text": None,
+            "n": 2,
+            "x": float("nan"),
+            "ok": False,
+            "arr": np.zeros((2, 2)),
+            "raw": b"",
+            "tags": [],
+            "meta": {},
+            "none": None,
+        },
     ]
 
 
@@ -74,7 +96,9 @@ def test_writeparquet_then_readparquet_gives_the_same_batch(tmp_path):
 
 def test_writejsonl_output_keys_and_a_path_without_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    out = (FromList([{"idx": "a", "t": "x", "u": 1}]) | WriteJsonl("plain.jsonl", output_keys="t") | ToList("u")).execute()
+    out = (
+        FromList([{"idx": "a", "t": "x", "u": 1}]) | WriteJsonl("plain.jsonl", output_keys="t") | ToList("u")
+    ).execute()
     assert out == [1]  # the batch passes through unchanged
     assert json.loads((tmp_path / "plain.jsonl").read_text()) == {"idx": "a", "rev": 0, "t": "x"}
 
@@ -161,7 +185,9 @@ def test_several_collectors_return_a_tuple_in_graph_order():
 
 
 def test_print_entry_and_field(capsys):
-    (FromList([{"idx": "k1", "t": "hello"}, {"idx": "k2", "t": "world"}]) | PrintEntry(first_n=1) | PrintField("t")).run()
+    (
+        FromList([{"idx": "k1", "t": "hello"}, {"idx": "k2", "t": "world"}]) | PrintEntry(first_n=1) | PrintField("t")
+    ).run()
     out = capsys.readouterr().out
     assert "idx: k1" in out and "t: hello" in out and "idx: k2" not in out.split("(2 entries)")[0]
     assert "--- k2 ---\nworld" in out

@@ -176,7 +176,10 @@ def test_readjsonl_idx_key_hash_keys_and_whole_record(tmp_path):
         by_hash.run()
     whole = ReadJsonl(p).to_graph().run()
     assert whole.index.is_unique and whole.index.tolist() != ["7", "8"]
-    assert whole.index.tolist() == FromList([{"id": 7, "q": "x", "a": 1}, {"id": 8, "q": "y", "a": 1}]).to_graph().run().index.tolist()
+    assert (
+        whole.index.tolist()
+        == FromList([{"id": 7, "q": "x", "a": 1}, {"id": 8, "q": "y", "a": 1}]).to_graph().run().index.tolist()
+    )
 
 
 def test_readjsonl_keys_project_and_glob_reads_json_too(tmp_path):
@@ -283,14 +286,18 @@ def test_readmarkdownlines_fields(tmp_path):
     assert out[0] == {"keyword": "intro line", "headings": [], "filename": "greek"}
     assert out[3] == {"keyword": "Iris", "headings": ["Gods", "Minor"], "filename": "greek"}
     assert [o["keyword"] for o in out] == ["intro line", "Zeus", "Hera", "Iris", "Heracles"]
-    custom = ReadMarkdownLines(p, keyword_key="k", headings_key="h", filename_key="f", remove_extension_in_filename=False)
+    custom = ReadMarkdownLines(
+        p, keyword_key="k", headings_key="h", filename_key="f", remove_extension_in_filename=False
+    )
     assert (custom | ToList()).execute()[1] == {"k": "Zeus", "h": ["Gods"], "f": "greek.md"}
 
 
 def test_readmarkdownlines_idx_survives_inserting_lines_elsewhere(tmp_path):
     p = tmp_path / "greek.md"
     p.write_text(MD)
-    before = dict(zip(*[(d := ReadMarkdownLines(p).to_graph().run())["keyword"].tolist(), d.index.tolist()], strict=True))
+    before = dict(
+        zip(*[(d := ReadMarkdownLines(p).to_graph().run())["keyword"].tolist(), d.index.tolist()], strict=True)
+    )
     p.write_text(MD.replace("Zeus\n", "New line\nZeus\n"))
     after_df = ReadMarkdownLines(p).to_graph().run()
     after = dict(zip(after_df["keyword"].tolist(), after_df.index.tolist(), strict=True))
@@ -300,7 +307,9 @@ def test_readmarkdownlines_idx_survives_inserting_lines_elsewhere(tmp_path):
 def test_readmarkdownlines_duplicate_line_names_both_line_numbers(tmp_path):
     p = tmp_path / "greek.md"
     p.write_text("# Gods\nZeus\nHera\nZeus\n# Other\nZeus\n")
-    with pytest.raises(bf.DuplicateIdxError, match=r"greek\.md:2 and .*greek\.md:4 are the same line under the same headings"):
+    with pytest.raises(
+        bf.DuplicateIdxError, match=r"greek\.md:2 and .*greek\.md:4 are the same line under the same headings"
+    ):
         ReadMarkdownLines(p).to_graph().run()
 
 

@@ -66,7 +66,9 @@ def test_an_answer_failing_its_schema_is_a_failed_row_with_the_validation_error(
 
 
 def test_output_keys_must_name_schema_fields_and_need_a_schema():
-    with pytest.raises(ValueError, match=r"\['mood'\], which the response_format lacks; its fields: \['label', 'reason'\]"):
+    with pytest.raises(
+        ValueError, match=r"\['mood'\], which the response_format lacks; its fields: \['label', 'reason'\]"
+    ):
         AskLLM("{review}", response_format=Verdict, output_key=["label", "mood"])
     with pytest.raises(TypeError, match="give response_format="):
         AskLLM("{review}", output_key=["label", "reason"])
@@ -75,7 +77,11 @@ def test_output_keys_must_name_schema_fields_and_need_a_schema():
 def test_a_json_schema_dict_is_checked_too():
     from bfnb.op.answers import parse_answer
 
-    schema = {"type": "object", "properties": {"label": {"type": "string", "enum": ["pos", "neg"]}}, "required": ["label"]}
+    schema = {
+        "type": "object",
+        "properties": {"label": {"type": "string", "enum": ["pos", "neg"]}},
+        "required": ["label"],
+    }
     assert parse_answer('{"label": "pos"}', schema) == ({"label": "pos"}, None)
     assert "one of ['pos', 'neg']" in parse_answer('{"label": "meh"}', schema)[1]
     assert "lacks ['label']" in parse_answer("{}", schema)[1]

@@ -114,8 +114,12 @@ def test_failures_are_retried_and_concurrency_is_bounded(monkeypatch):
     retries: list = []
     unsubscribe = bus.subscribe(lambda e: retries.append(e) if isinstance(e, CallRetrying) else None)
     try:
-        g = graph(search, version="1", limits=bf.RateLimits(concurrency=2),
-                  retry=bf.Retry(max_attempts=4, backoff_base_s=0.01, backoff_max_s=0.02))
+        g = graph(
+            search,
+            version="1",
+            limits=bf.RateLimits(concurrency=2),
+            retry=bf.Retry(max_attempts=4, backoff_base_s=0.01, backoff_max_s=0.02),
+        )
         out = g.run()
     finally:
         unsubscribe()
@@ -209,8 +213,9 @@ assert (out["status"] == "done").all(), out
 """
     env = {**os.environ, "BFNB_DATA_DIR": str(tmp_path / "projects")}
     try:
-        procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE, text=True)
-                 for _ in range(2)]
+        procs = [
+            subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE, text=True) for _ in range(2)
+        ]
         errs = [p.communicate(timeout=120)[1] for p in procs]
     finally:
         search.close()

@@ -13,7 +13,11 @@ MODEL = "gpt-4o-mini@openai"  # priced in the table, answered by the local serve
 
 def graph(words):
     with bf.ProjectFolder("exec", 1, 0, 0):
-        return FromList([{"keyword": w} for w in words]) | AskLLM("Poem about {keyword}.", model=MODEL, max_completion_tokens=100) | OutputEntries()
+        return (
+            FromList([{"keyword": w} for w in words])
+            | AskLLM("Poem about {keyword}.", model=MODEL, max_completion_tokens=100)
+            | OutputEntries()
+        )
 
 
 def test_execute_without_dispatch_sends_nothing_and_says_what_waits(server, capsys):

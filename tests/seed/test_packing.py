@@ -30,10 +30,24 @@ def sample_records():
     rgb = Image.fromarray(rng.integers(0, 255, (6, 9, 3), dtype=np.uint8), "RGB")
     gray16 = Image.fromarray(rng.integers(0, 60000, (4, 5)).astype(np.uint16))
     return [
-        {"idx": "a", "emb": rng.random(5, dtype=np.float32), "blob": b"\x00\xffraw", "img": rgb,
-         "audio": wav_bytes(tone), "samples": tone.astype("float32") / 3000, "meta": {"n": [np.float16(1.5)]}},
-        {"idx": "b", "emb": np.zeros((2, 3), dtype=np.float16), "blob": b"", "img": gray16,
-         "audio": b"OggS\x00fake", "samples": np.array([], dtype="float32"), "meta": {"n": []}},
+        {
+            "idx": "a",
+            "emb": rng.random(5, dtype=np.float32),
+            "blob": b"\x00\xffraw",
+            "img": rgb,
+            "audio": wav_bytes(tone),
+            "samples": tone.astype("float32") / 3000,
+            "meta": {"n": [np.float16(1.5)]},
+        },
+        {
+            "idx": "b",
+            "emb": np.zeros((2, 3), dtype=np.float16),
+            "blob": b"",
+            "img": gray16,
+            "audio": b"OggS\x00fake",
+            "samples": np.array([], dtype="float32"),
+            "meta": {"n": []},
+        },
     ]
 
 
@@ -73,8 +87,14 @@ def test_arrays_bytes_images_and_audio_round_trip(tmp_path, fmt):
 def test_the_seeds_packed_values_are_read_as_values(tmp_path):
     arr = np.arange(6, dtype=np.float16).reshape(2, 3)
     seed = bf.base64
-    line = {"idx": "k", "rev": 0, "emb": seed.encode_ndarray(arr), "raw": seed.encode_bytes(b"meow"),
-            "pic": seed.encode_image(Image.new("RGB", (3, 2), (9, 8, 7))), "text": "plain"}
+    line = {
+        "idx": "k",
+        "rev": 0,
+        "emb": seed.encode_ndarray(arr),
+        "raw": seed.encode_bytes(b"meow"),
+        "pic": seed.encode_image(Image.new("RGB", (3, 2), (9, 8, 7))),
+        "text": "plain",
+    }
     path = tmp_path / "seed.jsonl"
     path.write_text(json.dumps(line) + "\n")  # a file as batchfactory wrote it
     (e,) = (ReadJsonl(str(path)) | OutputEntries()).execute()
@@ -88,7 +108,9 @@ def test_the_seeds_packed_values_are_read_as_values(tmp_path):
 def test_writing_the_seeds_form_and_a_dict_that_only_looks_packed(tmp_path):
     lookalike = {"format": "bytes", "bytes": "aGk="}  # a user's dict, not a packed value
     path = tmp_path / "out.jsonl"
-    (FromList([{"idx": "k", "emb": np.ones(2, dtype="float32"), "d": lookalike}]) | WriteJsonl(path, packing="seed")).run()
+    (
+        FromList([{"idx": "k", "emb": np.ones(2, dtype="float32"), "d": lookalike}]) | WriteJsonl(path, packing="seed")
+    ).run()
     rec = json.loads(path.read_text())
     assert rec["emb"] == {"format": "numpy.ndarray", "bytes": "AACAPwAAgD8=", "dtype": "float32", "shape": [2]}
     (e,) = (ReadJsonl(str(path)) | OutputEntries()).execute()

@@ -10,10 +10,19 @@ md = bf.markdown
 
 
 def test_bf_markdown_is_the_seed_shaped_module():
-    for name in ["detect_markdown_heading_line", "update_markdown_headings", "generate_markdown_heading_lines",
-                 "escape_markdown_heading_line", "detect_code_fence", "escape_markdown_headings",
-                 "iter_markdown_lines", "iter_markdown_entries", "write_markdown_lines", "write_markdown_entries",
-                 "build_sort_key_from_headings"]:
+    for name in [
+        "detect_markdown_heading_line",
+        "update_markdown_headings",
+        "generate_markdown_heading_lines",
+        "escape_markdown_heading_line",
+        "detect_code_fence",
+        "escape_markdown_headings",
+        "iter_markdown_lines",
+        "iter_markdown_entries",
+        "write_markdown_lines",
+        "write_markdown_entries",
+        "build_sort_key_from_headings",
+    ]:
         assert callable(getattr(md, name)), name
     assert md.build_sort_key_from_headings(["Ch 10", "x"]) == [(10, "Ch 10"), (0, "x")]
 
@@ -37,7 +46,11 @@ def test_reading_lines_respects_fences(tmp_path):
     p.write_text("# H\n````\n# comment\n```\n````\nafter\n", encoding="utf-8")
     # the seed read "# comment" as a heading; and "```" (shorter) does not close a "````" fence
     assert list(md.iter_markdown_lines(p)) == [
-        (["H"], "````"), (["H"], "# comment"), (["H"], "```"), (["H"], "````"), (["H"], "after")
+        (["H"], "````"),
+        (["H"], "# comment"),
+        (["H"], "```"),
+        (["H"], "````"),
+        (["H"], "after"),
     ]
     assert list(md.iter_markdown_entries(p)) == [(["H"], "````\n# comment\n```\n````\nafter\n")]
 

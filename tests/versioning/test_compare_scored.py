@@ -44,7 +44,9 @@ def test_the_view_escapes_answers_and_marks_right_and_wrong():
 
 
 def test_a_subfield_of_a_dict_answer_is_compared_and_scored():
-    a = from_columns(["x", "y"], {"gold": ["pos", "neg"], "s": [{"label": "pos", "why": "a"}, {"label": "pos", "why": "b"}]})
+    a = from_columns(
+        ["x", "y"], {"gold": ["pos", "neg"], "s": [{"label": "pos", "why": "a"}, {"label": "pos", "why": "b"}]}
+    )
     b = from_columns(["x", "y"], {"gold": ["pos", "neg"], "s": [{"label": "pos"}, None]})
     c = bf.compare(a, b, field="s.label", truth="gold")
     assert c.frame["A"].tolist() == ["pos", "pos"] and c.frame["B"].tolist() == ["pos", None]
@@ -65,8 +67,11 @@ def test_two_graphs_without_truth_keep_the_two_column_view_and_a_missing_field_i
 
 def test_a_judge_scores_agreement_and_its_calls_count_in_each_versions_cost(server):
     with bf.ProjectFolder("judged", 0, 0, 1):
-        judge = AskLLM("Review: {review}\nLabel: {label}\nIs the label right? Answer yes or no.",
-                       model="gpt-4o-mini@openai", output_key="verdict")
+        judge = AskLLM(
+            "Review: {review}\nLabel: {label}\nIs the label right? Answer yes or no.",
+            model="gpt-4o-mini@openai",
+            output_key="verdict",
+        )
         a, b = side(["pos"] * 10), side(["neg"] * 10)
         c = bf.compare(a, b, field="label", judge=judge, labels=["a", "b"])
     assert c.score_name == "agreement" and [s.n for s in c.scores] == [10, 10]

@@ -56,8 +56,16 @@ def test_paired_counts_and_wording():
 
 @pytest.mark.parametrize(
     "value, expected",
-    [("Yes, it is right.", True), ("no", False), (True, True), (0.8, True), (0, False), (None, None),
-     ({"verdict": "correct"}, True), ("Correct (local model)", True)],
+    [
+        ("Yes, it is right.", True),
+        ("no", False),
+        (True, True),
+        (0.8, True),
+        (0, False),
+        (None, None),
+        ({"verdict": "correct"}, True),
+        ("Correct (local model)", True),
+    ],
 )
 def test_a_judge_answer_becomes_a_verdict(value, expected):
     assert S.verdict(value) is expected

@@ -80,7 +80,9 @@ def test_versions_are_listed_and_compared_in_a_new_process_without_a_request(ser
         "print(c.scores_frame()['cost_usd'].tolist())\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=True
+    ).stdout
     assert "2 versions of 'sentiment' in project 'iter' · read from disk, nothing sent" in out
     assert "v2" in out and "prompt" in out
     costs = json.loads(out.strip().splitlines()[-1].replace("'", '"'))

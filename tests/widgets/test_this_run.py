@@ -63,7 +63,6 @@ def test_this_run_subtracts_the_baseline_of_the_same_session_only():
     assert b.paused and view == b
 
 
-
 def test_a_background_runs_panel_counts_only_that_run():
     """The background panel's brokers (``since_now``) show what the run did, not the kernel's total."""
     from bfnb.brokers.registry import all_brokers

@@ -239,7 +239,18 @@ class _RayRun:
                 t = time.perf_counter()
                 self.values[nid] = self._run_node(nid, op, rep)
                 rep.seconds = time.perf_counter() - t
-            bus.emit(NodeFinished(self.run_id, nid, rep.label, rep.rows_in, rep.rows_out, bool(rep.cached), rep.seconds, rep.fingerprint))
+            bus.emit(
+                NodeFinished(
+                    self.run_id,
+                    nid,
+                    rep.label,
+                    rep.rows_in,
+                    rep.rows_out,
+                    bool(rep.cached),
+                    rep.seconds,
+                    rep.fingerprint,
+                )
+            )
         for nid in self.keep:
             if nid in self.values:
                 whole = self.as_df(self.values[nid][0])
@@ -339,7 +350,9 @@ class _RayRun:
 
             if not len(body):
                 return batch
-            ctx = EngineContext(body, dispatch_brokers=self.ctx.dispatch_brokers, use_memo=False, options=self.ctx.options)
+            ctx = EngineContext(
+                body, dispatch_brokers=self.ctx.dispatch_brokers, use_memo=False, options=self.ctx.options
+            )
             sub = _RayRun(self.engine, make_plan(body, input_fingerprint=fingerprint), ctx, inputs=batch)
             sub.options, sub.calls, sub.run_id = self.options, self.calls, self.run_id
             sub.drive()

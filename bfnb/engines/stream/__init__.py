@@ -228,7 +228,18 @@ class _StreamRun:
             rep.incomplete = bool(self.contexts.get(node.id) and self.contexts[node.id].incomplete)
             if not rep.cached:
                 _ROWS_SEEN[rep.fingerprint] = rep.rows_out
-            bus.emit(NodeFinished(self.run_id, node.id, rep.label, rep.rows_in, rep.rows_out, bool(rep.cached), rep.seconds, rep.fingerprint))
+            bus.emit(
+                NodeFinished(
+                    self.run_id,
+                    node.id,
+                    rep.label,
+                    rep.rows_in,
+                    rep.rows_out,
+                    bool(rep.cached),
+                    rep.seconds,
+                    rep.fingerprint,
+                )
+            )
         for nid, parts in self.kept.items():
             if nid not in self.reports:
                 continue  # upstream of a memo or checkpoint hit: not run
@@ -242,7 +253,9 @@ class _StreamRun:
 
     def _report(self, node: Node) -> NodeReport:
         op = node.op
-        rep = NodeReport(node.id, op.display_name(), op.kind, node.tag, self.plan.fingerprints[node.id], op_label=node.label())
+        rep = NodeReport(
+            node.id, op.display_name(), op.kind, node.tag, self.plan.fingerprints[node.id], op_label=node.label()
+        )
         self.reports[node.id] = rep
         return rep
 
