@@ -189,7 +189,6 @@ class CallLLMEmbedding(CallRequests):
         output_key: str = "embedding_response",
         status_key: str = "status",
         error_key: str = "error",
-        missing: str = "error",
         cache_path: str | None = None,
         broker: Any = None,
         failure_behavior: Any = "emit",

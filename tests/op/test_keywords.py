@@ -140,3 +140,10 @@ def test_a_user_field_where_the_op_writes_its_status_is_refused_naming_the_keywo
         (FromList(rows) | AskLLM("About {w}", model="local-chat@local")).run()
     out = (FromList(rows) | AskLLM("About {w}", model="local-chat@local", status_key="llm_status")).run()
     assert out["status"].tolist() == ["active", "closed"] and out["llm_status"].tolist() == ["done", "done"]
+
+
+def test_every_keyword_an_op_takes_changes_what_it_does():
+    """CallLLMEmbedding sends rendered requests: it has no template to fill, so it takes no ``missing=``."""
+    with pytest.raises(TypeError, match=r"missing"):
+        CallLLMEmbedding(missing="empty")
+    EmbedText("w", missing="empty")  # EmbedText renders texts: there the policy means something
