@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from ..graph.plan import Plan
     from ..op.op import Op
 
-__all__ = ["ChunkListener", "Engine", "EngineContext", "walk_ops"]
+__all__ = ["ChunkListener", "Engine", "EngineContext", "start_run", "walk_ops"]
 
 
 class ChunkListener(Protocol):
@@ -114,3 +114,26 @@ class Engine(ABC):
 
     def __repr__(self) -> str:
         return f"<bfnb engine {self.name!r}>"
+
+
+def start_run(ctx: EngineContext) -> tuple[str, dict[str, Any], Any]:
+    """A run's id, its options (``budget_usd`` turned into a budget) and its call client.
+
+    What every engine that runs broker ops itself sets up first, so a budget and the ledger mean
+    the same on each.
+    """
+    import uuid
+
+    from ..calls import CallClient
+    from ..executor import hooks
+
+    run_id = uuid.uuid4().hex[:12]
+    opts = dict(ctx.options)
+    budget_usd = opts.pop("budget_usd", None)
+    opts.setdefault("project", None)
+    if budget_usd is not None:
+        opts["budget"] = hooks.make_budget(budget_usd)
+    calls = CallClient(
+        project=opts.get("project"), budget=opts.get("budget"), dispatch=ctx.dispatch_brokers, run_id=run_id
+    )
+    return run_id, opts, calls

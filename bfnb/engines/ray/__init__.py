@@ -26,7 +26,6 @@ import logging
 import os
 import sys
 import time
-import uuid
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,11 +40,9 @@ except ImportError as _e:  # the registry turns this into: pip install "bfnb[ray
 import pandas as pd
 
 from ... import batch as B
-from ...calls import CallClient
 from ...convert import batch_to_jsonl_bytes
 from ...errors import BfnbError, OpError
 from ...events import NodeFinished, NodeStarted, RunFinished, RunStarted, bus
-from ...executor import hooks
 from ...executor.memo import memo as default_memo
 from ...executor.run import NodeReport, RunReport, _fill_stats, _run_op
 from ...formats.atomic import atomic_open
@@ -54,7 +51,7 @@ from ...op.ask_human import AskHuman
 from ...op.op import Op, RunContext
 from ...op.sinks import WriteJsonl, _require
 from ..engine import Engine as _Base
-from ..engine import EngineContext
+from ..engine import EngineContext, start_run
 from ..stream.chunks import gather
 from .carrier import decode, encode
 from .ray_translate import carried, translate
@@ -162,16 +159,7 @@ class _RayRun:
         self.engine, self.plan, self.ctx = engine, plan, ctx
         self.batch_rows = engine.batch_rows
         self.t0 = time.perf_counter()
-        self.run_id = uuid.uuid4().hex[:12]
-        opts = dict(ctx.options)
-        budget_usd = opts.pop("budget_usd", None)
-        opts.setdefault("project", None)
-        if budget_usd is not None:
-            opts["budget"] = hooks.make_budget(budget_usd)
-        self.options = opts
-        self.calls = CallClient(
-            project=opts.get("project"), budget=opts.get("budget"), dispatch=ctx.dispatch_brokers, run_id=self.run_id
-        )
+        self.run_id, self.options, self.calls = start_run(ctx)
         self.inputs = inputs
         g: Graph = ctx.graph
         self.keep = set(ctx.targets) | {nid for nid, n in g.nodes_by_id.items() if n.tag}

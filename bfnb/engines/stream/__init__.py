@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import time
-import uuid
 import weakref
 from collections import deque
 from collections.abc import Iterator
@@ -30,11 +29,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ... import batch as B
-from ...calls import CallClient
 from ...convert import batch_to_jsonl_bytes
 from ...errors import OpError
 from ...events import NodeFinished, NodeStarted, RunFinished, RunStarted, bus
-from ...executor import hooks
 from ...executor.memo import memo as default_memo
 from ...executor.run import (
     _ROWS_SEEN,
@@ -51,7 +48,7 @@ from ...op import progress
 from ...op.op import RunContext
 from ...op.sinks import _require
 from ..engine import Engine as _Base
-from ..engine import EngineContext
+from ..engine import EngineContext, start_run
 from .chunks import gather, read_jsonl_chunks, slices
 from .spill import permuted
 from .stream_translate import chunked_source, step
@@ -155,17 +152,8 @@ class _StreamRun:
     def __init__(self, engine: Engine, plan: Plan, ctx: EngineContext) -> None:
         self.engine, self.plan, self.ctx = engine, plan, ctx
         self.t0 = time.perf_counter()
-        self.run_id = uuid.uuid4().hex[:12]
         self.rows = max(1, int(engine.chunk_rows))
-        opts = dict(ctx.options)
-        budget_usd = opts.pop("budget_usd", None)
-        opts.setdefault("project", None)
-        if budget_usd is not None:
-            opts["budget"] = hooks.make_budget(budget_usd)
-        self.options = opts
-        self.calls = CallClient(
-            project=opts.get("project"), budget=opts.get("budget"), dispatch=ctx.dispatch_brokers, run_id=self.run_id
-        )
+        self.run_id, self.options, self.calls = start_run(ctx)
         g = ctx.graph
         self.nodes: list[Node] = [g.node(nid) for nid in plan.order]
         self.keep = set(ctx.targets) | ({g.tail_id} if ctx.keep_tail and g.tail_id is not None else set())
