@@ -34,7 +34,7 @@ __all__ = ["RunHandle", "run_in_background", "run_preview"]
 class RunHandle:
     """A run in a background thread: ``wait()``, ``result()``, ``partial()``, ``resume()``, ``cancel()``."""
 
-    def __init__(self, g: Graph, kwargs: dict[str, Any], *, preview: int | None = None) -> None:
+    def __init__(self, g: Graph, kwargs: dict[str, Any], *, preview: int | None = None, start: bool = True) -> None:
         self.graph = g
         self.preview_size = preview
         #: entries the whole run would take (the M of "preview N of M"), known once the preview ran
@@ -51,8 +51,16 @@ class RunHandle:
         self._go_on = threading.Event()
         self._at_rest = threading.Event()
         self._stopped = False
+        self._ended = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(kwargs,), name="bfnb-run", daemon=True)
-        self._thread.start()
+        if start:
+            self.start()
+
+    def start(self) -> RunHandle:
+        """Start the run's thread (once).  ``start=False`` lets a display look before the first call."""
+        if not self._thread.is_alive() and not self._ended.is_set():
+            self._thread.start()
+        return self
 
     # --- the run's thread ---------------------------------------------------------------------------
 
@@ -79,6 +87,7 @@ class RunHandle:
             self._rested()
             self._call_back()
             self._at_rest.set()
+            self._ended.set()
 
     def _run_preview(self, kwargs: dict[str, Any]) -> None:
         from ..engines import run
@@ -99,7 +108,7 @@ class RunHandle:
 
     def done(self) -> bool:
         """True once the run has finished (like ``concurrent.futures.Future.done``)."""
-        return not self._thread.is_alive()
+        return self._ended.is_set()
 
     def wait(self, timeout: float | None = None) -> RunHandle:
         """Wait until the run comes to rest: done, or paused at its preview."""
@@ -197,7 +206,11 @@ class RunHandle:
 
 
 def run_in_background(g: Graph, *, preview: int | None = None, **kwargs: Any) -> RunHandle:
-    return hooks.wrap_background(RunHandle(g, kwargs, preview=preview))
+    # The display (a panel counting "this run") looks at the brokers before the run's first call:
+    # started first, a busy machine could finish calls before the panel's baseline, which would then
+    # hide them ("25 of 25" for a run of 56).
+    handle = hooks.wrap_background(RunHandle(g, kwargs, preview=preview, start=False))
+    return handle.start()
 
 
 def run_preview(g: Graph, n: int, *, background: bool = False, **kwargs: Any) -> RunHandle:

@@ -63,3 +63,32 @@ def test_done_callbacks_run_on_the_run_thread_before_wait_returns():
     later: list[object] = []
     handle.add_done_callback(later.append)  # already finished: called at once
     assert later == [handle]
+
+
+def test_the_panel_of_a_background_run_counts_the_whole_run_on_a_busy_machine(server, monkeypatch):
+    """The display looks at the brokers before the run's first call, however slow it is to look.
+
+    Started first, a loaded machine could answer calls before the panel took its baseline, and the
+    panel then said "25 of 25" for a run of 56.
+    """
+    from bfnb.brokers.registry import all_brokers
+    from bfnb.executor import hooks
+    from bfnb.op import progress
+
+    looked: dict[str, object] = {}
+
+    def slow_display(handle):
+        time.sleep(0.5)  # a busy machine: the display takes a while to look
+        looked["answered_before_looking"] = server.stats()["answered"]
+        looked["brokers"] = progress.since_now(all_brokers)
+        return handle
+
+    monkeypatch.setattr(hooks, "wrap_background", slow_display)
+    g = FromList([{"w": f"busy{i}"} for i in range(12)]) | AskLLM("About {w}", model="gpt-4o-mini@openai")
+    handle = g.run(background=True).wait(timeout=60)
+    assert (handle.result()["status"] == "done").all()
+    assert looked["answered_before_looking"] == 0
+    from bfnb.widgets.state import PanelState
+
+    shown = [PanelState.from_snapshot(b.snapshot()) for b in looked["brokers"]() if "gpt-4o-mini" in b.name]
+    assert [(st.finished, st.total) for st in shown] == [(12, 12)]  # the panel's "12 of 12"
