@@ -37,6 +37,7 @@ from .errors import (
     ProviderError,
     RateLimited,
     SourceError,
+    UnknownModelError,
     UserFunctionError,
     WriteError,
 )
@@ -104,6 +105,7 @@ __all__ = [
     "Service",
     "SourceError",
     "Timeouts",
+    "UnknownModelError",
     "UserFunctionError",
     "WriteError",
     "__version__",

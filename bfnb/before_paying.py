@@ -1,7 +1,7 @@
 """What is checked and bounded before a call is paid (used by the call client, :mod:`bfnb.calls`).
 
 * :func:`preflight`: fail before the first request when the answers could not be kept (a read-only
-  ledger), instead of after paying for them.
+  ledger) or the endpoint has no such model (:mod:`bfnb.brokers.catalog`), instead of after paying.
 * :func:`output_bound`: the output tokens a call may use (its max tokens × ``n``); under a budget a
   call that sets none is sent with :data:`BUDGET_OUTPUT_CAP` (or the model's lower limit), so the
   reservation made before sending is a real bound.
@@ -12,23 +12,54 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BUDGET_OUTPUT_CAP", "output_bound", "preflight", "worst_cost"]
-
-_models_checked: dict[tuple[str, str], bool] = {}
+__all__ = ["BUDGET_OUTPUT_CAP", "check_model", "output_bound", "preflight", "worst_cost"]
 
 
-def preflight(endpoint: Any, ledger: Any) -> None:
-    """Fail before paying: refuse to send calls whose answers could not be kept.
+def preflight(endpoint: Any, ledger: Any, *, op: str = "call") -> None:
+    """Fail before paying: refuse to send calls whose answers could not be kept or cannot come.
 
     Raises :class:`~bfnb.errors.LedgerError` when the ledger cannot be written (every answer would
-    be paid and lost).  A missing key or an unknown provider already failed when the endpoint was
-    resolved (:func:`bfnb.calls.resolve_endpoint`).  A model name the provider does not know is not
-    probed here (no extra request): its calls fail with the provider's 404, which is not billed.
+    be paid and lost) and :class:`~bfnb.errors.UnknownModelError` when the endpoint has no such
+    model (:func:`check_model`).  A missing key or an unknown provider already failed when the
+    endpoint was resolved (:func:`bfnb.calls.resolve_endpoint`).
     """
     from .errors import LedgerError
 
     if not getattr(ledger, "writable", True):
         raise LedgerError(f"the ledger {ledger.path} is read-only: nothing was sent (answers could not be kept)")
+    check_model(endpoint, op)
+
+
+def check_model(endpoint: Any, op: str) -> None:
+    """Raise :class:`~bfnb.errors.UnknownModelError` if the endpoint's model is not one it has.
+
+    bfnb's own catalog for the providers it knows (no request); otherwise the endpoint's
+    ``GET /models``, once per endpoint per process, bounded by ``LIST_DEADLINE_S`` and skipped when
+    it cannot tell (see :mod:`bfnb.brokers.catalog`).  A broker of the user's own is not checked.
+    """
+    resolved = endpoint.resolved
+    if endpoint.broker is not None or resolved is None:
+        return
+    from .brokers import catalog
+    from .options import options
+
+    provider = resolved.requested_provider or resolved.provider.name  # offline: the provider it names
+    allowed = options.unlisted_models
+    known = catalog.catalog(provider)
+    if known is not None:
+        catalog.check_listed(endpoint.model, provider, known, source="not in bfnb's price table", op=op,
+                             allowed=allowed)  # fmt: skip
+        return
+    if not endpoint.paid or endpoint.mock or resolved.offline or not endpoint.base_url:
+        return  # the local model answers any name; offline and mock runs never ask the network
+    from .executor.loop import run_sync
+
+    base_url, key = endpoint.base_url, resolved.api_key
+    headers = getattr(resolved.provider, "extra_headers", None)
+    listed = catalog.listed_once(base_url, key, lambda: run_sync(catalog.list_models(base_url, key, headers)))
+    if listed:
+        catalog.check_listed(endpoint.model, provider, listed, source=f"GET {base_url}/models does not list it",
+                             op=op, allowed=allowed)  # fmt: skip
 
 
 #: max tokens bfnb sets under a budget on a call that sets none (or the model's limit if lower)

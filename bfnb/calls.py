@@ -301,7 +301,7 @@ class CallClient:
             if n_cached:
                 broker.note_cached(n_cached, op)
             if missing and self.dispatch:
-                fresh, waited = self._send(broker, endpoint, missing, ledger, arrivals)
+                fresh, waited = self._send(broker, endpoint, missing, ledger, arrivals, op)
                 done.update(waited)  # answered by another process while we waited: not paid here
                 n_cached += sum(1 for k in keys if k in waited)
                 if arrivals is not None:
@@ -367,10 +367,16 @@ class CallClient:
         return get_broker(endpoint.kind, endpoint.resolved, batch=batch, state_path=state_path)
 
     def _send(
-        self, broker: Any, endpoint: Endpoint, jobs: dict[str, Any], ledger: Any, arrivals: Arrivals | None = None
+        self,
+        broker: Any,
+        endpoint: Endpoint,
+        jobs: dict[str, Any],
+        ledger: Any,
+        arrivals: Arrivals | None = None,
+        op: str = "call",
     ) -> tuple[dict[str, CallRecord], dict[str, CallRecord]]:
         """(records this process paid for, records another process answered while we waited)."""
-        preflight(endpoint, ledger)  # what would fail after paying fails now, before the first request
+        preflight(endpoint, ledger, op=op)  # what would fail after paying fails now, before the first request
         on_record = ledger.append
         if arrivals is not None:
             seen = arrivals.records

@@ -18,6 +18,7 @@ them, and each names what the user needs to fix it::
     │   ├── MissingAPIKeyError    a model's provider has no key configured
     │   ├── RateLimited           the provider answered 429 after every retry
     │   ├── ProviderError         any other provider failure
+    │   │   └── UnknownModelError     the endpoint has no such model (found before the first request)
     │   └── BudgetExceeded        dispatch stopped before the budget would be exceeded
     └── LedgerError           the on-disk ledger cannot be read or written
 
@@ -49,6 +50,7 @@ __all__ = [
     "ProviderError",
     "RateLimited",
     "SourceError",
+    "UnknownModelError",
     "UserFunctionError",
     "WriteError",
 ]
@@ -156,6 +158,10 @@ class RateLimited(BrokerError):
 
 class ProviderError(BrokerError):
     """The provider failed in a way retries did not cure."""
+
+
+class UnknownModelError(ProviderError, ValueError):
+    """A model name its endpoint does not have, found before anything was sent (close names listed)."""
 
 
 class BudgetExceeded(BrokerError):

@@ -30,6 +30,9 @@ class Options:
     dispatch_on_display: bool = True
     #: show a live panel (Jupyter) or a text progress bar (terminal) while brokers work
     progress: bool = True
+    #: ``"model@provider"`` names sent although the endpoint's model list lacks them (``"*@provider"``:
+    #: every name of that provider); see README "Fail before paying"
+    unlisted_models: set[str] = field(default_factory=set)
     _engine: str = field(default="auto", repr=False)
 
     @property

@@ -26,6 +26,7 @@ __all__ = [
     "output_limit",
     "prices",
     "register_price",
+    "variants",
 ]
 
 _TABLE_FILE = Path(__file__).with_name("pricing.json")
@@ -95,7 +96,7 @@ def register_price(
     return price
 
 
-def _variants(model: str) -> list[str]:
+def variants(model: str) -> list[str]:
     """The model name, then without a vendor prefix, then without a date snapshot."""
     out = [model]
     if "/" in model:
@@ -114,7 +115,7 @@ def lookup_price(model: str, provider: str | None = None) -> Price | None:
     provider = provider.strip().lower() if provider else None
     if "@" in model and provider is None:
         model, _, provider = model.rpartition("@")
-    for m in _variants(model):
+    for m in variants(model):
         candidates = [f"{m}@{provider}", f"*@{provider}", m] if provider else [m]
         for key in candidates:
             if key in table:
@@ -132,7 +133,7 @@ OUTPUT_LIMITS: dict[str, int] = {
 
 def output_limit(model: str) -> int | None:
     """The most output tokens ``model`` returns in one call, or None when unknown."""
-    for m in _variants(model.strip().lower()):
+    for m in variants(model.strip().lower()):
         if m in OUTPUT_LIMITS:
             return OUTPUT_LIMITS[m]
     return None

@@ -50,6 +50,8 @@ class ServerConfig:
     burst_429: int = 0
     seed: int = 0
     batch_delay_s: float = 0.0
+    #: the models served, listed by ``GET /models`` (others answer 404, as a vLLM does); None: any name
+    models: list[str] | None = None
 
 
 class _Bucket:
@@ -141,7 +143,8 @@ class LocalServer:
     def reset_stats(self) -> None:
         """Zero every counter of :meth:`stats`."""
         self._stat = {"requests": 0, "dropped": 0, "answered": 0, "duplicates": 0,
-                      "duplicate_answers": 0, "resent_unread": 0, "tokens": 0, "batch_lines": 0}  # fmt: skip
+                      "duplicate_answers": 0, "resent_unread": 0, "tokens": 0, "batch_lines": 0,
+                      "model_lists": 0}  # fmt: skip
         self._by_status: dict[int, int] = {}
         self._seen: dict[int, int] = {}  # 64-bit body hash -> 200 answers (~100 bytes per body)
         # delivery: an answer is known to have been read once its connection carries a next request
@@ -159,7 +162,7 @@ class LocalServer:
         twice; ``resent_unread`` answers to bodies whose earlier answer the client may never have
         read (it was the last on a connection that then closed: a call in flight when the client
         died); ``duplicate_answers`` every extra 200 answer to a body, whatever the cause; ``tokens`` prompt + completion tokens
-        answered (batches included); ``batch_lines`` batch requests run.
+        answered (batches included); ``batch_lines`` batch requests run; ``model_lists`` ``GET /models``.
         """
         out: dict[str, Any] = dict(self._stat)
         out["by_status"] = dict(self._by_status)
@@ -286,6 +289,9 @@ class LocalServer:
         except ValueError as exc:
             return self._reply(400, _error(400, f"Invalid JSON body: {exc}", "invalid_request_error"))
         cfg = self.config
+        if cfg.models is not None and body.get("model") not in cfg.models:
+            return self._reply(404, _error(404, f"The model {body.get('model')!r} does not exist.",
+                                           "invalid_request_error", "model_not_found"))  # fmt: skip
         if self._burst > 0:
             self._burst -= 1
             return self._too_many(0.05, "Rate limit reached (burst). Please try again in 50ms.")
@@ -372,8 +378,10 @@ class LocalServer:
         self._unread[conn] = key
 
     async def _models(self, request: web.Request) -> web.Response:
+        self._stat["model_lists"] += 1
+        served = self.config.models
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "bfnb"}
-                for m in (model.LOCAL_CHAT_MODEL, model.LOCAL_EMBED_MODEL)]  # fmt: skip
+                for m in (served if served is not None else (model.LOCAL_CHAT_MODEL, model.LOCAL_EMBED_MODEL))]  # fmt: skip
         wanted = request.match_info.get("id")
         if wanted is not None:
             return _json({"id": wanted, "object": "model", "created": 0, "owned_by": "bfnb"})

@@ -19,17 +19,18 @@ __all__ = ["HostileServer", "LocalServer", "assert_batch_equal", "hostile_server
 def reset_state() -> None:
     """Forget what this process remembers between runs, as a new kernel would.
 
-    Clears the in-kernel node memo, the broker registry, the shared project ledgers (closed), the
+    Clears the in-kernel node memo, the broker registry, the model lists asked of endpoints, the shared project ledgers (closed), the
     last-entered project and the notebook cell being run.  Tests call it before and after each
     test, so no test sees another's brokers, ledgers or results.  Files on disk are untouched.
     """
     from .. import project
-    from ..brokers import registry
+    from ..brokers import catalog, registry
     from ..executor.memo import memo
     from ..graph import cells
 
     memo.clear()
     registry._clear()
+    catalog.forget_lists()
     for ledger in list(project._ledgers.values()):
         ledger.close()
     project._ledgers.clear()

@@ -99,8 +99,13 @@ class HostileServer:
 
     @property
     def hits(self) -> int:
-        """Requests received so far."""
-        return len(self.requests)
+        """Model calls received so far (every request but the free ``GET /models`` listing)."""
+        return sum(1 for r in self.requests if not (r["method"] == "GET" and r["path"].endswith("/models")))
+
+    @property
+    def listings(self) -> int:
+        """``GET /models`` requests received so far (bfnb asks once per endpoint, before any call)."""
+        return len(self.requests) - self.hits
 
     def start(self) -> HostileServer:
         ready = threading.Event()
