@@ -82,7 +82,7 @@ def with_fields(df: pd.DataFrame, fields: Mapping[str, Any]) -> pd.DataFrame:
 
 def from_columns(
     idx: Sequence[str],
-    columns: Mapping[str, Sequence[Any]],
+    columns: Mapping[str, Sequence[Any] | np.ndarray],
     rev: int | Sequence[int] = 0,
     *,
     op: Any = None,

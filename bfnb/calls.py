@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .before_paying import BUDGET_OUTPUT_CAP, output_bound, preflight, worst_cost
+from .brokers.pricing import total_usd
 from .keys import keyed_request
 from .ledger.records import CallRecord, Status
 from .send_once import DEFAULT_LEASE_S, say_on_stderr, send_once
@@ -326,7 +327,7 @@ class CallClient:
             calls.output_tokens += rec.output_tokens
             if rec.status == Status.DONE:
                 costs.append(rec.cost_usd)
-        calls.cost_usd = None if any(c is None for c in costs) else float(sum(c or 0.0 for c in costs))
+        calls.cost_usd = total_usd(costs)
         str_idxs = [str(i) for i in idxs]
         try:
             ledger.origins.record_origins(op, self.run_id, str_idxs, keys)

@@ -28,7 +28,7 @@ import pandas as pd
 
 from . import batch as B
 from . import scoring as S
-from .errors import MissingFieldError
+from .errors import GraphError, MissingFieldError
 
 __all__ = ["Comparison", "Side", "compare"]
 
@@ -226,13 +226,13 @@ def _tail_model(g: Any) -> str | None:
 
 def _first_paid(g: Any) -> float | None:
     """What the answers of ``g``'s last run cost when first paid (ledger), over every node."""
+    from .brokers.pricing import total_usd
     from .versioning import first_paid_cost
 
     rep = g.last_run
     if rep is None:
         return None
-    costs = [first_paid_cost(rep, n) for n in rep.nodes]
-    return None if any(c is None for c in costs) else float(sum(costs))  # type: ignore[arg-type]
+    return total_usd(first_paid_cost(rep, n) for n in rep.nodes)
 
 
 def build(
@@ -328,9 +328,12 @@ def _run_judge(judge: Any, batch: pd.DataFrame) -> tuple[pd.Series, float | None
     from .graph import Graph
     from .op.sources import FromList
 
+    last = judge.tail if isinstance(judge, Graph) else None
+    if isinstance(judge, Graph) and last is None:
+        raise GraphError("the judge is an empty graph: give an op (or a graph ending in one) that writes a verdict")
     g = FromList(B.to_records(batch)) | judge
     out = g.run()
-    key = _judge_key(judge if not isinstance(judge, Graph) else judge.tail.op)
+    key = _judge_key(judge if last is None else last.op)
     if key not in out.columns:
         raise MissingFieldError(f"the judge wrote no field {key!r} (fields: {B.data_fields(out)})", field=key)
     return out[key], _first_paid(g)

@@ -33,8 +33,8 @@ def explain_frame(g: Graph, tag: str | None = None) -> pd.DataFrame:
     rep = g.last_run
     if rep is None:  # looking never pays
         ops = [g.node_by_tag(tag).op] if tag else [op for op in g if op.kind == "broker"]
-        rows = [{"op": op.label(), "served": "not run yet"} for op in ops]
-        return pd.DataFrame({c: pd.Series([r.get(c) for r in rows], dtype=object) for c in _EXPLAIN_COLUMNS})
+        unrun = [{"op": op.label(), "served": "not run yet"} for op in ops]
+        return pd.DataFrame({c: pd.Series([r.get(c) for r in unrun], dtype=object) for c in _EXPLAIN_COLUMNS})
     wanted = {g.node_by_tag(tag).id} if tag else {n.node_id for n in rep.nodes if n.kind == "broker"}
     log = rep.call_log
     rows: list[dict[str, Any]] = []
@@ -98,9 +98,10 @@ def cost_frame(g: Graph) -> pd.DataFrame:
     rep = g.last_run
     if rep is None:  # looking never pays: estimate instead of running
         return estimate_frame(g)
+    from .brokers.pricing import total_usd
     from .versioning import first_paid_cost
 
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "op": n.op_label or n.label,
             "source": n.source,
@@ -119,10 +120,7 @@ def cost_frame(g: Graph) -> pd.DataFrame:
         k: sum(r[k] for r in rows)
         for k in ("calls_sent", "calls_cached", "calls_failed", "input_tokens", "output_tokens")
     }
-    sums = {}
-    for k in ("cost_usd", "first_paid_usd"):
-        costs = [r[k] for r in rows]
-        sums[k] = None if any(c is None for c in costs) else float(sum(costs))
+    sums = {k: total_usd(r[k] for r in rows) for k in ("cost_usd", "first_paid_usd")}
     rows.append({"op": "total", "source": "", **total, **sums})
     df = pd.DataFrame(rows)
     for k in ("cost_usd", "first_paid_usd"):
@@ -137,6 +135,7 @@ def estimate_frame(g: Graph) -> pd.DataFrame:
     kept as it was.  Calls that depend on answers not yet paid (a broker op after a broker op) are
     not counted: they cannot be rendered before the first answers exist.
     """
+    from .brokers.pricing import total_usd
     from .executor.run import run_graph
 
     before = g.last_run
@@ -144,7 +143,7 @@ def estimate_frame(g: Graph) -> pd.DataFrame:
         rep = run_graph(g, dispatch_brokers=False)
     finally:
         g.last_run = before
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"op": n.op_label or n.label, "run": "not run yet", "calls_needed": n.pending_calls + n.calls_cached,
          "in_ledger": n.calls_cached, "to_send": n.pending_calls,
          "cost_usd_max": n.pending_usd_max if n.pending_calls else 0.0}
@@ -152,9 +151,8 @@ def estimate_frame(g: Graph) -> pd.DataFrame:
         if n.kind == "broker"
     ]  # fmt: skip
     total = {k: sum(r[k] for r in rows) for k in ("calls_needed", "in_ledger", "to_send")}
-    bounds = [r["cost_usd_max"] for r in rows]
     rows.append({"op": "total", "run": "not run yet", **total,
-                 "cost_usd_max": None if any(b is None for b in bounds) else float(sum(bounds))})  # fmt: skip
+                 "cost_usd_max": total_usd(r["cost_usd_max"] for r in rows)})  # fmt: skip
     df = pd.DataFrame(rows)
     df["cost_usd_max"] = df["cost_usd_max"].astype(object)
     return df.set_index("op")

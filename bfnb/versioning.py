@@ -324,14 +324,15 @@ def _get(entry: Any, name: str) -> Any:
 
 
 def _first_paid(report: Any, nrep: Any, known: list[Version]) -> tuple[float | None, int | None]:
+    from .brokers.pricing import total_usd
+
     recs = call_records(report, nrep.op_label)
     if recs is None:  # served whole from the memo or a checkpoint: an earlier version knows its cost
         same = [v for v in known if v.fingerprint == nrep.fingerprint]
         if same:
             return same[0].cost_usd, same[0].calls
         return (nrep.cost_usd if not nrep.cached else None), None
-    done = [r.cost_usd for r in recs if r.status == "done"]
-    return (None if any(c is None for c in done) else float(sum(done))), len(recs)
+    return total_usd(r.cost_usd for r in recs if r.status == "done"), len(recs)
 
 
 def first_paid_cost(report: Any, nrep: Any) -> float | None:
@@ -348,8 +349,9 @@ def first_paid_cost(report: Any, nrep: Any) -> float | None:
         except OSError:
             same = []
         return same[0].cost_usd if same else None
-    costs = [r.cost_usd for r in recs if r.status == "done"]
-    return None if any(c is None for c in costs) else float(sum(costs))
+    from .brokers.pricing import total_usd
+
+    return total_usd(r.cost_usd for r in recs if r.status == "done")
 
 
 def describe_args(op: Any) -> dict[str, str]:
@@ -358,11 +360,12 @@ def describe_args(op: Any) -> dict[str, str]:
 
     args, kwargs = getattr(op, "_args", ((), {}))
     try:
-        bound = inspect.signature(type(op).__init__).bind_partial(None, *args, **kwargs).arguments
+        sig = inspect.signature(type(op).__init__)
+        bound = sig.bind_partial(None, *args, **kwargs).arguments
         bound.pop(next(iter(bound)))  # self
         named = {k: v for k, v in bound.items()}
-        extra = named.pop("seed_compat", None) or named.pop("kwargs", None) or {}
-        named.update(extra)
+        var_kw = next((p.name for p in sig.parameters.values() if p.kind is p.VAR_KEYWORD), None)
+        named.update((named.pop(var_kw, None) or {}) if var_kw else {})  # **seed_keywords, one by one
     except TypeError:
         named = {f"arg{i}": a for i, a in enumerate(args)} | dict(kwargs)
     out = {}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ __all__ = [
     "output_limit",
     "prices",
     "register_price",
+    "total_usd",
     "variants",
 ]
 
@@ -149,6 +151,16 @@ def cost_usd(
     """Cost in USD of one call, or None when its price is unknown (never a silent 0)."""
     price = lookup_price(model, provider)
     return None if price is None else price.cost(input_tokens, output_tokens, batch=batch)
+
+
+def total_usd(costs: Iterable[float | None]) -> float | None:
+    """The sum of ``costs``, or None when any is unknown: an unknown cost never counts as 0."""
+    total = 0.0
+    for c in costs:
+        if c is None:
+            return None
+        total += c
+    return total
 
 
 def format_cost(usd: float | None) -> str:

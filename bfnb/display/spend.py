@@ -33,8 +33,9 @@ class SpendSummary(DisplayMixin):
     @property
     def total_cost_usd(self) -> float | None:
         """The total in dollars, or None when any row's cost is unknown."""
-        costs = [r.get("cost_usd") for r in self.rows]
-        return None if any(c is None for c in costs) else float(sum(costs))
+        from ..brokers.pricing import total_usd
+
+        return total_usd(r.get("cost_usd") for r in self.rows)
 
     def _name_header(self) -> str:
         has_op = any("op" in r for r in self.rows)

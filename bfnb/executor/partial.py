@@ -115,7 +115,7 @@ class Partial:
         if tail is not None and tail in done:
             self.stage = ""
             return done[tail]
-        for nid in sorted(set(producers) | set(pushed) | set(done), key=self._pos.get, reverse=True):
+        for nid in sorted(set(producers) | set(pushed) | set(done), key=lambda n: self._pos.get(n, -1), reverse=True):
             if nid in producers:
                 try:
                     batch = producers[nid]()

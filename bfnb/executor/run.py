@@ -24,6 +24,7 @@ from ..errors import BfnbError, OpError
 from ..events import NodeFinished, NodeStarted, RunFinished, RunStarted, bus
 from ..graph.plan import Plan, plan
 from ..op import progress
+from ..op.checkpoint import Persisted
 from ..op.op import RunContext
 from . import hooks
 from .memo import memo as default_memo
@@ -118,16 +119,16 @@ class RunReport:
         n = sum(r.pending_calls for r in self.nodes)
         if not n:
             return None
-        from ..brokers.pricing import format_cost
+        from ..brokers.pricing import format_cost, total_usd
 
-        bounds = [r.pending_usd_max for r in self.nodes if r.pending_calls]
-        bound = None if any(b is None for b in bounds) else float(sum(bounds))  # type: ignore[arg-type]
+        bound = total_usd(r.pending_usd_max for r in self.nodes if r.pending_calls)
         return f"{n} call{'s' if n != 1 else ''} pending (≤ {format_cost(bound)})"
 
     @property
     def cost_usd(self) -> float | None:
-        costs = [n.cost_usd for n in self.nodes]
-        return None if any(c is None for c in costs) else float(sum(costs))  # type: ignore[arg-type]
+        from ..brokers.pricing import total_usd
+
+        return total_usd(n.cost_usd for n in self.nodes)
 
 
 def _incoming(results: dict[int, list[pd.DataFrame]], edges: Iterable[Any], n_in: int) -> list[pd.DataFrame]:
@@ -158,8 +159,8 @@ def run_graph(
     """
     t0 = time.perf_counter()
     nested = parent is not None
-    run_id = parent.run_id if nested else uuid.uuid4().hex[:12]
-    if not nested:
+    run_id = parent.run_id if parent is not None else uuid.uuid4().hex[:12]
+    if parent is None:
         options.setdefault("project", project)
         if budget_usd is not None:
             options["budget"] = hooks.make_budget(budget_usd)
@@ -167,7 +168,7 @@ def run_graph(
         options = {**parent.options, **options}
     calls = (
         parent.calls
-        if nested
+        if parent is not None
         else CallClient(
             project=options.get("project"), budget=options.get("budget"), dispatch=dispatch_brokers, run_id=run_id
         )
@@ -278,7 +279,7 @@ def run_graph(
                 default_memo.put(fp, outs)
             if partial is not None and outs:
                 partial.finished(nid, outs[0])
-            if getattr(op, "persist_result", False) and not inc and use_memo and not options.get("_preview"):
+            if isinstance(op, Persisted) and op.persist_result and not inc and use_memo and not options.get("_preview"):
                 op.save_checkpoint(fp, ctx.project, outs[0])  # a new process resumes from here
             if parent is not None:
                 for k, v in ctx.stats.items():

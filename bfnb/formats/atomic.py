@@ -21,7 +21,7 @@ import contextlib
 import errno
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -107,7 +107,7 @@ def check_writable(target: Path) -> None:
         )
 
 
-def atomic_write_many(items: list[tuple[Path, bytes | str]]) -> None:
+def atomic_write_many(items: Sequence[tuple[Path, bytes | str]]) -> None:
     """Write every ``(path, data)`` or none: stage all, then rename all, undoing renames on failure.
 
     A crash between two renames (not an error: the process dying) can still leave a mix; the staged

@@ -81,10 +81,11 @@ class BatchStore:
     # ------------------------------------------------------------------ files
 
     def _new_file(self, content: bytes, filename: str, purpose: str) -> dict[str, Any]:
-        meta = {"id": f"file-{uuid.uuid4().hex[:24]}", "object": "file", "bytes": len(content),
-                "created_at": int(time.time()), "filename": filename, "purpose": purpose,
-                "status": "processed", "status_details": None}  # fmt: skip
-        self._files[meta["id"]], self._contents[meta["id"]] = meta, content
+        fid = f"file-{uuid.uuid4().hex[:24]}"
+        meta: dict[str, Any] = {"id": fid, "object": "file", "bytes": len(content),
+                                "created_at": int(time.time()), "filename": filename, "purpose": purpose,
+                                "status": "processed", "status_details": None}  # fmt: skip
+        self._files[fid], self._contents[fid] = meta, content
         self._save("files", meta, content)
         return meta
 

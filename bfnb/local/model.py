@@ -122,7 +122,11 @@ class _Prompt:
 
     def __init__(self, messages: list[dict[str, Any]]) -> None:
         last = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
-        self.ask, system, told, said, convo = "", [], [], [], []
+        self.ask = ""
+        system: list[str] = []
+        told: list[str] = []
+        said: list[str] = []
+        convo: list[str] = []
         for i, m in enumerate(messages):
             text = message_text(m.get("content"))
             if i == last:

@@ -86,7 +86,14 @@ def _pydantic_errors(e: Exception) -> str:
     return str(e).splitlines()[0]
 
 
-_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "integer": int, "number": (int, float)}
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "object": dict,
+    "array": list,
+    "string": str,
+    "boolean": bool,
+    "integer": int,
+    "number": (int, float),
+}
 
 
 def _check_schema(data: Any, fmt: dict[str, Any]) -> str | None:

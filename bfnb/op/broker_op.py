@@ -24,7 +24,9 @@ import numpy as np
 import pandas as pd
 
 from .. import batch as B
+from ..project import current_project
 from .checkpoint import Persisted
+from .keywords import SeedBrokerKeywords, seed_broker_keywords
 from .op import Op, RunContext
 
 __all__ = ["ROW_ERRORS", "BrokerOp", "active_mask", "answering_model", "merge_rows"]
@@ -74,6 +76,12 @@ class BrokerOp(Persisted, Op):
     #: a bfnb broker that answers instead of the registry's (the seed's ``broker=``)
     broker: Any = None
     failure_behavior: Any = "emit"
+
+    def init_broker_op(self, seed_keywords: SeedBrokerKeywords) -> None:
+        """What every broker op's constructor ends with: the project it belongs to (where its calls
+        are kept), and batchfactory's broker keywords, honoured or warned about once."""
+        self._project = current_project()
+        seed_broker_keywords(self, **seed_keywords)
 
     # --- what a subclass writes -----------------------------------------------------------------
 

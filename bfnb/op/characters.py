@@ -20,7 +20,7 @@ from ..project import current_project
 from . import functional as F
 from .broker_op import BrokerOp
 from .keywords import check_keywords, seed_broker_keywords
-from .llm import DEFAULT_OUTPUT_ESTIMATE, chat_body, response_text
+from .llm import DEFAULT_OUTPUT_ESTIMATE, ChatParams, chat_body, response_text
 from .op import MapOp, RunContext
 from .prompts import PromptMaker, render_prompts
 
@@ -120,6 +120,7 @@ class AICharacter:
     """
 
     broker: Any = None  # a bfnb broker that answers its turns (the seed's ``broker=``)
+    failure_behavior: Any = "emit"  # what its turns do with a failed call (the seed's keyword)
 
     def __init__(
         self,
@@ -147,7 +148,7 @@ class AICharacter:
         self.system_prompt = system_prompt
         self.remove_cot = remove_cot
         self.chat_history_key = chat_history_key
-        self.params = {"temperature": temperature, "seed": seed, "max_completion_tokens": max_completion_tokens}
+        self.params = ChatParams(temperature=temperature, seed=seed, max_completion_tokens=max_completion_tokens)
         seed_broker_keywords(self, broker=broker, failure_behavior=failure_behavior)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> AICharacter:

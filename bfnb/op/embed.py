@@ -9,7 +9,7 @@ Vectors travel as base64 float32 (compact in the ledger) and are decoded to the 
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import pandas as pd
@@ -17,9 +17,8 @@ import pandas as pd
 from .. import batch as B
 from ..calls import Calls, Endpoint, resolve_endpoint
 from ..ledger.records import CallRecord, Status
-from ..project import current_project
 from .broker_op import BrokerOp
-from .keywords import seed_broker_keywords
+from .keywords import SeedBrokerKeywords
 from .llm import CallRequests
 from .op import MapOp, RunContext
 from .prompts import check_present, is_missing
@@ -109,12 +108,7 @@ class EmbedText(BrokerOp):
         status_key: str = "status",
         error_key: str = "error",
         missing: str = "error",
-        cache_path: str | None = None,
-        broker: Any = None,
-        failure_behavior: Any = "emit",
-        job_idx_key: str | None = None,
-        keep_all_rev: bool | None = None,
-        barrier_level: int | None = None,
+        **seed_keywords: Unpack[SeedBrokerKeywords],
     ) -> None:
         from ..options import default_embedding_model
 
@@ -126,16 +120,7 @@ class EmbedText(BrokerOp):
         self.dimensions, self.dtype, self.output_format = dimensions, dtype, output_format
         self.status_key, self.error_key = status_key, error_key
         self.missing = missing  # a text that is None/NaN: "error" (before sending) or "empty"
-        self._project = current_project()
-        seed_broker_keywords(
-            self,
-            cache_path=cache_path,
-            broker=broker,
-            failure_behavior=failure_behavior,
-            job_idx_key=job_idx_key,
-            keep_all_rev=keep_all_rev,
-            barrier_level=barrier_level,
-        )
+        self.init_broker_op(seed_keywords)
 
     def display_name(self) -> str:
         return f"EmbedText[{self.model}]"
@@ -189,24 +174,10 @@ class CallLLMEmbedding(CallRequests):
         output_key: str = "embedding_response",
         status_key: str = "status",
         error_key: str = "error",
-        cache_path: str | None = None,
-        broker: Any = None,
-        failure_behavior: Any = "emit",
-        job_idx_key: str | None = None,
-        keep_all_rev: bool | None = None,
-        barrier_level: int | None = None,
+        **seed_keywords: Unpack[SeedBrokerKeywords],
     ) -> None:
         super().__init__(
-            input_key=input_key,
-            output_key=output_key,
-            status_key=status_key,
-            error_key=error_key,
-            cache_path=cache_path,
-            broker=broker,
-            failure_behavior=failure_behavior,
-            job_idx_key=job_idx_key,
-            keep_all_rev=keep_all_rev,
-            barrier_level=barrier_level,
+            input_key=input_key, output_key=output_key, status_key=status_key, error_key=error_key, **seed_keywords
         )
 
     def output_tokens(self, body: dict[str, Any]) -> int:

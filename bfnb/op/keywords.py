@@ -7,17 +7,23 @@
   ``failure_behavior``: what failed rows do; ``barrier_level``: every barrier is real, so any level
   holds).  Where it has none (``job_idx_key``, ``keep_all_rev``) it is accepted with a one-time
   warning naming it and why.  The list is in the README ("Coming from batchfactory").
+
+Those keywords are written once, here (:class:`SeedBrokerKeywords`): a broker op takes them as
+``**seed_keywords: Unpack[SeedBrokerKeywords]`` (typed for mypy and IDEs, checked by
+:func:`check_keywords`) and hands them to :meth:`~bfnb.op.broker_op.BrokerOp.init_broker_op`.
 """
 
 from __future__ import annotations
 
 import difflib
 import inspect
+import os
+import typing
 import warnings
 from enum import Enum, StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
-__all__ = ["BrokerFailureBehavior", "check_keywords", "seed_broker_keywords", "warn_once"]
+__all__ = ["BrokerFailureBehavior", "SeedBrokerKeywords", "check_keywords", "seed_broker_keywords", "warn_once"]
 
 _accepted: dict[type, frozenset[str] | None] = {}
 _warned: set[tuple[str, str]] = set()
@@ -37,20 +43,45 @@ class BrokerFailureBehavior(StrEnum):
     EMIT = "emit"
 
 
+class SeedBrokerKeywords(TypedDict, total=False):
+    """batchfactory 0.6.2's keywords every broker op accepts (see :func:`seed_broker_keywords`)."""
+
+    cache_path: str | os.PathLike[str] | None
+    broker: Any
+    failure_behavior: BrokerFailureBehavior | str
+    job_idx_key: str | None
+    keep_all_rev: bool | None
+    barrier_level: int | None
+
+
 def accepted_keywords(cls: type) -> frozenset[str] | None:
-    """The keyword names ``cls(...)`` accepts (None: it takes ``**kwargs``)."""
+    """The keyword names ``cls(...)`` accepts (None: it takes any ``**kwargs``).
+
+    ``**kw: Unpack[SomeTypedDict]`` accepts that TypedDict's keys, nothing else.
+    """
     if cls not in _accepted:
+        init = cls.__init__  # type: ignore[misc]
         try:
-            params = inspect.signature(cls.__init__).parameters.values()  # type: ignore[misc]
+            params = list(inspect.signature(init).parameters.values())
         except (TypeError, ValueError):
             _accepted[cls] = None
             return None
-        if any(p.kind is p.VAR_KEYWORD for p in params):
-            _accepted[cls] = None
-        else:
-            names = (p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
-            _accepted[cls] = frozenset(n for n in names if n != "self")
+        names = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - {"self"}
+        var_kw = next((p for p in params if p.kind is p.VAR_KEYWORD), None)
+        unpacked = _unpacked_keys(init, var_kw.name) if var_kw is not None else frozenset()
+        _accepted[cls] = None if unpacked is None else frozenset(names | unpacked)
     return _accepted[cls]
+
+
+def _unpacked_keys(init: Any, name: str) -> frozenset[str] | None:
+    """The keys of ``**name: Unpack[TD]`` (None when it is a plain ``**kwargs``)."""
+    try:
+        ann = typing.get_type_hints(init, include_extras=True).get(name)
+    except Exception:  # an annotation that cannot be resolved at run time: take any keyword
+        return None
+    if typing.get_origin(ann) is typing.Unpack:
+        return frozenset(typing.get_args(ann)[0].__annotations__)
+    return None
 
 
 def check_keywords(cls: type, kwargs: dict[str, Any]) -> None:

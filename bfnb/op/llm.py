@@ -10,7 +10,7 @@ arrive failed or pending from an earlier op pass through untouched.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import pandas as pd
 
@@ -18,11 +18,10 @@ from .. import batch as B
 from ..calls import Calls, Endpoint, resolve_endpoint
 from ..errors import MissingFieldError, OpError
 from ..ledger.records import CallRecord, Status
-from ..project import current_project
 from . import functional as F
 from .answers import check_output_keys, parse_answer, spread
 from .broker_op import ROW_ERRORS, BrokerOp, active_mask, answering_model, client_of, merge_rows
-from .keywords import seed_broker_keywords
+from .keywords import SeedBrokerKeywords
 from .op import MapOp, RunContext, key_list
 from .prompts import BasicPromptMaker, PromptMaker, render_prompts
 
@@ -31,6 +30,7 @@ __all__ = [
     "BasicPromptMaker",
     "CallLLM",
     "CallRequests",
+    "ChatParams",
     "CleanupLLMData",
     "ExtractResponseText",
     "GenerateLLMRequest",
@@ -43,6 +43,14 @@ __all__ = [
 
 #: what is reserved against TPM/budget when the user sets no max_tokens
 DEFAULT_OUTPUT_ESTIMATE = 512
+
+
+class ChatParams(TypedDict):
+    """The sampling parameters a chat op puts in each request body (None: left out)."""
+
+    temperature: float | None
+    seed: int | None
+    max_completion_tokens: int | None
 
 
 def _schema(response_format: Any) -> dict[str, Any] | None:
@@ -137,12 +145,7 @@ class AskLLM(BrokerOp):
         finish_reason_key: str | None = "finish_reason",
         cost_key: str | None = None,
         missing: str = "error",
-        cache_path: str | None = None,
-        broker: Any = None,
-        failure_behavior: Any = "emit",
-        job_idx_key: str | None = None,
-        keep_all_rev: bool | None = None,
-        barrier_level: int | None = None,
+        **seed_keywords: Unpack[SeedBrokerKeywords],
     ) -> None:
         from ..options import default_model
 
@@ -150,25 +153,16 @@ class AskLLM(BrokerOp):
         self.model = model or default_model()
         resolve_endpoint("chat", self.model)  # a missing key or unknown provider fails here, at once
         self.output_keys = check_output_keys(output_key, response_format)  # a list: one column per field
-        self.output_key = output_key if self.output_keys is None else self.output_keys[0]
+        self.output_key: str = self.output_keys[0] if self.output_keys else str(output_key)
         self.system_prompt = system_prompt
-        self.params = {"temperature": temperature, "seed": seed, "max_completion_tokens": max_completion_tokens}
+        self.params = ChatParams(temperature=temperature, seed=seed, max_completion_tokens=max_completion_tokens)
         self.response_format = response_format
         self.remove_cot = remove_cot
         self.batch = batch
         self.status_key, self.error_key = status_key, error_key
         self.finish_reason_key, self.cost_key = finish_reason_key, cost_key
         self.missing = missing  # a template field that is None/NaN: "error" (before sending) or "empty"
-        self._project = current_project()
-        seed_broker_keywords(
-            self,
-            cache_path=cache_path,
-            broker=broker,
-            failure_behavior=failure_behavior,
-            job_idx_key=job_idx_key,
-            keep_all_rev=keep_all_rev,
-            barrier_level=barrier_level,
-        )
+        self.init_broker_op(seed_keywords)
 
     def display_name(self) -> str:
         """``AskLLM[gpt-4o-mini@openai]``, or ``AskLLM[gpt-4o-mini@openai → local model]`` offline."""
@@ -244,7 +238,7 @@ class GenerateLLMRequest(MapOp):
         resolve_endpoint("chat", self.model)
         self.role, self.output_key, self.system_prompt = role, output_key, system_prompt
         self.history_key = "chat_history" if chat_history_key is True else (chat_history_key or None)
-        self.params = {"temperature": temperature, "seed": seed, "max_completion_tokens": max_completion_tokens}
+        self.params = ChatParams(temperature=temperature, seed=seed, max_completion_tokens=max_completion_tokens)
 
     def apply(self, b: pd.DataFrame, ctx: RunContext) -> pd.DataFrame:
         prompts = render_prompts(self.maker, b, self)
@@ -276,25 +270,11 @@ class CallRequests(BrokerOp):
         status_key: str = "status",
         error_key: str = "error",
         batch: bool = False,
-        cache_path: str | None = None,
-        broker: Any = None,
-        failure_behavior: Any = "emit",
-        job_idx_key: str | None = None,
-        keep_all_rev: bool | None = None,
-        barrier_level: int | None = None,
+        **seed_keywords: Unpack[SeedBrokerKeywords],
     ) -> None:
         self.input_key, self.output_key = input_key, output_key
         self.status_key, self.error_key, self.batch = status_key, error_key, batch
-        self._project = current_project()
-        seed_broker_keywords(
-            self,
-            cache_path=cache_path,
-            broker=broker,
-            failure_behavior=failure_behavior,
-            job_idx_key=job_idx_key,
-            keep_all_rev=keep_all_rev,
-            barrier_level=barrier_level,
-        )
+        self.init_broker_op(seed_keywords)
 
     def output_tokens(self, body: dict[str, Any]) -> int:
         """Output tokens to reserve for one request."""

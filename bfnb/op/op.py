@@ -80,6 +80,9 @@ class Op:
 
     _args: tuple[tuple[Any, ...], dict[str, Any]]
     _tag: str | None
+    _fp: str | None
+    #: the Python object the op produced in its last run (ToList, OutputEntries)
+    _output: Any
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Op:
         from .keywords import check_keywords

@@ -58,7 +58,7 @@ class Service:
     ) -> None:
         from ..brokers.service import ServiceBroker, UnansweredBroker, is_url
 
-        self.url = target if is_url(target) else None
+        self.url: str | None = target if isinstance(target, str) and is_url(target) else None
         if name is None:
             name = getattr(target, "__name__", None) if self.url is None else _url_name(str(target))
         if not isinstance(name, str) or not _NAME.match(name) or name == "<lambda>":

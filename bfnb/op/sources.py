@@ -87,8 +87,8 @@ class ReadJsonl(RecordFiles):
 
         def describe(i: int) -> str:
             f = int(np.searchsorted(starts, i, side="right")) - 1
-            j = i - starts[f]
-            return f"{files[f]}:{j + 1 if numbers[f] is None else int(numbers[f][j])}"
+            j, nums = i - starts[f], numbers[f]
+            return f"{files[f]}:{j + 1 if nums is None else int(nums[j])}"
 
         return self.finish(self.batch_of(records, Where(n, describe)))
 
@@ -166,9 +166,9 @@ class ReadParquet(RecordFiles):
                 if k not in names:
                     raise SourceError(f"{str(path)!r} has no column {k!r} (columns: {names})", op=self, field=k)
             keep = [c for c in (B.IDX, B.REV) if c in names] + [k for k in wanted if k not in (B.IDX, B.REV)]
-            for k in [self.idx_key, *(self.hash_keys or [])]:
-                if k is not None and k in names and k not in keep:
-                    keep.append(k)
+            for also in [self.idx_key, *(self.hash_keys or [])]:
+                if also is not None and also in names and also not in keep:
+                    keep.append(also)
             table = table.select(keep)
         keep_own = B.IDX in table.column_names and self.idx_key is None and self.hash_keys is None
         table = arrow_rules(table, path, self, keep_own)  # the rules every source follows
@@ -226,7 +226,7 @@ class _MarkdownSource(FileSource):
         """(records (path_index, headings, text, line), rel names, files) over every file."""
         files = self.files()
         base = glob_base(self.glob_str)
-        rows = []
+        rows: list[tuple[int, Any, Any, Any]] = []
         for fi, path in enumerate(files):
             try:
                 rows.extend((fi, h, t, ln) for h, t, ln in iterate(path))

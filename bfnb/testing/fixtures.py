@@ -19,9 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 from bfnb.local.httpserver import LocalServer
+
+#: how long a pytest fixture lives
+Scope = Literal["session", "package", "module", "class", "function"]
 
 __all__ = ["LocalServer", "local_server", "server", "server_fixture"]  # noqa: F822 (server: lazy, below)
 
@@ -36,7 +39,7 @@ def local_server(**settings: Any) -> Iterator[LocalServer]:
         srv.stop()
 
 
-def server_fixture(*, scope: str = "function", **settings: Any) -> Callable[..., Any]:
+def server_fixture(*, scope: Scope = "function", **settings: Any) -> Callable[..., Any]:
     """A pytest fixture yielding a started :class:`LocalServer` with these settings.
 
     >>> slow_server = server_fixture(latency_s=0.05, rpm=600)  # doctest: +SKIP

@@ -349,7 +349,13 @@ def watch_background(handle: Any, brokers_getter: BrokersGetter) -> Any:
         if hasattr(handle, "partial"):  # the answers so far (a preview's rows and its resume button)
             table = RowsSoFar.of_handle(handle)
             panel.add_below(table.widget, table.refresh)
-            handle.add_rest_callback(lambda _: (panel.refresh(), table.refresh(force=True)))
+            rows_so_far = table
+
+            def refresh_both(_: object) -> None:
+                panel.refresh()
+                rows_so_far.refresh(force=True)
+
+            handle.add_rest_callback(refresh_both)
         panel.attach(until=handle.done)
         display(panel)
         if hasattr(handle, "add_done_callback"):  # the final state, sent before handle.wait() returns

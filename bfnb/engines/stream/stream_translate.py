@@ -71,8 +71,8 @@ _ROWWISE = (
 for _cls in _ROWWISE:
     step.register(_cls)(lambda op: Step("rowwise", op))
 
-for _cls in (llm.AskLLM, llm.CallRequests, embed.EmbedText):
-    step.register(_cls)(lambda op: Step("broker", op))
+for _broker_cls in (llm.AskLLM, llm.CallRequests, embed.EmbedText):
+    step.register(_broker_cls)(lambda op: Step("broker", op))
 
 
 @step.register
