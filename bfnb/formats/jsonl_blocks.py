@@ -21,23 +21,53 @@ import orjson
 
 from ..errors import SourceError
 from .jsonl import _read_json_document, decode_record, loads_exact, may_hold_big_int, read_jsonl
+from .jsonl_arrow import plain_columns
 
-__all__ = ["iter_jsonl_blocks", "load_jsonl"]
+__all__ = ["Plain", "iter_jsonl_blocks", "load_jsonl", "load_jsonl_plain"]
 
 _BOM = b"\xef\xbb\xbf"
 BLOCK_BYTES = 16 * 2**20
 
 
-def load_jsonl(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], np.ndarray | None]:
+class Plain:
+    """The columns of a plain block of lines (see :mod:`.jsonl_arrow`): record ``i`` is on line ``first + i``."""
+
+    __slots__ = ("columns", "first", "n")
+
+    def __init__(self, columns: dict[str, np.ndarray], first: int) -> None:
+        self.columns, self.first = columns, first
+        self.n = len(next(iter(columns.values())))
+
+
+def _read_bytes(p: Path) -> bytes:
+    try:
+        return p.read_bytes()
+    except OSError as e:
+        raise SourceError(f"cannot open {str(p)!r}: {e.strerror or e}") from e
+
+
+def load_jsonl_plain(path: str | os.PathLike[str]) -> Plain | tuple[list[dict[str, Any]], np.ndarray | None]:
+    """A whole file's columns when it is plain JSONL (one read by pyarrow), else :func:`load_jsonl`'s result."""
+    p = Path(path)
+    data = _read_bytes(p)
+    if p.suffix.lower() != ".json":
+        columns = plain_columns(data[3:] if data.startswith(_BOM) else data)
+        if columns is not None:
+            return Plain(columns, 1)
+    return load_jsonl(p, data)
+
+
+def load_jsonl(
+    path: str | os.PathLike[str], data: bytes | None = None
+) -> tuple[list[dict[str, Any]], np.ndarray | None]:
     """All records of a ``.jsonl`` (or ``.json``) file, and their 1-based line numbers.
 
     The line numbers are None when record ``i`` is simply on line ``i + 1`` (no blank lines).
+    ``data``: the file's bytes, when the caller has read them already.
     """
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as e:
-        raise SourceError(f"cannot open {str(p)!r}: {e.strerror or e}") from e
+    if data is None:
+        data = _read_bytes(p)
     if p.suffix.lower() == ".json":
         pairs = list(_read_json_document(p, data, True))
         return [r for _, r in pairs], np.array([i for i, _ in pairs], dtype=np.int64)
@@ -49,9 +79,12 @@ def load_jsonl(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], np.n
 
 
 def iter_jsonl_blocks(
-    path: str | os.PathLike[str], block_bytes: int = BLOCK_BYTES
-) -> Iterator[tuple[list[dict[str, Any]], np.ndarray]]:
-    """``(records, line numbers)`` of a file, a block of about ``block_bytes`` at a time."""
+    path: str | os.PathLike[str], block_bytes: int = BLOCK_BYTES, plain: bool = False
+) -> Iterator[tuple[list[dict[str, Any]], np.ndarray] | Plain]:
+    """``(records, line numbers)`` of a file, a block of about ``block_bytes`` at a time.
+
+    With ``plain``, a block of plain JSONL comes as its :class:`Plain` columns instead.
+    """
     p = Path(path)
     if p.suffix.lower() == ".json":
         records, numbers = load_jsonl(p)
@@ -76,6 +109,13 @@ def iter_jsonl_blocks(
                 tail = data
                 continue
             raw, tail = (data[:cut], data[cut:]) if cut else (data, b"")  # no newline at the end: the last line
+            if plain and raw.startswith(b"{"):
+                columns = plain_columns(raw)
+                if columns is not None:
+                    block = Plain(columns, first)
+                    yield block
+                    first += block.n  # one record a line, checked
+                    continue
             lines = raw.split(b"\n")
             if lines and not lines[-1]:
                 lines.pop()

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from .. import batch as B
 from ..convert import batch_from_arrow
 from ..errors import SourceError
-from ..formats.jsonl_blocks import load_jsonl
+from ..formats.jsonl_blocks import Plain, load_jsonl, load_jsonl_plain
 from ._files import (
     FileSource,
     RecordFiles,
@@ -73,24 +73,26 @@ class ReadJsonl(RecordFiles):
 
     def read(self, ctx: RunContext) -> pd.DataFrame:
         files = self.files()
+        try:
+            loaded = [load_jsonl_plain(path) for path in files]
+        except SourceError as e:
+            raise SourceError(e.message, op=self) from e
+        plain = _same_plain(loaded)
+        if plain is not None:  # every file plain, alike: columns straight from pyarrow
+            sizes = np.cumsum([0] + [p.n for p in loaded])  # type: ignore[union-attr]
+            where = Where(int(sizes[-1]), lambda i: _at(files, sizes, None, i))
+            return self.finish(self.batch_of_columns(plain, where))
         records: list[dict[str, Any]] = []
         starts, numbers = [0], []
-        for path in files:
+        for path, got in zip(files, loaded, strict=True):
             try:
-                recs, nums = load_jsonl(path)
+                recs, nums = load_jsonl(path) if isinstance(got, Plain) else got
             except SourceError as e:
                 raise SourceError(e.message, op=self) from e
             records = recs if not records else records + recs
             starts.append(len(records))
             numbers.append(nums)
-        n = len(records)
-
-        def describe(i: int) -> str:
-            f = int(np.searchsorted(starts, i, side="right")) - 1
-            j, nums = i - starts[f], numbers[f]
-            return f"{files[f]}:{j + 1 if nums is None else int(nums[j])}"
-
-        return self.finish(self.batch_of(records, Where(n, describe)))
+        return self.finish(self.batch_of(records, Where(len(records), lambda i: _at(files, starts, numbers, i))))
 
     def batch_of(self, records: list[dict[str, Any]], where: Sequence[str]) -> pd.DataFrame:
         """The batch of parsed records (idx, rev, ``keys``), before the reader options; engines reuse it."""
@@ -104,6 +106,28 @@ class ReadJsonl(RecordFiles):
         if not n:
             return B.empty(self.keys or [])
         return B.from_columns(ids, {k: typed(v) for k, v in columns.items()}, rev, op=self, check_unique=False)
+
+    def batch_of_columns(self, columns: dict[str, np.ndarray], where: Sequence[str]) -> pd.DataFrame:
+        """The batch of plain columns (every record has every field, none named idx or rev), as
+        :meth:`batch_of` makes it from the same records: same idx, same values, same types."""
+        n = len(where)
+        if self.idx_key is not None:
+            vals = columns[self.idx_key].tolist() if self.idx_key in columns else [None] * n
+            ids = idx_from_key(vals, self.idx_key, where, self)
+            keys: Any = ids
+        else:
+            fields = self.hash_keys if self.hash_keys is not None else list(columns)
+            cols = {k: columns[k] if k in columns else [None] * n for k in fields}
+            has = {k: np.zeros(n, bool) for k in fields if k not in columns}
+            keys = hash_records(cols, has) if n else np.zeros(0, np.uint64)
+            ids = hex_ids(keys)
+        out: dict[str, Any] = columns
+        if self.keys is not None:
+            out = {k: columns[k] if k in columns else typed([None] * n) for k in self.keys if k not in (B.IDX, B.REV)}
+        check_unique(keys, where, self, ids)
+        if not n:
+            return B.empty(self.keys or [])
+        return B.from_columns(ids, out, 0, op=self, check_unique=False)
 
     def _ids(
         self, records: list[dict[str, Any]], columns: dict[str, Any], present: dict[str, Any], where: Sequence[str]
@@ -128,6 +152,29 @@ class ReadJsonl(RecordFiles):
             for i, h in zip(missing, hex_ids(hash_records(cols, has)), strict=True):
                 own[i] = h
         return own, own  # type: ignore[return-value]
+
+
+def _at(files: Sequence[Path], starts: Sequence[int], numbers: Sequence[np.ndarray | None] | None, i: int) -> str:
+    """``file:line`` of record ``i`` of files read one after the other (built only for an error)."""
+    f = int(np.searchsorted(starts, i, side="right")) - 1
+    j = i - int(starts[f])
+    nums = numbers[f] if numbers is not None else None
+    return f"{files[f]}:{j + 1 if nums is None else int(nums[j])}"
+
+
+def _same_plain(loaded: Sequence[Any]) -> dict[str, np.ndarray] | None:
+    """The files' plain columns joined, when every file is plain with the same fields and types."""
+    if not loaded or not all(isinstance(p, Plain) for p in loaded):
+        return None
+    first = loaded[0].columns
+    if any(k in first for k in (B.IDX, B.REV)):
+        return None
+    for p in loaded[1:]:
+        if list(p.columns) != list(first) or any(p.columns[k].dtype != v.dtype for k, v in first.items()):
+            return None
+    if len(loaded) == 1:
+        return first
+    return {k: np.concatenate([p.columns[k] for p in loaded]) for k in first}
 
 
 class ReadParquet(RecordFiles):

@@ -23,7 +23,7 @@ import pandas as pd
 from ... import batch as B
 from ...errors import SourceError
 from ...fingerprint import text_hashes
-from ...formats.jsonl_blocks import iter_jsonl_blocks
+from ...formats.jsonl_blocks import Plain, iter_jsonl_blocks
 from ...op._idx import Where
 from ...op.sources import ReadJsonl
 
@@ -62,6 +62,23 @@ def _records_batch(op: ReadJsonl, records: list[dict[str, Any]], where: Where) -
     return op.batch_of(records, where)
 
 
+def _plain_chunks(op: ReadJsonl, block: Plain, path: Any, rows: int, tracker: IdxTracker) -> Iterator[pd.DataFrame]:
+    """A plain block's batch (idx and values as from its records), ``rows`` entries at a time."""
+    first = block.first
+    df = op.batch_of_columns(block.columns, Where(block.n, lambda i: f"{path}:{first + i}"))
+    tracker.add(df.index)
+    yield from slices(df, rows)
+
+
+def _records_of(block: Plain) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """A plain block's records (rare: a block holding an ``idx`` or ``rev`` field)."""
+    names = list(block.columns)
+    cols = [block.columns[k].tolist() for k in names]
+    return [dict(zip(names, vals, strict=True)) for vals in zip(*cols, strict=True)], np.arange(
+        block.first, block.first + block.n
+    )
+
+
 def read_jsonl_chunks(op: ReadJsonl, rows: int) -> Iterator[pd.DataFrame]:
     """``op``'s entries, ``rows`` at a time (at least one chunk, empty for empty files)."""
     files = op.files()
@@ -81,7 +98,18 @@ def read_jsonl_chunks(op: ReadJsonl, rows: int) -> Iterator[pd.DataFrame]:
 
     for fi, path in enumerate(files):
         try:
-            for recs, numbers in iter_jsonl_blocks(path):  # blocks of lines parsed in C, not line by line
+            for block in iter_jsonl_blocks(path, plain=True):  # blocks of lines parsed in C, not line by line
+                if isinstance(block, Plain) and not (B.IDX in block.columns or B.REV in block.columns):
+                    if records:  # the records before it first, in file order
+                        produced = True
+                        yield flush(len(records))
+                    produced = True
+                    yield from _plain_chunks(op, block, files[fi], rows, tracker)
+                    continue
+                if isinstance(block, Plain):  # an own idx or rev: the careful way
+                    recs, numbers = _records_of(block)
+                else:
+                    recs, numbers = block
                 records.extend(recs)
                 at.extend(zip(itertools.repeat(fi), numbers.tolist()))
                 while len(records) >= rows:
