@@ -27,7 +27,6 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from . import batch as B
 from .errors import SourceError
@@ -335,9 +334,13 @@ def batch_from_arrow(table: pa.Table) -> pd.DataFrame:
         raise ValueError(f"the table has no {B.IDX!r} column (columns: {table.column_names})")
     meta = table.schema.metadata or {}
     encoded = set(orjson.loads(meta[ENCODED_KEY])) if ENCODED_KEY in meta else set()
-    idx = table.column(B.IDX).to_pylist()
-    if not all(type(i) is str for i in idx):
-        raise ValueError("the 'idx' column must hold non-null strings")
+    idx_col = table.column(B.IDX)
+    if (pa.types.is_string(idx_col.type) or pa.types.is_large_string(idx_col.type)) and not idx_col.null_count:
+        idx: Any = idx_col.to_numpy(zero_copy_only=False)  # str objects, without a Python list step
+    else:
+        idx = idx_col.to_pylist()
+        if not all(type(i) is str for i in idx):
+            raise ValueError("the 'idx' column must hold non-null strings")
     if B.REV in table.column_names:
         rev: Any = table.column(B.REV).to_numpy(zero_copy_only=False).astype("int64")
     else:
@@ -380,6 +383,8 @@ def _objects(vals: list[Any]) -> np.ndarray:
 
 def write_parquet(df: pd.DataFrame, path: str | os.PathLike[str], *, compression: str = "zstd") -> None:
     """Write the batch to a Parquet file atomically (temp file + rename)."""
+    import pyarrow.parquet as pq  # imported when used: a cached re-run reads Arrow files, not Parquet
+
     table = batch_to_arrow(df)
     with atomic_open(path, "wb") as f:
         pq.write_table(table, f, compression=compression)
@@ -387,6 +392,8 @@ def write_parquet(df: pd.DataFrame, path: str | os.PathLike[str], *, compression
 
 def read_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a batch written by :func:`write_parquet`."""
+    import pyarrow.parquet as pq
+
     try:
         # one file: ParquetFile skips pyarrow.dataset (its import is most of a first read), and a
         # thread pool only pays off for big files (a checkpoint of 20k rows reads 5x faster without)

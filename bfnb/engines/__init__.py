@@ -65,6 +65,12 @@ def _choose(ctx: EngineContext, plan: Any, asked: str | None) -> tuple[Engine, s
         name, why = validate_name(options.engine), "bf.options.engine"
     if name != AUTO:
         return get_engine(name), why
+    if "stream" not in _instances:  # decide what the graph alone decides without importing the engine
+        from .engine_auto import reason_before_steps
+
+        early = reason_before_steps(ctx)
+        if early is not None:
+            return get_engine("local"), f"auto: {early}"
     stream = get_engine("stream")
     reason = stream.auto_reason(plan, ctx)  # type: ignore[attr-defined]
     if reason is None:

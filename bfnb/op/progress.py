@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -98,6 +99,8 @@ class _Scope:
 
 
 _scope: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar("bfnb_progress_scope", default=None)
+#: the stream engine runs a broker op's chunks in threads that share one scope: one display, entered once
+_display_lock = threading.Lock()
 
 
 def set_display(factory: Callable[[Callable[[], list[Any]]], Any] | None) -> None:
@@ -146,11 +149,13 @@ def active(broker: Any) -> Iterator[None]:
     scope = _scope.get()
     own: Any = None
     if scope is not None:
-        scope.add(broker)
-        if scope.show and scope.display is None and _wanted():
-            brokers = scope.brokers
-            scope.display = _display(lambda: list(brokers))  # type: ignore[misc]
-            scope.display.__enter__()
+        with _display_lock:
+            scope.add(broker)
+            if scope.show and scope.display is None and _wanted():
+                brokers = scope.brokers
+                shown = _display(lambda: list(brokers))  # type: ignore[misc]
+                shown.__enter__()
+                scope.display = shown
     elif _wanted():
         own = _display(lambda: [broker])  # type: ignore[misc]
         own.__enter__()

@@ -55,3 +55,17 @@ def test_builtins_are_listed_and_loaded_lazily():
     code = "import sys, bfnb; print('bfnb.engines.stream' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"
+
+
+def test_auto_runs_a_graph_read_whole_on_local_without_loading_the_stream_engine():
+    """A source read whole rules streaming out from the graph alone: a new process's run does not
+    pay for importing the stream engine just to be told to run on ``local``."""
+    code = (
+        "import sys, bfnb as bf\n"
+        "from bfnb.op import FromList, MapField\n"
+        "g = FromList([{'a': 1}, {'a': 2}]) | MapField(str, 'a')\n"
+        "g.run(use_memo=False)\n"
+        "print(g.last_run.engine, '|', g.last_run.engine_reason, '|', 'bfnb.engines.stream' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "local | auto: FromList reads whole | False"

@@ -21,11 +21,11 @@ def poems():
 def test_a_damaged_checkpoint_is_a_warned_cache_miss_and_the_ledger_answers(server, damage):
     first = poems().run()
     assert (first["status"] == "done").all() and server.stats()["answered"] == 5
-    files = sorted(bf.ProjectFolder("ckpt", 1, 0, 0).checkpoint_dir.glob("*.parquet"))
+    files = sorted(bf.ProjectFolder("ckpt", 1, 0, 0).checkpoint_dir.glob("*.arrow"))
     assert files
     for f in files:
         data = f.read_bytes()
-        f.write_bytes({"truncate": data[: len(data) // 2], "garbage": b"not parquet" * 10, "empty": b""}[damage])
+        f.write_bytes({"truncate": data[: len(data) // 2], "garbage": b"not an arrow file" * 10, "empty": b""}[damage])
     memo.clear()  # as in a new kernel: only the files on disk can help
     with pytest.warns(bf.BfnbWarning) as caught:
         again = poems().run()
@@ -51,4 +51,25 @@ def test_a_checkpoint_that_cannot_be_saved_warns_and_the_run_completes(server):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert poems().run()["text"].tolist() == out["text"].tolist()
-    assert list(ckpt.glob("*.parquet")) and server.stats()["answered"] == 5
+    assert list(ckpt.glob("*.arrow")) and server.stats()["answered"] == 5
+
+
+def test_a_parquet_checkpoint_from_an_earlier_version_is_still_read_then_replaced(server):
+    """Checkpoints were Parquet files before they were Arrow files: an upgrade keeps serving them."""
+    from bfnb.convert import write_parquet
+    from bfnb.op.checkpoint import _read_arrow
+
+    first = poems().run()
+    ckpt = bf.ProjectFolder("ckpt", 1, 0, 0).checkpoint_dir
+    for f in ckpt.glob("*.arrow"):
+        write_parquet(_read_arrow(f), f.with_suffix(".parquet"))
+        f.unlink()
+    memo.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        g = poems()
+        again = g.run()
+    assert again["text"].tolist() == first["text"].tolist()
+    assert "checkpoint" in {n.cached for n in g.last_run.nodes} and server.stats()["answered"] == 5
+    arrow, parquet = {f.stem for f in ckpt.glob("*.arrow")}, {f.stem for f in ckpt.glob("*.parquet")}
+    assert arrow and not arrow & parquet  # the one read was rewritten as an Arrow file (upstream: not needed)

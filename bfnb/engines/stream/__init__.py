@@ -49,6 +49,7 @@ from ...op.op import RunContext
 from ...op.sinks import _require
 from ..engine import Engine as _Base
 from ..engine import EngineContext, start_run
+from ..engine_auto import chain_problem, reason_before_steps
 from .chunks import gather, read_jsonl_chunks, slices
 from .spill import permuted
 from .stream_translate import chunked_source, step
@@ -73,13 +74,7 @@ class Engine(_Base):
     broker_chunks_in_flight: int = 4
 
     def shape_problem(self, graph: Graph, ctx: EngineContext) -> str | None:
-        if not graph.nodes:
-            return None
-        if not graph.is_chain():
-            return "it is not a chain (it has branches, If, wired ports or ListParallel); use engine='local'"
-        if graph.head is not None and graph.head.op.n_in:
-            return f"its first op {graph.head.op.label()} is not a source"
-        return None
+        return chain_problem(graph)
 
     def streams(self, op: Any) -> bool:
         """Whether ``op`` runs chunk by chunk here (rather than gathering its whole input)."""
@@ -98,15 +93,10 @@ class Engine(_Base):
         user-visible behaviour depends on the whole batch: a cost estimate (nothing dispatched)
         and a run under a budget (which entries get paid before the stop follows the send order).
         """
+        reason = reason_before_steps(ctx, self.shape_problem)  # also decided there without importing this engine
+        if reason is not None:
+            return reason
         g = ctx.graph
-        if not g.nodes or g.head is None:
-            return "the graph is empty"
-        if ctx.targets:
-            return "an inner node's result was asked for"
-        if self.shape_problem(g, ctx):
-            return "the graph is not a chain from a source"
-        if not chunked_source(g.head.op):
-            return f"{g.head.op.label()} reads whole"
         for nid in plan.order[1:]:
             op = g.node(nid).op
             if not self.streams(op):

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from functools import singledispatch
 from typing import Literal
 
-from ...op import characters, embed, fanout, fields, llm, rows, sinks, sources
+from ...op import characters, embed, fanout, fields, llm, rows, sinks
 from ...op.op import Op
+from ..engine_auto import chunked_source  # re-exported: decided without importing this engine
 
 __all__ = ["Step", "chunked_source", "step"]
 
@@ -93,11 +94,3 @@ def _(op: rows.Sort) -> Step:
 @step.register
 def _(op: sinks.WriteJsonl) -> Step:
     return Step("writer", op)
-
-
-def chunked_source(op: Op) -> bool:
-    """Whether a source reads in chunks (else it is read whole and then cut into chunks)."""
-    if isinstance(op, sources.ReadJsonl):  # a .json document is one value: read whole
-        plain = not op.shuffle and not op.offset and op.max_count is None
-        return plain and not str(op.glob_str).lower().endswith(".json")
-    return False
