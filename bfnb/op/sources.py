@@ -79,11 +79,12 @@ class ReadJsonl(RecordFiles):
             raise SourceError(e.message, op=self) from e
         plain = _same_plain(loaded)
         if plain is not None:  # every file plain, alike: columns straight from pyarrow
-            sizes = np.cumsum([0] + [p.n for p in loaded])  # type: ignore[union-attr]
-            where = Where(int(sizes[-1]), lambda i: _at(files, sizes, None, i))
+            sizes = list(itertools.accumulate((p.n for p in loaded if isinstance(p, Plain)), initial=0))
+            where = Where(sizes[-1], lambda i: _at(files, sizes, None, i))
             return self.finish(self.batch_of_columns(plain, where))
         records: list[dict[str, Any]] = []
-        starts, numbers = [0], []
+        starts: list[int] = [0]
+        numbers: list[np.ndarray | None] = []
         for path, got in zip(files, loaded, strict=True):
             try:
                 recs, nums = load_jsonl(path) if isinstance(got, Plain) else got
