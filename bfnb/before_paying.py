@@ -10,9 +10,18 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-__all__ = ["BUDGET_OUTPUT_CAP", "check_model", "output_bound", "preflight", "worst_cost"]
+__all__ = [
+    "BUDGET_OUTPUT_CAP",
+    "check_model",
+    "estimate_tokens",
+    "output_bound",
+    "output_cap",
+    "preflight",
+    "worst_cost",
+]
 
 
 def preflight(endpoint: Any, ledger: Any, *, op: str = "call") -> None:
@@ -64,6 +73,21 @@ def check_model(endpoint: Any, op: str) -> None:
 
 #: max tokens bfnb sets under a budget on a call that sets none (or the model's limit if lower)
 BUDGET_OUTPUT_CAP = 4096
+
+
+def output_cap(budget: Any, model: str) -> int | None:
+    """Under a budget, the max tokens set on a chat call that sets none: min(the model's output
+    limit, :data:`BUDGET_OUTPUT_CAP`); None without a budget (the call is sent as written)."""
+    if budget is None or getattr(budget, "usd", None) is None:
+        return None
+    from .brokers.pricing import output_limit
+
+    return min(output_limit(model) or BUDGET_OUTPUT_CAP, BUDGET_OUTPUT_CAP)
+
+
+def estimate_tokens(n_bytes: int) -> int:
+    """Tokens to pace by (TPM limiter): ~4 bytes per token, what the local server counts."""
+    return max(1, math.ceil(n_bytes / 4))
 
 
 def output_bound(body: dict[str, Any], estimate: int, cap: int | None) -> tuple[dict[str, Any], int]:

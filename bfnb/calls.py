@@ -6,47 +6,49 @@ way an httpx ``Client`` sits over its transport.  For one batch of requests it:
 1. takes an :class:`Endpoint` resolved ONCE (provider, base URL and model that actually answer),
 2. keys every request by content *and* endpoint (:func:`bfnb.keys.request_key`),
 3. looks the keys up in the project's ledger (answered keys cost nothing),
-4. hands the missing keys to the endpoint's broker (once per key) and writes each answer to the
-   ledger the moment it arrives,
-5. records origins (which op entry asked for which key, for ``g.explain()``) and returns a
-   :class:`Calls`: one :class:`~bfnb.ledger.records.CallRecord` (or None: not answered yet) per
-   request, with the counts the run report shows.
+4. claims the missing keys, hands them to the endpoint's broker and writes each answer to the
+   ledger the moment it arrives (:func:`send_once`: once per key, and once across processes),
+5. records origins (for ``g.explain()``) and returns a :class:`~bfnb.call_results.Calls`: one
+   :class:`~bfnb.ledger.records.CallRecord` (or None: not answered yet) per request.
 
-Interface (what ops and colleagues build on)::
-
-    from bfnb.calls import CallClient, Calls, Endpoint, resolve_endpoint
+The path of one prompt, in five files: ``op/llm.py`` (AskLLM renders the request) →
+``op/broker_op.py`` (BrokerOp.run: endpoint, fetch, read) → this module (key, ledger, claim, the
+ledger line) → ``brokers/pool.py`` (queue, limits, budget, retries) → ``brokers/chat_broker.py``
+(the HTTP request)::
 
     ep = resolve_endpoint("chat", "gpt-4o-mini@openai")      # fails at once without a key
     ep.identity                                                # "openai|https://…/v1|gpt-4o-mini"
     calls = ctx.calls.fetch(ep, bodies, op="AskLLM", idxs=rows.index)   # ctx: the op's RunContext
-    calls.records[i]        # CallRecord | None
-    calls.status()          # ["done" | "failed" | "pending", ...]
-    calls.errors()          # [None | "error text", ...]
-    calls.add_to(ctx)       # calls_sent / calls_cached / tokens / cost_usd into the node's stats
 
-``fetch`` keywords: ``idxs`` (entry ids, for origins), ``max_output_tokens`` (an int or one per
-request: what a budget and the TPM limiter reserve), ``samples`` (n-sampling index per request, part
-of the key), ``batch`` (the OpenAI Batch API).  An :class:`Endpoint` may carry its own ``broker``
-(any :class:`~bfnb.brokers.broker.Broker`, e.g. a ``FunctionBroker`` from a user function): its
+An :class:`Endpoint` may carry its own ``broker`` (any :class:`~bfnb.brokers.broker.Broker`): its
 ``provider``/``base_url``/``model`` then name it in keys and fingerprints.  Ops get a client from
 the executor (``ctx.calls``); a script may make one: ``CallClient(project=bf.ProjectFolder("x"))``.
+
+**Pay once across processes.**  Two kernels, a script beside a notebook or Ray workers running the
+same requests on one project pay for each once, through the ledger's
+:class:`~bfnb.ledger.claims.ClaimStore`: claim the missing keys in one batch, re-read the ledger for
+those granted, send them with a *gate* asked right before each job goes out (answered since, or the
+claim lost: not sent), renew the claims every third of the lease, wait for keys another live
+process holds (said once), take over what a dead owner gives up, release once recorded.  Only
+endpoints that pay claim (not the built-in local model, not a person).
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import os
+import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from .before_paying import BUDGET_OUTPUT_CAP, output_bound, preflight, worst_cost
-from .brokers.pricing import total_usd
+from .before_paying import estimate_tokens, output_bound, output_cap, preflight, worst_cost
+from .call_results import Arrivals, CallLogEntry, Calls
 from .keys import keyed_request
+from .ledger.claims import DEFAULT_LEASE_S, LeaseRenewer
 from .ledger.records import CallRecord, Status
-from .send_once import DEFAULT_LEASE_S, say_on_stderr, send_once
 
 __all__ = [
     "MOCK",
@@ -59,11 +61,6 @@ __all__ = [
     "mock_calls",
     "resolve_endpoint",
 ]
-
-
-def estimate_tokens(n_bytes: int) -> int:
-    """Tokens to pace by (TPM limiter): ~4 bytes per token, what the local server counts."""
-    return max(1, math.ceil(n_bytes / 4))
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,92 +120,9 @@ def resolve_endpoint(kind: str, model_string: str, *, mock: bool | None = None) 
     return Endpoint(kind, p.name, p.base_url or "", resolved.model, resolved, mock=mock, paid=not p.in_process)
 
 
-@dataclass
-class Calls:
-    """The outcome of one :meth:`CallClient.fetch`, aligned with its requests."""
-
-    keys: list[str]
-    records: list[CallRecord | None]
-    sent: int = 0
-    cached: int = 0
-    failed: int = 0
-    pending: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float | None = 0.0
-    #: distinct calls left unsent by a run without dispatch, and their worst-case dollars (None: unknown price)
-    unsent: int = 0
-    unsent_usd_max: float | None = 0.0
-
-    def status(self) -> list[str]:
-        """Per request: ``"done"``, ``"failed"`` or ``"pending"`` (not answered yet)."""
-        return ["pending" if r is None else ("done" if r.status == Status.DONE else "failed") for r in self.records]
-
-    def errors(self) -> list[str | None]:
-        """Per request: the error of a failed call, else None."""
-        return [None if r is None or r.status == Status.DONE else (r.error or "failed") for r in self.records]
-
-    def merge_counts(self, other: Calls) -> None:
-        """Add ``other``'s counts to these (an op that fetched from several endpoints)."""
-        self.sent += other.sent
-        self.cached += other.cached
-        self.failed += other.failed
-        self.pending += other.pending
-        self.input_tokens += other.input_tokens
-        self.output_tokens += other.output_tokens
-        self.cost_usd = None if self.cost_usd is None or other.cost_usd is None else self.cost_usd + other.cost_usd
-        self.unsent += other.unsent
-        self.unsent_usd_max = (
-            None
-            if self.unsent_usd_max is None or other.unsent_usd_max is None
-            else (self.unsent_usd_max + other.unsent_usd_max)
-        )
-
-    def add_to(self, ctx: Any) -> None:
-        """Add these calls to a node's stats (a :class:`~bfnb.op.op.RunContext`)."""
-        ctx.add_stat("calls_sent", self.sent)
-        ctx.add_stat("calls_cached", self.cached)
-        ctx.add_stat("calls_failed", self.failed)
-        ctx.add_stat("calls_pending", self.pending)
-        ctx.add_stat("input_tokens", self.input_tokens)
-        ctx.add_stat("output_tokens", self.output_tokens)
-        if self.cost_usd is None or ctx.stats.get("cost_usd", 0.0) is None:
-            ctx.stats["cost_usd"] = None
-        else:
-            ctx.add_stat("cost_usd", self.cost_usd)
-        if self.unsent:
-            ctx.add_stat("pending_calls", self.unsent)
-            if self.unsent_usd_max is None or ctx.stats.get("pending_usd_max", 0.0) is None:
-                ctx.stats["pending_usd_max"] = None
-            else:
-                ctx.add_stat("pending_usd_max", self.unsent_usd_max)
-        if self.failed or self.pending:
-            ctx.incomplete = True
-
-
-@dataclass
-class Arrivals:
-    """Records of one :meth:`CallClient.fetch` as they arrive, for a look while the calls go on.
-
-    ``fetch(..., arrivals=a)`` sets ``a.keys`` (one per request) before anything is sent, puts the
-    records found in the ledger in ``a.records`` at once, and each answer the moment it is written
-    to the ledger (on the broker's loop thread).  Readers take a ``dict(a.records)`` snapshot;
-    nothing here is ever sent or paid for by reading it (``bfnb.executor.partial``).
-    """
-
-    keys: list[str] = field(default_factory=list)
-    records: dict[str, CallRecord] = field(default_factory=dict)
-
-
-#: what a broker op asked for in one run, read by ``g.explain()``
-@dataclass
-class CallLogEntry:
-    op: str
-    idxs: list[str]
-    keys: list[str]
-    sent: set[str]
-    ledger: Any
-    kind: str
+def say_on_stderr(text: str) -> None:
+    """The default way the client says what it waits on (another process's calls) or caps."""
+    print(f"bfnb: {text}", file=sys.stderr, flush=True)
 
 
 class CallClient:
@@ -261,7 +175,9 @@ class CallClient:
     ) -> Calls:
         """Serve ``requests`` from the ledger, send the missing ones, and account for both.
 
-        ``arrivals`` (optional) is filled with records as they are found and as they arrive.
+        ``idxs``: entry ids (origins); ``max_output_tokens``: an int or one per request (what a
+        budget and the TPM limiter reserve); ``samples``: n-sampling index per request (part of the
+        key); ``batch``: the OpenAI Batch API; ``arrivals``: filled with records as they arrive.
         """
         from .brokers.jobs import Job
 
@@ -309,25 +225,11 @@ class CallClient:
                     arrivals.records.update(waited)
             elif missing:
                 unsent_usd = worst_cost(broker, missing.values())
-        records: list[CallRecord | None] = []
-        failed = pending = 0
-        for k in keys:
-            rec = done.get(k) or fresh.get(k) or (None if self.dispatch else earlier.get(k))
-            records.append(rec)
-            if rec is None:
-                pending += 1
-            elif rec.status != Status.DONE:
-                failed += 1
-        calls = Calls(keys, records, len(fresh), n_cached, failed, pending)
+        # without dispatch an earlier failed record shows; with it, a failure not retried is pending
+        records = [done.get(k) or fresh.get(k) or (None if self.dispatch else earlier.get(k)) for k in keys]
+        calls = Calls.of(keys, records, fresh, n_cached)
         if missing and not self.dispatch:
             calls.unsent, calls.unsent_usd_max = len(missing), unsent_usd
-        costs: list[float | None] = []
-        for rec in fresh.values():
-            calls.input_tokens += rec.input_tokens
-            calls.output_tokens += rec.output_tokens
-            if rec.status == Status.DONE:
-                costs.append(rec.cost_usd)
-        calls.cost_usd = total_usd(costs)
         str_idxs = [str(i) for i in idxs]
         try:
             ledger.origins.record_origins(op, self.run_id, str_idxs, keys)
@@ -340,12 +242,8 @@ class CallClient:
 
     def _output_cap(self, endpoint: Endpoint) -> int | None:
         """Under a budget, the max tokens set on calls that set none (said once per run)."""
-        if self.budget is None or getattr(self.budget, "usd", None) is None:
-            return None
-        from .brokers.pricing import output_limit
-
-        cap = min(output_limit(endpoint.model) or BUDGET_OUTPUT_CAP, BUDGET_OUTPUT_CAP)
-        if endpoint.model not in self._capped:
+        cap = output_cap(self.budget, endpoint.model)
+        if cap is not None and endpoint.model not in self._capped:
             self._capped.add(endpoint.model)
             self.say(f"under a budget, {endpoint.model} calls without max tokens are capped at {cap:,} output "
                      "tokens (set max_completion_tokens to choose)")  # fmt: skip
@@ -406,3 +304,106 @@ class CallClient:
             if not endpoint.paid:
                 return dict(send(list(jobs.values()))), {}
             return send_once(jobs, ledger, send, lease_s=self.lease_s, say=say)
+
+
+# --- pay once across processes ------------------------------------------------------------------
+
+#: how often a process waiting on another's claims looks at the ledger again
+POLL_S = 0.1
+
+
+def send_once(
+    jobs: dict[str, Any],
+    ledger: Any,
+    send: Callable[[list[Any], Callable[[str], bool]], Any],
+    *,
+    lease_s: float = DEFAULT_LEASE_S,
+    say: Callable[[str], None] | None = None,
+) -> tuple[dict[str, CallRecord], dict[str, CallRecord]]:
+    """Get a record for each of ``jobs`` (by key), sending only what no other process is sending.
+
+    ``send(jobs, gate)`` runs the broker and returns its ``RunResult``.  Returns ``(sent, waited)``:
+    the records this process paid for, and those another process answered while we waited.  Keys
+    in neither were left unsent (cancelled, budget, or an error stopped the run).
+    """
+    store = ledger.claims
+    todo = dict(jobs)
+    sent: dict[str, CallRecord] = {}
+    waited: dict[str, CallRecord] = {}
+    waiting_on: set[str] = set()
+    renewer = LeaseRenewer(store, lease_s)
+    said = False
+    try:
+        while todo:
+            granted, held = store.acquire(list(todo), lease_s)
+            if granted:
+                renewer.add(granted)
+                answered = _answers(ledger, granted, accept_failed=waiting_on)
+                for k, rec in answered.items():
+                    waited[k] = rec
+                    todo.pop(k, None)
+                go = [todo[k] for k in granted if k in todo]
+                if go:
+                    result = send(go, _gate(ledger, renewer))
+                    for k, rec in result.items():
+                        sent[k] = rec
+                        todo.pop(k, None)
+                    renewer.remove(granted)
+                    store.release(granted)
+                    if result.stopped is not None:  # cancelled, over budget, or the ledger failed
+                        return sent, waited
+                    for k, rec in _answers(ledger, list(result.unsent), accept_failed=set(result.unsent)).items():
+                        waited[k] = rec
+                        todo.pop(k, None)
+                else:
+                    renewer.remove(granted)
+                    store.release(granted)
+            held_keys = [k for k in held if k in todo]
+            if not held_keys:
+                continue
+            waiting_on.update(held_keys)
+            if not said and say is not None:
+                owners = sorted({c.owner for c in held.values()})
+                say(f"waiting for {len(held_keys):,} calls another process is sending ({', '.join(owners[:3])})")
+                said = True
+            deadline = time.monotonic() + POLL_S
+            while True:  # until one of the held keys is answered or its claim is given up
+                answered = _answers(ledger, held_keys, accept_failed=waiting_on)
+                for k, rec in answered.items():
+                    waited[k] = rec
+                    todo.pop(k, None)
+                if answered or time.monotonic() >= deadline:
+                    break
+                time.sleep(POLL_S / 4)
+    finally:
+        renewer.stop()
+        if renewer.keys:
+            store.release(list(renewer.keys))
+    return sent, waited
+
+
+def _answers(ledger: Any, keys: list[str], *, accept_failed: set[str]) -> dict[str, CallRecord]:
+    """Records now in the ledger for ``keys`` (re-read from disk): done ones, and failed ones
+    for keys another process tried while we waited (its try counts; we do not pay again)."""
+    found = ledger.get_many(keys, refresh=True) if keys else []
+    return {k: r for k, r in zip(keys, found, strict=True)
+            if r is not None and (r.status == Status.DONE or k in accept_failed)}  # fmt: skip
+
+
+def _gate(ledger: Any, renewer: LeaseRenewer) -> Callable[[str], bool]:
+    """Right before a job goes out: still unanswered in the ledger, and still ours."""
+
+    others_wrote = False
+
+    def gate(key: str) -> bool:
+        nonlocal others_wrote
+        if key in renewer.lost:
+            return False
+        # one fstat: only when another process appended since we claimed is the key looked up
+        others_wrote = ledger.refresh() > 0 or others_wrote
+        if not others_wrote:
+            return True
+        rec = ledger.get_many([key], refresh=False)[0]
+        return rec is None or rec.status != Status.DONE
+
+    return gate

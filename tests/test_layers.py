@@ -13,7 +13,7 @@ PKG = Path(__file__).resolve().parent.parent / "bfnb"
 UI_MODULES = ("ipywidgets", "IPython", "bfnb.widgets", "bfnb.display", "bfnb._ipython")
 # the core: folders and single modules below the notebook layer
 CORE = ("op", "graph", "executor", "engines", "brokers", "ledger", "local", "formats")
-CORE_MODULES = ("calls.py", "send_once.py", "keys.py", "fingerprint.py", "batch.py", "events.py", "errors.py")
+CORE_MODULES = ("calls.py", "call_results.py", "keys.py", "fingerprint.py", "batch.py", "events.py", "errors.py")
 
 
 def _type_checking_only(tree: ast.AST) -> set[int]:

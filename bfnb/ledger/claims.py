@@ -40,7 +40,7 @@ import orjson
 
 from ..errors import LedgerError
 
-__all__ = ["CLAIMS_FILE", "Claim", "ClaimStore", "FileClaimStore"]
+__all__ = ["CLAIMS_FILE", "Claim", "ClaimStore", "FileClaimStore", "LeaseRenewer"]
 
 CLAIMS_FILE = "claims.jsonl"
 DEFAULT_LEASE_S = 30.0
@@ -84,6 +84,49 @@ class ClaimStore(ABC):
 
     def close(self) -> None:  # noqa: B027 - a store without resources need not override it
         """Release everything this owner holds and free resources."""
+
+
+class LeaseRenewer:
+    """Renews one owner's claims every ``lease_s / 3`` from a small thread until stopped, so a slow
+    call or a long queue is never taken over by a waiting process; remembers the keys it lost."""
+
+    def __init__(self, store: ClaimStore, lease_s: float) -> None:
+        self.store, self.lease_s = store, lease_s
+        self.keys: set[str] = set()
+        self.lost: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, keys: list[str]) -> None:
+        with self._lock:
+            self.keys.update(keys)
+            self.lost.difference_update(keys)  # claimed again
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="bfnb-claims", daemon=True)
+            self._thread.start()
+
+    def remove(self, keys: list[str]) -> None:
+        with self._lock:
+            self.keys.difference_update(keys)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.lease_s / 3):
+            with self._lock:
+                keys = list(self.keys)
+            if not keys:
+                continue
+            try:
+                kept = set(self.store.renew(keys, self.lease_s))
+            except Exception:  # a renewal that fails leaves the lease to run; the gate stops a send
+                continue
+            with self._lock:
+                self.lost.update(k for k in keys if k not in kept and k in self.keys)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
 
 def pid_gone(pid: int) -> bool:
