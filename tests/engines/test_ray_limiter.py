@@ -77,6 +77,23 @@ def test_one_concurrency_budget_is_shared_by_demand_and_adapts_to_overloads():
     assert adaptive.take("b", Ask(overloads=1, demand=500)).concurrency < grown  # a 429 on any worker shrinks it
 
 
+def test_a_worker_that_loses_the_hub_paces_by_its_own_limiter_and_does_not_hang():
+    from bfnb.brokers.limiter import Limiter
+    from bfnb.engines.ray.ray_limiter import ClusterLimiter
+
+    async def gone(*args):
+        raise ConnectionError("the hub actor died")
+
+    lim = ClusterLimiter(gone, "k|0", BankConfig(RateLimits(rpm=600)))
+    lim.fallback = Limiter(RateLimits(rpm=600))
+
+    async def three() -> list[int]:
+        return [await asyncio.wait_for(lim.acquire(5), timeout=30) for _ in range(3)]
+
+    assert asyncio.run(three()) == [5, 5, 5]
+    assert lim.lost is not None and "hub actor died" in lim.lost
+
+
 @pytest.fixture
 def hub(ray_session):
     from bfnb.engines.ray.cluster_hub import get_hub
@@ -136,7 +153,7 @@ def _worker_broker(services, url: str, tag: str, n: int) -> list[float]:
     return costs
 
 
-def test_workers_brokers_show_in_the_driver_progress_with_spend_counted_once(hub, server):
+def test_workers_brokers_show_in_the_driver_progress_with_spend_counted_once(hub, server, monkeypatch):
     import bfnb as bf
     from bfnb.engines.ray.cluster_hub import RunServices
     from bfnb.op import progress
@@ -144,13 +161,10 @@ def test_workers_brokers_show_in_the_driver_progress_with_spend_counted_once(hub
 
     services = RunServices.start(f"test-relay-{os.getpid()}")
     out = io.StringIO()
-    progress.set_display(lambda getter: live_progress(getter, text=True, file=out))
-    bf.options.progress = True
-    try:
-        with progress.run_scope(), services.watch() as views:
-            costs = ray.get([_worker_broker.remote(services, server.url, f"w{i}", 12) for i in range(3)], timeout=180)
-    finally:
-        progress.set_display(None)
+    monkeypatch.setattr(progress, "_display", lambda getter: live_progress(getter, text=True, file=out))
+    monkeypatch.setattr(bf.options, "progress", True)
+    with progress.run_scope(), services.watch() as views:
+        costs = ray.get([_worker_broker.remote(services, server.url, f"w{i}", 12) for i in range(3)], timeout=180)
     name = "chat gpt-4o-mini@openai"
     snap = views[name].snapshot()
     paid = [c for part in costs for c in part]

@@ -76,11 +76,16 @@ class ClusterLimiter:
         self._asking: asyncio.Task[Grant] | None = None
         self.pauses = 0
         self.learned: dict[str, float] = {}
+        #: the broker's own limiter, used alone if the hub cannot be reached (the driver went away)
+        self.fallback: Any = None
+        self.lost: str | None = None
 
     # --- what the pool asks of a limiter --------------------------------------------------------------
 
     async def acquire(self, tokens: int = 0) -> int:
         """Wait until one request of ``tokens`` tokens may be sent (cluster-wide); returns the tokens reserved."""
+        if self.lost is not None and self.fallback is not None:
+            return int(await self.fallback.acquire(tokens))
         self._waiting += 1
         try:
             while True:
@@ -94,6 +99,8 @@ class ClusterLimiter:
                     self._spend(tokens, now)
                     return tokens
                 grant = await self._ask(tokens)
+                if self.lost is not None and self.fallback is not None:
+                    return int(await self.fallback.acquire(tokens))
                 if grant.wait_s > 0 and not self._has(tokens):
                     await asyncio.sleep(grant.wait_s)
         finally:
@@ -101,6 +108,9 @@ class ClusterLimiter:
 
     def settle(self, reserved: int, actual: int) -> None:
         """Give back (or charge) the tokens reserved but not used (once the answer's usage is known)."""
+        if self.lost is not None and self.fallback is not None:
+            self.fallback.settle(reserved, actual)
+            return
         if self.tokens != UNLIMITED and reserved != actual:
             self.tokens += reserved - actual
 
@@ -230,7 +240,13 @@ class ClusterLimiter:
         )
         self._returned_req = self._returned_tok = self._overloads = 0
         self._latencies, self._pause_s, self._asked_at = [], 0.0, now
-        grant: Grant = await self._ask_hub(self.key, self.config, self.client, ask)
+        try:
+            grant: Grant = await self._ask_hub(self.key, self.config, self.client, ask)
+        except Exception as e:  # no hub: pace by this broker's own limiter from now on, never hang
+            if self.fallback is None:
+                raise
+            self.lost = f"{type(e).__name__}: {e}"
+            return Grant(UNLIMITED, UNLIMITED, math.inf, 0.0, self.share)
         self._take(grant)
         return grant
 
@@ -307,6 +323,7 @@ def share_limits(broker: Any, limiter: ClusterLimiter) -> ClusterLimiter:
     if isinstance(pool.limiter, ClusterLimiter) and pool.limiter.key == limiter.key:
         return pool.limiter
     limiter.broker = broker
+    limiter.fallback = pool.limiter
     pool.limiter = limiter
     pool.adaptive = limiter.concurrency
     pool.set_concurrency(limiter.share)
