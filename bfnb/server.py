@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the fault sequence")
     p.add_argument("--batch-delay", type=float, default=0.0, help="seconds a Batch API job stays in progress")
     p.add_argument("--state-dir", default=None, help="folder keeping files and batches across restarts")
+    p.add_argument("--models", default=None, help="comma-separated models served and listed (default: any name)")
     return p
 
 
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     server = LocalServer(
         host=a.host, port=a.port, state_dir=a.state_dir, latency_s=a.latency, rpm=a.rpm, tpm=a.tpm,
         fail_rate=a.fail_rate, drop_rate=a.drop_rate, burst_429=a.burst_429, seed=a.seed,
-        batch_delay_s=a.batch_delay,
+        batch_delay_s=a.batch_delay, models=a.models.split(",") if a.models else None,
     )  # fmt: skip
     server.start()
     print(server.url, flush=True)

@@ -8,8 +8,8 @@ one of two sources:
    the price table (``pricing.json`` plus :func:`~bfnb.brokers.pricing.register_price`) and the
    output-limits table.  No request is made.  The catalog goes with the provider *name*, so it also
    applies when ``OPENAI_BASE_URL`` points the ``openai`` provider at a gateway or at bfnb's own
-   server.  Dated snapshots (``gpt-4o-mini-2024-07-18``) and vendor prefixes (``openai/gpt-4o``)
-   of a listed model are accepted.
+   server.  Dated snapshots (``gpt-4o-mini-2024-07-18``), vendor prefixes (``openai/gpt-4o``) and
+   fine-tunes (``ft:gpt-4o-mini-2024-07-18:org::id``) of a listed model are accepted.
 2. **The endpoint's own list**, for every other HTTP endpoint (groq, together, a vLLM, a provider
    registered with ``register_provider``): ``GET {base_url}/models``, asked once per endpoint per
    process with a total deadline of :data:`LIST_DEADLINE_S`.  An endpoint that does not answer in
@@ -91,7 +91,8 @@ def check_listed(
         return
     low = {n.lower() for n in listed}
     name = model.strip().lower()
-    if any(v in low for v in variants(name)):
+    base = name.split(":")[1] if name.startswith("ft:") and name.count(":") >= 2 else name  # a fine-tune
+    if any(v in low for v in variants(base)):
         return
     allowed_low = {a.strip().lower() for a in allowed}
     if f"{name}@{provider}" in allowed_low or f"*@{provider}" in allowed_low:

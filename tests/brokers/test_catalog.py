@@ -58,7 +58,11 @@ def test_an_unlisted_model_is_sent_once_allowed_or_priced(server, monkeypatch):
 
 
 def test_dated_snapshots_and_vendor_prefixes_of_a_listed_model_pass(server):
-    for model in ("gpt-4o-mini-2024-07-18@openai", "openai/gpt-4o-mini@openai"):
+    for model in (
+        "gpt-4o-mini-2024-07-18@openai",
+        "openai/gpt-4o-mini@openai",
+        "ft:gpt-4o-mini-2024-07-18:acme::x1@openai",
+    ):
         assert ask(model).run()["status"].tolist() == ["done", "done"]
 
 
