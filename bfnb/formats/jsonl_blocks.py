@@ -79,12 +79,14 @@ def load_jsonl(
 
 
 def iter_jsonl_blocks(
-    path: str | os.PathLike[str], block_bytes: int = BLOCK_BYTES, plain: bool = False
+    path: str | os.PathLike[str], block_bytes: int | None = None, plain: bool = False
 ) -> Iterator[tuple[list[dict[str, Any]], np.ndarray] | Plain]:
     """``(records, line numbers)`` of a file, a block of about ``block_bytes`` at a time.
 
     With ``plain``, a block of plain JSONL comes as its :class:`Plain` columns instead.
+    ``block_bytes`` defaults to :data:`BLOCK_BYTES`.
     """
+    block_bytes = block_bytes or BLOCK_BYTES
     p = Path(path)
     if p.suffix.lower() == ".json":
         records, numbers = load_jsonl(p)

@@ -191,7 +191,10 @@ def hash_records(columns: Mapping[str, Any], present: Mapping[str, np.ndarray] |
 def hex_ids(h: np.ndarray) -> list[str]:
     """16-hex-digit strings for uint64 hashes."""
     if len(h) > _CHUNK:  # bounded temporaries
-        return [s for i in range(0, len(h), _CHUNK) for s in hex_ids(h[i : i + _CHUNK])]
+        out: list[str] = []
+        for i in range(0, len(h), _CHUNK):
+            out.extend(hex_ids(h[i : i + _CHUNK]))
+        return out
     text = h.astype(">u8").tobytes().hex().encode("utf-32-le")
     return np.frombuffer(text, dtype="<U16").tolist()
 

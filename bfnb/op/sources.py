@@ -81,7 +81,7 @@ class ReadJsonl(RecordFiles):
         if plain is not None:  # every file plain, alike: columns straight from pyarrow
             sizes = list(itertools.accumulate((p.n for p in loaded if isinstance(p, Plain)), initial=0))
             where = Where(sizes[-1], lambda i: _at(files, sizes, None, i))
-            return self.finish(self.batch_of_columns(plain, where))
+            return self.finish(self.batch_of_columns(plain, where)[0])
         records: list[dict[str, Any]] = []
         starts: list[int] = [0]
         numbers: list[np.ndarray | None] = []
@@ -97,6 +97,11 @@ class ReadJsonl(RecordFiles):
 
     def batch_of(self, records: list[dict[str, Any]], where: Sequence[str]) -> pd.DataFrame:
         """The batch of parsed records (idx, rev, ``keys``), before the reader options; engines reuse it."""
+        return self.batch_and_keys(records, where)[0]
+
+    def batch_and_keys(self, records: list[dict[str, Any]], where: Sequence[str]) -> tuple[pd.DataFrame, Any]:
+        """:meth:`batch_of`, and the keys its idx were checked by: the uint64 content hashes (each
+        idx is their 16 hex digits) when every idx is a hash, else the idx themselves."""
         n = len(records)
         columns, present = columns_of_records(records)
         ids, keys = self._ids(records, columns, present, where)
@@ -105,12 +110,14 @@ class ReadJsonl(RecordFiles):
             columns = {k: columns.get(k, [None] * n) for k in self.keys if k not in (B.IDX, B.REV)}
         check_unique(keys, where, self, ids)
         if not n:
-            return B.empty(self.keys or [])
-        return B.from_columns(ids, {k: typed(v) for k, v in columns.items()}, rev, op=self, check_unique=False)
+            return B.empty(self.keys or []), keys
+        batch = B.from_columns(ids, {k: typed(v) for k, v in columns.items()}, rev, op=self, check_unique=False)
+        return batch, keys
 
-    def batch_of_columns(self, columns: dict[str, np.ndarray], where: Sequence[str]) -> pd.DataFrame:
+    def batch_of_columns(self, columns: dict[str, np.ndarray], where: Sequence[str]) -> tuple[pd.DataFrame, Any]:
         """The batch of plain columns (every record has every field, none named idx or rev), as
-        :meth:`batch_of` makes it from the same records: same idx, same values, same types."""
+        :meth:`batch_of` makes it from the same records: same idx, same values, same types; and
+        its keys, as :meth:`batch_and_keys` gives them."""
         n = len(where)
         if self.idx_key is not None:
             vals = columns[self.idx_key].tolist() if self.idx_key in columns else [None] * n
@@ -127,8 +134,8 @@ class ReadJsonl(RecordFiles):
             out = {k: columns[k] if k in columns else typed([None] * n) for k in self.keys if k not in (B.IDX, B.REV)}
         check_unique(keys, where, self, ids)
         if not n:
-            return B.empty(self.keys or [])
-        return B.from_columns(ids, out, 0, op=self, check_unique=False)
+            return B.empty(self.keys or []), keys
+        return B.from_columns(ids, out, 0, op=self, check_unique=False), keys
 
     def _ids(
         self, records: list[dict[str, Any]], columns: dict[str, Any], present: dict[str, Any], where: Sequence[str]

@@ -125,3 +125,12 @@ def test_sort_and_shuffle_spill_and_equal_the_whole_batch_engine(tmp_path):
         assert got.index.tolist() == want.index.tolist()  # the same order, not only the same rows
         assert got.equals(want)
         assert streamed == (tmp_path / "out.jsonl").read_bytes()
+
+
+def test_chunks_gathered_keep_the_idx_as_the_whole_batch_engine_does(tmp_path):
+    """The joined idx stays Python objects (pandas would infer its ``str`` dtype), as on ``local``."""
+    src = write_lines(tmp_path / "in.jsonl", 35)
+    streamed = ReadJsonl(src).to_graph().run(engine="stream", use_memo=False)
+    whole = ReadJsonl(src).to_graph().run(engine="local", use_memo=False)
+    assert streamed.index.dtype == whole.index.dtype == object and streamed.index.name == whole.index.name
+    assert streamed.equals(whole) and streamed.index.tolist() == whole.index.tolist()

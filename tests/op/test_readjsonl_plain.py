@@ -119,3 +119,17 @@ def test_a_duplicate_in_a_plain_file_names_both_lines(tmp_path):
     for engine in ("local", "stream"):
         with pytest.raises(bf.DuplicateIdxError, match=r"dup\.jsonl:1 and .*dup\.jsonl:3"):
             ReadJsonl(p).to_graph().run(engine=engine, use_memo=False)
+
+
+def test_a_duplicate_across_a_plain_block_and_a_careful_one_is_found(tmp_path, monkeypatch):
+    """The stream engine reads a file in blocks: one read fast (content-hash idx), the next the
+    careful way (an own idx that equals that hash); the duplicate is named all the same."""
+    from bfnb.formats import jsonl_blocks
+
+    one = _write(tmp_path, "one.jsonl", ['{"a": "x"}'])
+    (h,) = ReadJsonl(one).to_graph().run(engine="local").index.tolist()
+    p = _write(tmp_path, "dup.jsonl", ['{"a": "x"}', '{"a": "y"}', f'{{"idx": "{h}", "b": 1}}'])
+    monkeypatch.setattr(jsonl_blocks, "BLOCK_BYTES", 24)  # a block a line
+    for engine in ("stream", "local"):
+        with pytest.raises(bf.DuplicateIdxError, match=r"dup\.jsonl:1 and .*dup\.jsonl:3"):
+            ReadJsonl(p).to_graph().run(engine=engine, use_memo=False)

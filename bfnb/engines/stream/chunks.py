@@ -14,6 +14,7 @@ another) is kept as Python objects, as the whole-batch reader types it.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -40,15 +41,30 @@ def slices(batch: pd.DataFrame, rows: int) -> Iterator[pd.DataFrame]:
 
 
 class IdxTracker:
-    """Remembers 64-bit hashes of every idx seen, to find a duplicate across chunks."""
+    """Remembers a 64-bit value per idx seen, to find a duplicate across chunks.
+
+    The value of a content-hash idx (16 hex digits) is the hash itself, which the reader already
+    has (no work per idx); any other idx's is an xxh3 hash of its text.  Equal idx always give
+    equal values; equal values of unequal idx (a rare collision) only make the caller re-read the
+    file whole to check.
+    """
 
     def __init__(self) -> None:
         self._parts: list[np.ndarray] = []
 
-    def add(self, ids: Iterable[str]) -> None:
-        values = ids.tolist() if isinstance(ids, pd.Index) else list(ids)
+    def add_keys(self, keys: Any) -> None:
+        """The keys a batch's idx were checked by (:meth:`ReadJsonl.batch_and_keys`)."""
+        if isinstance(keys, np.ndarray) and keys.dtype == np.uint64:
+            if len(keys):
+                self._parts.append(keys)
+            return
+        values = list(keys)
         if values:
-            self._parts.append(text_hashes(values))  # xxh3 per idx: pandas' SipHash cost 3x more here
+            hashes = text_hashes(values)  # xxh3 per idx: pandas' SipHash cost 3x more here
+            for i, s in enumerate(values):
+                if len(s) == 16 and _HEX16.fullmatch(s):  # what a content hash's idx would be
+                    hashes[i] = int(s, 16)
+            self._parts.append(hashes)
 
     def maybe_duplicated(self) -> bool:
         if len(self._parts) < 2:
@@ -57,16 +73,19 @@ class IdxTracker:
         return bool((h[1:] == h[:-1]).any())
 
 
-def _records_batch(op: ReadJsonl, records: list[dict[str, Any]], where: Where) -> pd.DataFrame:
-    """One chunk of records as a batch, exactly as ``ReadJsonl.read`` builds the whole one."""
-    return op.batch_of(records, where)
+_HEX16 = re.compile("[0-9a-f]{16}")
+
+
+def _records_batch(op: ReadJsonl, records: list[dict[str, Any]], where: Where) -> tuple[pd.DataFrame, Any]:
+    """One chunk of records as a batch, exactly as ``ReadJsonl.read`` builds the whole one; its keys."""
+    return op.batch_and_keys(records, where)
 
 
 def _plain_chunks(op: ReadJsonl, block: Plain, path: Any, rows: int, tracker: IdxTracker) -> Iterator[pd.DataFrame]:
     """A plain block's batch (idx and values as from its records), ``rows`` entries at a time."""
     first = block.first
-    df = op.batch_of_columns(block.columns, Where(block.n, lambda i: f"{path}:{first + i}"))
-    tracker.add(df.index)
+    df, keys = op.batch_of_columns(block.columns, Where(block.n, lambda i: f"{path}:{first + i}"))
+    tracker.add_keys(keys)
     yield from slices(df, rows)
 
 
@@ -92,8 +111,8 @@ def read_jsonl_chunks(op: ReadJsonl, rows: int) -> Iterator[pd.DataFrame]:
         spots, taken = at[:n], records[:n]
         records, at = records[n:], at[n:]
         where = Where(len(taken), lambda i: f"{files[spots[i][0]]}:{spots[i][1]}")
-        df = _records_batch(op, taken, where)
-        tracker.add(df.index)
+        df, keys = _records_batch(op, taken, where)
+        tracker.add_keys(keys)
         return df
 
     for fi, path in enumerate(files):
@@ -152,4 +171,10 @@ def gather(chunks: Iterable[pd.DataFrame]) -> pd.DataFrame:
         return B.concat(parts)  # as the whole-batch engine feeds an empty input: fields as objects
     if len(nonempty) == 1:
         return nonempty[0]
-    return pd.concat(_aligned(nonempty), axis=0, sort=False)
+    if any(p.index.dtype != object for p in nonempty):  # not an idx (the spill's positions)
+        return pd.concat(_aligned(nonempty), axis=0, sort=False)
+    out = pd.concat(_aligned(nonempty), axis=0, sort=False, ignore_index=True)
+    # the idx joined as objects, as the whole-batch engine keeps it (pd.concat would infer pandas'
+    # ``str`` dtype for the joined index, copying every idx into Arrow: a third of a 1M-line read)
+    idx = np.concatenate([p.index.to_numpy() for p in nonempty])
+    return out.set_axis(pd.Index(idx, dtype=object, name=nonempty[0].index.name, copy=False), axis=0)
