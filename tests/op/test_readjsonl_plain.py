@@ -133,3 +133,14 @@ def test_a_duplicate_across_a_plain_block_and_a_careful_one_is_found(tmp_path, m
     for engine in ("stream", "local"):
         with pytest.raises(bf.DuplicateIdxError, match=r"dup\.jsonl:1 and .*dup\.jsonl:3"):
             ReadJsonl(p).to_graph().run(engine=engine, use_memo=False)
+
+
+@pytest.mark.parametrize(
+    ("body", "lines"),
+    [(b'{"a":1}\n{"a":2}', 2), (b'{"a":1}\n{"a":2}\n', 2), (b'{"a":1}\r\n{"a":2}\r\n', 2), (b'{"a":1}\n\n{"a":2}\n', None),
+     (b'{"a":1}\n  {"a":2}\n', None), (b' {"a":1}\n', None), (b'{"a":1}\n{"a":2}\n\n', None), (b"", None)],
+)  # fmt: skip
+def test_the_fast_path_counts_lines_only_when_each_starts_an_object(body, lines):
+    from bfnb.formats.jsonl_arrow import _object_lines
+
+    assert _object_lines(body) == _object_lines(body, step=1) == _object_lines(body, step=3) == lines
