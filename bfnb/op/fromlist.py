@@ -16,6 +16,8 @@ with one idx are an error naming both list positions.
 from __future__ import annotations
 
 import copy
+import itertools
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -153,6 +155,8 @@ def _plain(items: list[Any]) -> bool:
     """Every item a plain dict, none in the ``{"idx", "data"}`` form: use them as they are."""
     if set(map(type, items)) - {dict}:
         return False
+    if not any(map(operator.contains, items, itertools.repeat(B.IDX))):  # in C: the usual case
+        return True
     return not any("data" in x and B.IDX in x for x in items)
 
 
@@ -164,7 +168,7 @@ def _explicit_idx(
         if op.idx_key not in cols:
             raise SourceError(f"no record has the idx_key field {op.idx_key!r}", op=op, field=op.idx_key)
         return idx_from_key(cols[op.idx_key], op.idx_key, where, op)
-    if not any(B.IDX in r for r in records):
+    if not any(map(operator.contains, records, itertools.repeat(B.IDX))):
         return None
     return own_idx([r.get(B.IDX) for r in records], [B.IDX in r for r in records], where, op)  # every source's rule
 
