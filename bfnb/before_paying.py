@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .errors import UnknownModelError
+
 __all__ = [
     "BUDGET_OUTPUT_CAP",
     "check_model",
@@ -55,20 +57,38 @@ def check_model(endpoint: Any, op: str) -> None:
     provider = resolved.requested_provider or resolved.provider.name  # offline: the provider it names
     allowed = options.unlisted_models
     known = catalog.catalog(provider)
+    asks = endpoint.paid and not endpoint.mock and not resolved.offline and bool(endpoint.base_url)
     if known is not None:
-        catalog.check_listed(endpoint.model, provider, known, source="not in bfnb's price table", op=op,
-                             allowed=allowed)  # fmt: skip
-        return
-    if not endpoint.paid or endpoint.mock or resolved.offline or not endpoint.base_url:
+        try:
+            catalog.check_listed(endpoint.model, provider, known, source="not in bfnb's price table", op=op,
+                                 allowed=allowed)  # fmt: skip
+            return
+        except UnknownModelError:
+            # The provider pointed elsewhere (OPENAI_BASE_URL at a gateway or a vLLM): what that
+            # endpoint lists is also a model it has.
+            from .brokers.providers import get_provider
+
+            redirected = endpoint.base_url != get_provider(provider).base_url
+            if not (asks and redirected and endpoint.model in (_listed(endpoint, resolved) or ())):
+                raise
+            return
+    if not asks:
         return  # the local model answers any name; offline and mock runs never ask the network
+    base_url = endpoint.base_url
+    listed = _listed(endpoint, resolved)
+    if listed:
+        catalog.check_listed(endpoint.model, provider, listed, source=f"GET {base_url}/models does not list it",
+                             op=op, allowed=allowed)  # fmt: skip
+
+
+def _listed(endpoint: Any, resolved: Any) -> frozenset[str] | None:
+    """The endpoint's ``GET /models`` list (once per endpoint per process; None: cannot tell)."""
+    from .brokers import catalog
     from .executor.loop import run_sync
 
     base_url, key = endpoint.base_url, resolved.api_key
     headers = getattr(resolved.provider, "extra_headers", None)
-    listed = catalog.listed_once(base_url, key, lambda: run_sync(catalog.list_models(base_url, key, headers)))
-    if listed:
-        catalog.check_listed(endpoint.model, provider, listed, source=f"GET {base_url}/models does not list it",
-                             op=op, allowed=allowed)  # fmt: skip
+    return catalog.listed_once(base_url, key, lambda: run_sync(catalog.list_models(base_url, key, headers)))
 
 
 #: max tokens bfnb sets under a budget on a call that sets none (or the model's limit if lower)

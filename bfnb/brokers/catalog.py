@@ -8,7 +8,8 @@ one of two sources:
    the price table (``pricing.json`` plus :func:`~bfnb.brokers.pricing.register_price`) and the
    output-limits table.  No request is made.  The catalog goes with the provider *name*, so it also
    applies when ``OPENAI_BASE_URL`` points the ``openai`` provider at a gateway or at bfnb's own
-   server.  Dated snapshots (``gpt-4o-mini-2024-07-18``), vendor prefixes (``openai/gpt-4o``) and
+   server; there a name the catalog lacks is also looked up in that endpoint's own list (2.), so
+   a vLLM behind ``OPENAI_BASE_URL`` serves its own model names.  Dated snapshots (``gpt-4o-mini-2024-07-18``), vendor prefixes (``openai/gpt-4o``) and
    fine-tunes (``ft:gpt-4o-mini-2024-07-18:org::id``) of a listed model are accepted.
 2. **The endpoint's own list**, for every other HTTP endpoint (groq, together, a vLLM, a provider
    registered with ``register_provider``): ``GET {base_url}/models``, asked once per endpoint per

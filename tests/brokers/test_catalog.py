@@ -34,7 +34,7 @@ def test_a_misspelt_model_of_a_known_provider_fails_before_anything_is_sent(serv
     assert "AskLLM" in msg and "'model'" in msg and "gpt-4o-mimi" in msg
     assert "gpt-4o-mini" in msg.split("close names:")[1]  # difflib's nearest names
     assert "bf.options.unlisted_models.add('gpt-4o-mimi@openai')" in msg and "register_price" in msg
-    assert server.stats()["requests"] == 0 and server.stats()["model_lists"] == 0  # not even a listing
+    assert server.stats()["requests"] == 0  # no model call (its list may be asked: OPENAI_BASE_URL points here)
     out = ask("gpt-4o-mini@openai").run()
     assert out["status"].tolist() == ["done", "done"] and server.stats()["requests"] == 2
 
@@ -55,6 +55,18 @@ def test_an_unlisted_model_is_sent_once_allowed_or_priced(server, monkeypatch):
     bf.register_price("gpt-10", "openai", input_per_1m=1.0, output_per_1m=2.0)
     assert ask("gpt-10@openai").run()["status"].tolist() == ["done", "done"]  # a registered price lists it
     assert server.stats()["requests"] == 4
+
+
+def test_openai_pointed_at_another_server_also_accepts_what_that_server_lists(monkeypatch):
+    """OPENAI_BASE_URL at a vLLM or a gateway: its own models are real names there, others are not."""
+    with LocalServer(models=["meta-llama/Llama-3.1-8B-Instruct"]).start() as srv:
+        monkeypatch.delenv("BFNB_OFFLINE")
+        monkeypatch.setenv("OPENAI_BASE_URL", srv.url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+        assert ask("meta-llama/Llama-3.1-8B-Instruct@openai").run()["status"].tolist() == ["done", "done"]
+        with pytest.raises(bf.UnknownModelError, match=r"Llama-3\.1-8B-Instruct"):
+            ask("meta-llama/Llama-3.1-8B-Instrct@openai").run()
+        assert srv.stats()["requests"] == 2 and srv.stats()["model_lists"] == 1  # listed once, misspelt: unsent
 
 
 def test_dated_snapshots_and_vendor_prefixes_of_a_listed_model_pass(server):
