@@ -65,12 +65,16 @@ def check_model(endpoint: Any, op: str) -> None:
             return
         except UnknownModelError:
             # The provider pointed elsewhere (OPENAI_BASE_URL at a gateway or a vLLM): what that
-            # endpoint lists is also a model it has.
+            # endpoint lists is also a model it has; the error then names close names from both.
             from .brokers.providers import get_provider
 
-            redirected = endpoint.base_url != get_provider(provider).base_url
-            if not (asks and redirected and endpoint.model in (_listed(endpoint, resolved) or ())):
+            listed = (
+                _listed(endpoint, resolved) if asks and endpoint.base_url != get_provider(provider).base_url else None
+            )
+            if not listed:
                 raise
+            source = f"not in bfnb's price table, and GET {endpoint.base_url}/models does not list it"
+            catalog.check_listed(endpoint.model, provider, known | listed, source=source, op=op, allowed=allowed)
             return
     if not asks:
         return  # the local model answers any name; offline and mock runs never ask the network

@@ -90,7 +90,8 @@ def check_listed(
     """
     if not listed:
         return
-    low = {n.lower() for n in listed}
+    shown = {n.lower(): n for n in listed}  # compared in lower case, named as listed
+    low = set(shown)
     name = model.strip().lower()
     base = name.split(":")[1] if name.startswith("ft:") and name.count(":") >= 2 else name  # a fine-tune
     if any(v in low for v in variants(base)):
@@ -99,7 +100,7 @@ def check_listed(
     if f"{name}@{provider}" in allowed_low or f"*@{provider}" in allowed_low:
         return
     close = difflib.get_close_matches(name, sorted(low), n=5, cutoff=0.6)
-    near = f"close names: {', '.join(close)}" if close else f"none close among {len(low):,} listed"
+    near = f"close names: {', '.join(shown[c] for c in close)}" if close else f"none close among {len(low):,} listed"
     raise UnknownModelError(
         f"{op}: field 'model': {provider} has no model {model!r} ({source}); {near}. Nothing was sent. "
         f"If the name is right, allow it: bf.options.unlisted_models.add({f'{model}@{provider}'!r})"
