@@ -52,6 +52,7 @@ from .ledger.records import CallRecord, Status
 
 __all__ = [
     "MOCK",
+    "PRESET",
     "Arrivals",
     "CallClient",
     "CallLogEntry",
@@ -105,6 +106,11 @@ def mock_calls(on: bool = True) -> Iterator[None]:
         MOCK.reset(token)
 
 
+#: endpoints resolved elsewhere, by ``(kind, model string, mock)``: a Ray worker answers with the
+#: driver's (its provider, base URL and key), not whatever its own environment would resolve
+PRESET: ContextVar[dict[tuple[str, str, bool], Endpoint] | None] = ContextVar("bfnb_preset_endpoints", default=None)
+
+
 def resolve_endpoint(kind: str, model_string: str, *, mock: bool | None = None) -> Endpoint:
     """Resolve ``model@provider`` once: where it is sent, with which key (raises when it is unset).
 
@@ -115,6 +121,9 @@ def resolve_endpoint(kind: str, model_string: str, *, mock: bool | None = None) 
 
     if mock is None:
         mock = MOCK.get()
+    preset = PRESET.get()
+    if preset is not None and (kind, model_string, mock) in preset:
+        return preset[(kind, model_string, mock)]
     resolved = resolve(model_string, offline=True if mock else None)
     p = resolved.provider
     return Endpoint(kind, p.name, p.base_url or "", resolved.model, resolved, mock=mock, paid=not p.in_process)

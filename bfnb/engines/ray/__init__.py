@@ -5,10 +5,12 @@ or a batch while it is on the driver.  :mod:`.ray_translate` maps each op to Ray
 (``map_batches`` for row-wise ops, ``sort``, ``random_shuffle``, ``limit``); the rest runs on the
 driver exactly as the local engine runs it, on the gathered input:
 
-* **broker ops** (AskLLM, EmbedText, CallLLM…) run on the driver, through the same path as a
-  local run, so every guarantee holds unchanged: content-addressed caching (a re-run sends 0),
-  claims, the rate limiter, the budget and spend counted once in the panel.  Row-wise work
-  around them (rendering requests, parsing answers) runs on the workers;
+* **broker ops** (AskLLM, EmbedText, CallLLM…) run on the workers too (:mod:`.ray_calls`): each
+  batch renders its requests, looks them up, claims, sends and reads the records, with the
+  project's ledger and claims served by one actor on the driver's node (:mod:`.ray_ledger`), so
+  workers need not see the project folder, a re-run sends 0 requests, no call is paid twice across
+  workers and spend is summed once, from the records the ledger wrote.  Under a budget, without
+  dispatch, for the Batch API or an op's own broker object they run on the driver, as locally;
 * **writers** gather on the driver: ``WriteJsonl`` streams the Dataset's batches into a temporary
   file published at the end, others get their whole input; both write once, atomically;
 * **loops** (``While``, ``Repeat``) drive their rounds from the driver and run each round's body
@@ -54,6 +56,7 @@ from ..engine import Engine as _Base
 from ..engine import EngineContext, start_run
 from ..stream.chunks import gather
 from .carrier import decode, encode
+from .ray_calls import run_on_workers, why_on_driver
 from .ray_translate import carried, translate
 
 if TYPE_CHECKING:
@@ -173,7 +176,9 @@ class _RayRun:
     def on_ray(self, v: Any) -> _OnRay:
         if isinstance(v, _OnRay):
             return v
-        return _OnRay(ray.data.from_pandas(encode(v)), lambda: B.concat([v.iloc[:0]]))
+        carrier, n = encode(v), self.batch_rows
+        blocks = [carrier.iloc[i : i + n] for i in range(0, len(carrier), n)] or [carrier]  # spread over workers
+        return _OnRay(ray.data.from_pandas(blocks), lambda: B.concat([v.iloc[:0]]))
 
     def as_df(self, v: Any) -> pd.DataFrame:
         if isinstance(v, pd.DataFrame):
@@ -279,6 +284,8 @@ class _RayRun:
 
     def _run_node(self, nid: int, op: Op, rep: NodeReport) -> list[Any]:
         ins = self._inputs(nid, op)
+        if op.n_in == 1 and op.n_out == 1 and why_on_driver(op, self) is None:
+            return [self._calls_on_workers(nid, op, rep, self.on_ray(ins[0]))]
         if op.n_in == 1 and op.n_out == 1:
             src = self.on_ray(ins[0])
             ds = translate(op, src.ds, self)
@@ -306,6 +313,21 @@ class _RayRun:
         if getattr(op, "persist_result", False) and not rctx.incomplete and self.ctx.use_memo:
             op.save_checkpoint(fp, rctx.project, outs[0])  # type: ignore[attr-defined]
         return list(outs)
+
+    def _calls_on_workers(self, nid: int, op: Op, rep: NodeReport, src: _OnRay) -> _OnRay:
+        """A broker op on the workers (:mod:`.ray_calls`); its complete result is memoised and
+        checkpointed here, as a local run does (gathered: the checkpoint is one file)."""
+
+        def empty(op: Op = op, src: _OnRay = src) -> pd.DataFrame:
+            return _run_op(op, [B.concat([src.empty()])], self._context(nid, rep))[0]
+
+        out = _OnRay(run_on_workers(self, nid, op, rep, src), empty)  # type: ignore[arg-type]
+        if self.ctx.use_memo and not rep.incomplete and op.memoize and not op.side_effect:
+            whole = self.as_df(out)
+            default_memo.put(rep.fingerprint, [whole])
+            if getattr(op, "persist_result", False):
+                op.save_checkpoint(rep.fingerprint, self.options.get("project"), whole)  # type: ignore[attr-defined]
+        return out
 
     def _write_jsonl(self, op: WriteJsonl, src: _OnRay, rep: NodeReport) -> pd.DataFrame:
         """Stream the Dataset's batches into a temporary file on the driver; publish it at the end."""

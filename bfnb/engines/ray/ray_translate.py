@@ -5,12 +5,14 @@ when the op runs on the driver (the engine then gathers its input, runs the op a
 does, and scatters its output again).  What runs where:
 
 * row-wise ops (the stream engine's ``rowwise`` steps: maps, filters, field edits, explode,
-  request building, ``SampleProportion``, which keeps an entry by its own idx) → ``map_batches``
-  over carrier batches on the workers (:mod:`.carrier`); the op itself runs on a real bfnb batch;
+  request building) → ``map_batches`` over carrier batches on the workers (:mod:`.carrier`); the
+  op itself runs on a real bfnb batch;
 * ``Sort`` on one field → Ray's ``sort`` (nulls last, as locally); ``Shuffle`` → ``random_shuffle``;
-  ``TakeFirstN`` → ``limit`` (order preserved);
-* broker ops, writers, collectors, loops and multi-port ops → the driver (see the engine's
-  docstring for why calls run there today).
+  ``TakeFirstN`` → ``limit`` (order preserved); ``SampleProportion`` → ``random_sample`` (seeded,
+  but not the local engine's sample);
+* broker ops → ``map_batches`` too, through :mod:`.ray_calls` (the engine calls it: it needs the
+  run's ledger);
+* writers, collectors, loops and multi-port ops → the driver.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from ...op.op import Op, RunContext, columns_of
 from ..stream.stream_translate import step
 from .carrier import decode, encode
 
-__all__ = ["CarriedError", "RowwiseFn", "carried", "translate"]
+__all__ = ["CarriedError", "RowwiseFn", "carried", "guarded", "translate"]
 
 
 _MARK = re.compile(r"<<bfnb-error:([A-Za-z0-9+/=]+)>>")
@@ -60,7 +62,9 @@ def carried(exc: BaseException) -> BfnbError | None:
     return cls(message)
 
 
-def _guarded(fn: Any) -> Any:
+def guarded(fn: Any) -> Any:
+    """Wrap a worker function so a bfnb error reaches the driver whole (see :class:`CarriedError`)."""
+
     def call(self: Any, carrier: pd.DataFrame) -> pd.DataFrame:
         try:
             return fn(self, carrier)
@@ -76,7 +80,7 @@ class RowwiseFn:
     def __init__(self, op: Op, label: str, fingerprint: str) -> None:
         self.op, self.label, self.fingerprint = op, label, fingerprint
 
-    @_guarded
+    @guarded
     def __call__(self, carrier: pd.DataFrame) -> pd.DataFrame:
         from ...executor.run import _run_op
 
@@ -100,6 +104,14 @@ def _(op: rows.Shuffle, ds: Any, run: Any) -> Any:
 
 
 @translate.register
+def _(op: rows.SampleProportion, ds: Any, run: Any) -> Any:
+    # Ray's sample: seeded, but another sample than the local engine's (which hashes each idx)
+    from ...fingerprint import hash_bytes
+
+    return ds.random_sample(op.p, seed=int(hash_bytes(repr(op.seed).encode())[:8], 16))
+
+
+@translate.register
 def _(op: rows.TakeFirstN, ds: Any, run: Any) -> Any:
     if op.offset:
         return None  # Ray Data has no offset: the driver slices [offset, offset + n)
@@ -116,7 +128,7 @@ class SortKeys:
     def __init__(self, op: rows.Sort) -> None:
         self.op, self.field = op, op.keys[0]
 
-    @_guarded
+    @guarded
     def __call__(self, carrier: pd.DataFrame) -> pd.DataFrame:
         values = columns_of(decode(carrier), [self.field], self.op)[0] if len(carrier) else []
         nulls = [_null(v) for v in values]
