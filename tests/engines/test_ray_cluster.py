@@ -25,7 +25,7 @@ import pytest
 
 pytest.importorskip("ray")
 
-DRIVER = r'''
+DRIVER = r"""
 import json, os, shutil, sys
 
 import ray
@@ -95,7 +95,7 @@ second = {"counts": counts(), "joined": ray.get_runtime_context().gcs_address,
           "same": again.drop(columns=["vec", "probe"]).sort_index().equals(out.drop(columns=["vec", "probe"]).sort_index()),
           "probe": sorted(set(again["probe"]))}
 print("RESULT " + json.dumps({"first": first, "second": second}), flush=True)
-'''
+"""
 
 
 def _free_port() -> int:

@@ -153,14 +153,18 @@ def run_on_workers(run: Any, nid: int, op: BrokerOp, rep: NodeReport, src: Any) 
     from ...executor.run import _fill_stats
 
     ledger = run.calls.ledger_for(getattr(op, "_project", None))
-    preflight(None, ledger)  # a read-only ledger fails here, before any worker pays
+    endpoints = _endpoints(op)
+    if not ledger.writable:  # fail here, before any worker pays
+        preflight(None, ledger)
+    for ep in endpoints.values():  # an unknown model too
+        preflight(ep, ledger, op=rep.op_label)
     path = os.fspath(ledger.path)
     actor = ledger_actor(path)
     shipped = copy.copy(op)
     shipped._project = None  # workers reach the ledger through the actor, never the folder
     tally = uuid.uuid4().hex
     fn = WorkerCalls(
-        shipped, rep.op_label, rep.fingerprint, actor, path, tally, run.run_id, _endpoints(op), MOCK.get(),
+        shipped, rep.op_label, rep.fingerprint, actor, path, tally, run.run_id, endpoints, MOCK.get(),
         run.calls.lease_s,
     )  # fmt: skip
     out = src.ds.map_batches(fn, batch_format="pandas", batch_size=run.batch_rows).materialize()
