@@ -149,3 +149,15 @@ def test_llm_and_embedding_calls_are_paid_once(engine, server, records_file):
     memo.clear()
     g.run(engine=engine)
     assert server.stats()["answered"] == first  # a re-run on this engine sends 0 requests
+
+
+def test_llm_calls_after_a_filter_and_in_a_loop_body(engine, server, records_file):
+    with bf.ProjectFolder("engines_loop", 1, 0, 0):
+        g = (
+            ReadJsonl(records_file)
+            | Filter(lambda i: i % 4 != 0, "id")
+            | Repeat(AskLLM("Say it again: {text}", model="gpt-4o-mini@openai", output_key="text"), 2)
+            | MapField(len, "text", "chars")
+        )
+    got = same(g, engine)
+    assert len(got) == N - N // 4 and (got["status"] == "done").all()
