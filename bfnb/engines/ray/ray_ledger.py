@@ -127,7 +127,7 @@ class LedgerActor:
 
 
 _RemoteLedgerActor = ray.remote(LedgerActor)
-_actors: dict[str, Any] = {}
+_actors: dict[tuple[str, str], Any] = {}
 
 
 def actor_name(path: str) -> str:
@@ -139,14 +139,12 @@ def ledger_actor(path: str) -> Any:
     """The ledger actor for the ledger folder ``path``, started on this (the driver's) node if needed."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    handle = _actors.get(path)
+    ctx = ray.get_runtime_context()
+    key = (path, ctx.get_job_id())  # a Ray restarted since (a new job) needs its own actor
+    handle = _actors.get(key)
     if handle is not None:
-        try:
-            ray.get(handle.writable.remote())
-            return handle
-        except Exception:  # Ray was restarted since: start another
-            _actors.pop(path, None)
-    here = ray.get_runtime_context().get_node_id()
+        return handle
+    here = ctx.get_node_id()
     handle = _RemoteLedgerActor.options(  # type: ignore[attr-defined]
         name=actor_name(path),
         get_if_exists=True,
@@ -155,7 +153,9 @@ def ledger_actor(path: str) -> Any:
         max_restarts=0,
         scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=here, soft=False),
     ).remote(path)
-    _actors[path] = handle
+    for old in [k for k in _actors if k[1] != key[1]]:  # handles of an earlier job are dead
+        del _actors[old]
+    _actors[key] = handle
     return handle
 
 
