@@ -9,7 +9,8 @@ cannot: it returns None (the caller reads the careful way, which names a bad lin
 
 * a line does not start with ``{`` (blank or indented lines: the line numbers would shift), or the
   table has another number of rows than the data has lines (``{..}{..}`` on one line);
-* a field is missing from a record or null (Arrow shows both as null; they hash differently);
+* a value is ``null`` (Arrow shows a null and a missing field alike, and they hash differently:
+  so a missing field is taken as missing only when the data holds no ``null`` at all);
 * a column is nested (lists, objects, bfnb's ``{"$bytes": ...}`` tags) or of another type;
 * a float column holds an integral value (``1`` and ``1.0`` are different values to bfnb, but one
   double to Arrow; an integer past 64 bits also lands here) or a non-finite one (Arrow accepts
@@ -30,10 +31,16 @@ import orjson
 __all__ = ["plain_columns"]
 
 
-def plain_columns(body: bytes) -> dict[str, np.ndarray] | None:
-    """The columns of plain JSONL ``body`` (no BOM), in the first record's field order, or None.
+Columns = dict[str, np.ndarray]
 
-    Text columns are object arrays of ``str``; integers int64; floats float64; booleans bool.
+
+def plain_columns(body: bytes) -> tuple[Columns, Columns] | None:
+    """The columns of plain JSONL ``body`` (no BOM) in first-seen field order, and where each field
+    some records lack is present; or None.
+
+    A field every record has is an array: text an object array of ``str``, integers int64, floats
+    float64, booleans bool.  A field some records lack is an object array of Python values with
+    None where it is missing (as a column of records is built), with its ``present`` mask.
     """
     n = _object_lines(body)  # every line starts with "{": no blank, indented or odd line
     if n is None:
@@ -52,19 +59,49 @@ def plain_columns(body: bytes) -> dict[str, np.ndarray] | None:
         return None
     if table.num_rows != n or not table.num_columns:
         return None
+    partial = [name for name, col in zip(table.column_names, table.columns, strict=True) if col.null_count]
+    if partial and b"null" in body:  # a null somewhere: Arrow's nulls could be nulls or missing fields
+        return None
     try:
-        first = list(orjson.loads(body[: body.find(b"\n")] if n > 1 else body))
-    except orjson.JSONDecodeError:
+        order = _first_seen(body, table, partial)
+    except (orjson.JSONDecodeError, ValueError):
         return None
-    if sorted(first) != sorted(table.column_names):
-        return None
-    columns: dict[str, np.ndarray] = {}
-    for name in first:
-        arr = _column(table.column(name))
+    columns: Columns = {}
+    present: Columns = {}
+    for name in order:
+        col = table.column(name)
+        arr = _column(col) if name not in partial else _partial_column(col)
         if arr is None:
             return None
         columns[name] = arr
-    return columns
+        if name in partial:
+            present[name] = col.is_valid().to_numpy(zero_copy_only=False)
+    return columns, present
+
+
+def _first_seen(body: bytes, table: Any, partial: list[str]) -> list[str]:
+    """The fields in the order records first show them (Arrow's order can differ across blocks)."""
+    first = list(orjson.loads(body[: body.find(b"\n")] if b"\n" in body else body))
+    if not partial:
+        if sorted(first) != sorted(table.column_names):
+            raise ValueError("the first record's fields are not the table's")
+        return first
+    starts = np.flatnonzero(np.frombuffer(body, dtype=np.uint8) == 10) + 1  # line i + 1 starts at starts[i]
+    at = {
+        name: (
+            0 if name not in partial else int(np.argmax(table.column(name).is_valid().to_numpy(zero_copy_only=False)))
+        )
+        for name in table.column_names
+    }
+    rank: dict[str, tuple[int, int]] = {}
+    for row in sorted(set(at.values())):
+        begin = 0 if row == 0 else int(starts[row - 1])
+        end = int(starts[row]) if row < len(starts) else len(body)
+        for pos, name in enumerate(orjson.loads(body[begin:end])):
+            rank.setdefault(name, (row, pos))
+    if set(rank) != set(table.column_names) or any(rank[name][0] != row for name, row in at.items()):
+        raise ValueError("a field's first record does not hold it")
+    return sorted(table.column_names, key=rank.__getitem__)
 
 
 def _object_lines(body: bytes, step: int = 1 << 24) -> int | None:
@@ -83,6 +120,22 @@ def _object_lines(body: bytes, step: int = 1 << 24) -> int | None:
         if not (a[ends] == 123).all():
             return None
     return n + (body[-1:] != b"\n")
+
+
+def _partial_column(col: Any) -> np.ndarray | None:
+    """A column with missing values: Python values (None where missing), if every present one is plain."""
+    import pyarrow as pa
+
+    t = col.type
+    if pa.types.is_float64(t):
+        arr = col.drop_null().to_numpy()
+        if not np.isfinite(arr).all() or (arr == np.floor(arr)).any():
+            return None
+    elif not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_int64(t) or pa.types.is_boolean(t)):
+        return None
+    out = np.empty(len(col), dtype=object)
+    out[:] = col.to_pylist()
+    return out
 
 
 def _column(col: Any) -> np.ndarray | None:

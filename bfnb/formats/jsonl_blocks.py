@@ -32,11 +32,12 @@ BLOCK_BYTES = 16 * 2**20
 class Plain:
     """The columns of a plain block of lines (see :mod:`.jsonl_arrow`): record ``i`` is on line ``first + i``."""
 
-    __slots__ = ("columns", "first", "n")
+    __slots__ = ("columns", "first", "n", "present")
 
-    def __init__(self, columns: dict[str, np.ndarray], first: int) -> None:
-        self.columns, self.first = columns, first
-        self.n = len(next(iter(columns.values())))
+    def __init__(self, found: tuple[dict[str, np.ndarray], dict[str, np.ndarray]], first: int) -> None:
+        self.columns, self.present = found  # present: where each field some records lack is present
+        self.first = first
+        self.n = len(next(iter(self.columns.values())))
 
 
 def _read_bytes(p: Path) -> bytes:
@@ -51,9 +52,9 @@ def load_jsonl_plain(path: str | os.PathLike[str]) -> Plain | tuple[list[dict[st
     p = Path(path)
     data = _read_bytes(p)
     if p.suffix.lower() != ".json":
-        columns = plain_columns(data[3:] if data.startswith(_BOM) else data)
-        if columns is not None:
-            return Plain(columns, 1)
+        found = plain_columns(data[3:] if data.startswith(_BOM) else data)
+        if found is not None:
+            return Plain(found, 1)
     return load_jsonl(p, data)
 
 
@@ -112,9 +113,9 @@ def iter_jsonl_blocks(
                 continue
             raw, tail = (data[:cut], data[cut:]) if cut else (data, b"")  # no newline at the end: the last line
             if plain and raw.startswith(b"{"):
-                columns = plain_columns(raw)
-                if columns is not None:
-                    block = Plain(columns, first)
+                found = plain_columns(raw)
+                if found is not None:
+                    block = Plain(found, first)
                     yield block
                     first += block.n  # one record a line, checked
                     continue

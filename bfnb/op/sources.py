@@ -81,7 +81,7 @@ class ReadJsonl(RecordFiles):
         if plain is not None:  # every file plain, alike: columns straight from pyarrow
             sizes = list(itertools.accumulate((p.n for p in loaded if isinstance(p, Plain)), initial=0))
             where = Where(sizes[-1], lambda i: _at(files, sizes, None, i))
-            return self.finish(self.batch_of_columns(plain, where)[0])
+            return self.finish(self.batch_of_columns(plain[0], where, plain[1])[0])
         records: list[dict[str, Any]] = []
         starts: list[int] = [0]
         numbers: list[np.ndarray | None] = []
@@ -114,11 +114,15 @@ class ReadJsonl(RecordFiles):
         batch = B.from_columns(ids, {k: typed(v) for k, v in columns.items()}, rev, op=self, check_unique=False)
         return batch, keys
 
-    def batch_of_columns(self, columns: dict[str, np.ndarray], where: Sequence[str]) -> tuple[pd.DataFrame, Any]:
-        """The batch of plain columns (every record has every field, none named idx or rev), as
-        :meth:`batch_of` makes it from the same records: same idx, same values, same types; and
-        its keys, as :meth:`batch_and_keys` gives them."""
+    def batch_of_columns(
+        self, columns: dict[str, np.ndarray], where: Sequence[str], present: dict[str, np.ndarray] | None = None
+    ) -> tuple[pd.DataFrame, Any]:
+        """The batch of plain columns (none named idx or rev; ``present`` marks where a field some
+        records lack is present, None elsewhere in its column), as :meth:`batch_of` makes it from
+        the same records: same idx, same values, same types; and its keys, as
+        :meth:`batch_and_keys` gives them."""
         n = len(where)
+        present = present or {}
         if self.idx_key is not None:
             vals = columns[self.idx_key].tolist() if self.idx_key in columns else [None] * n
             ids = idx_from_key(vals, self.idx_key, where, self)
@@ -126,7 +130,9 @@ class ReadJsonl(RecordFiles):
         else:
             fields = self.hash_keys if self.hash_keys is not None else list(columns)
             cols = {k: columns[k] if k in columns else [None] * n for k in fields}
-            has = {k: np.zeros(n, bool) for k in fields if k not in columns}
+            has = {
+                k: present[k] if k in columns else np.zeros(n, bool) for k in fields if k not in columns or k in present
+            }
             keys = hash_records(cols, has) if n else np.zeros(0, np.uint64)
             ids = hex_ids(keys)
         out: dict[str, Any] = columns
@@ -170,19 +176,20 @@ def _at(files: Sequence[Path], starts: Sequence[int], numbers: Sequence[np.ndarr
     return f"{files[f]}:{j + 1 if nums is None else int(nums[j])}"
 
 
-def _same_plain(loaded: Sequence[Any]) -> dict[str, np.ndarray] | None:
-    """The files' plain columns joined, when every file is plain with the same fields and types."""
+def _same_plain(loaded: Sequence[Any]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None:
+    """The files' plain columns joined and where partial fields are present, when every file is
+    plain, and several files have the same fields, each in every record, with the same types."""
     if not loaded or not all(isinstance(p, Plain) for p in loaded):
         return None
     first = loaded[0].columns
     if any(k in first for k in (B.IDX, B.REV)):
         return None
-    for p in loaded[1:]:
-        if list(p.columns) != list(first) or any(p.columns[k].dtype != v.dtype for k, v in first.items()):
-            return None
     if len(loaded) == 1:
-        return first
-    return {k: np.concatenate([p.columns[k] for p in loaded]) for k in first}
+        return first, loaded[0].present
+    for p in loaded:
+        if p.present or list(p.columns) != list(first) or any(p.columns[k].dtype != v.dtype for k, v in first.items()):
+            return None
+    return {k: np.concatenate([p.columns[k] for p in loaded]) for k in first}, {}
 
 
 class ReadParquet(RecordFiles):

@@ -144,3 +144,56 @@ def test_the_fast_path_counts_lines_only_when_each_starts_an_object(body, lines)
     from bfnb.formats.jsonl_arrow import _object_lines
 
     assert _object_lines(body) == _object_lines(body, step=1) == _object_lines(body, step=3) == lines
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_records_with_optional_fields_read_fast_give_what_the_careful_path_gives(tmp_path, monkeypatch, seed):
+    """Fields some records lack (no null anywhere): read fast, with the careful path's idx, values,
+    types and first-seen field order, on both engines, also across the stream engine's blocks."""
+    import random
+
+    import orjson
+
+    from bfnb.formats import jsonl_blocks
+
+    rng = random.Random(seed)
+    makers = {"s": lambda i: f"t{i}é", "i": lambda i: i * 7 - 50, "f": lambda i: i + 0.25, "b": lambda i: i % 3 == 0}
+    lines = []
+    for i in range(300):
+        names = rng.sample(["i", "f", "b"], rng.randint(0, 3)) if i >= 5 else []  # later records bring new fields
+        names.insert(rng.randint(0, len(names)), "s")  # every record has "s" (unique), somewhere
+        lines.append(orjson.dumps({k: makers[k](i) for k in names}).decode())
+    fast_file = _write(tmp_path, "fast.jsonl", lines)
+    found = plain_columns(fast_file.read_bytes())
+    assert found is not None and found[1]  # the fast path is taken, with fields some records lack
+    careful_file = _write(tmp_path, "careful.jsonl", lines, blank_first=True)
+    for engine in ("local", "stream"):
+        fast = ReadJsonl(fast_file).to_graph().run(engine=engine, use_memo=False)
+        careful = ReadJsonl(careful_file).to_graph().run(engine=engine, use_memo=False)
+        _same(fast, careful)
+        by_keys = ReadJsonl(fast_file, hash_keys=["s", "b"]).to_graph().run(engine=engine, use_memo=False)
+        _same(by_keys, ReadJsonl(careful_file, hash_keys=["s", "b"]).to_graph().run(engine=engine, use_memo=False))
+    monkeypatch.setattr(jsonl_blocks, "BLOCK_BYTES", 2000)  # many blocks, each with its own missing fields
+    _same(ReadJsonl(fast_file).to_graph().run(engine="stream", use_memo=False), careful)
+
+
+def test_fields_keep_their_first_seen_order_when_pyarrow_reads_in_several_blocks(tmp_path):
+    """pyarrow orders the fields of a file it reads in several blocks its own way; the batch has
+    them in the order the records first show them, as the careful path does (3.4 MB, seed chosen
+    so that pyarrow's order differs)."""
+    import random
+
+    import orjson
+
+    rng = random.Random(0)
+    keys = [f"k{i}" for i in range(8)]
+    lines = []
+    for i in range(4000):
+        ks = rng.sample(keys, rng.randint(1, 8))
+        ks = ks if i >= 50 else [k for k in ks if k in keys[:3]] or ["k0"]
+        lines.append(orjson.dumps({**{k: i for k in ks}, "pad": "x" * 800}).decode())
+    fast_file = _write(tmp_path, "fast.jsonl", lines)
+    found = plain_columns(fast_file.read_bytes())
+    assert found is not None and list(found[0]) == ["k0", "k2", "k1", "pad", "k7", "k6", "k3", "k4", "k5"]
+    careful = ReadJsonl(_write(tmp_path, "careful.jsonl", lines, blank_first=True)).to_graph().run(engine="local")
+    _same(ReadJsonl(fast_file).to_graph().run(engine="local"), careful)

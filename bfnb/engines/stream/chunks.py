@@ -84,7 +84,7 @@ def _records_batch(op: ReadJsonl, records: list[dict[str, Any]], where: Where) -
 def _plain_chunks(op: ReadJsonl, block: Plain, path: Any, rows: int, tracker: IdxTracker) -> Iterator[pd.DataFrame]:
     """A plain block's batch (idx and values as from its records), ``rows`` entries at a time."""
     first = block.first
-    df, keys = op.batch_of_columns(block.columns, Where(block.n, lambda i: f"{path}:{first + i}"))
+    df, keys = op.batch_of_columns(block.columns, Where(block.n, lambda i: f"{path}:{first + i}"), block.present)
     tracker.add_keys(keys)
     yield from slices(df, rows)
 
@@ -93,9 +93,11 @@ def _records_of(block: Plain) -> tuple[list[dict[str, Any]], np.ndarray]:
     """A plain block's records (rare: a block holding an ``idx`` or ``rev`` field)."""
     names = list(block.columns)
     cols = [block.columns[k].tolist() for k in names]
-    return [dict(zip(names, vals, strict=True)) for vals in zip(*cols, strict=True)], np.arange(
-        block.first, block.first + block.n
-    )
+    records = [dict(zip(names, vals, strict=True)) for vals in zip(*cols, strict=True)]
+    for k, has in block.present.items():  # a field a record lacks is absent, not None
+        for i in np.flatnonzero(~has).tolist():
+            del records[i][k]
+    return records, np.arange(block.first, block.first + block.n)
 
 
 def read_jsonl_chunks(op: ReadJsonl, rows: int) -> Iterator[pd.DataFrame]:
