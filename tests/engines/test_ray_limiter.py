@@ -174,3 +174,26 @@ def test_workers_brokers_show_in_the_driver_progress_with_spend_counted_once(hub
     assert server.stats()["answered"] == 36
     assert name in out.getvalue() and "36 done" in out.getvalue(), out.getvalue()
     services.close()
+
+
+def test_askllm_on_ray_workers_takes_permits_from_the_drivers_limit_and_shows_in_its_progress(
+    ray_session, server, monkeypatch
+):
+    import bfnb as bf
+    from bfnb.engines import get_engine
+    from bfnb.engines.ray.cluster_hub import bank_key, get_hub
+    from bfnb.op import AskLLM, FromList, progress
+    from bfnb.widgets.broker_panel import live_progress
+
+    driver_broker = bf.get_broker("chat", "gpt-4o-mini@openai", limits=bf.RateLimits(rpm=6_000, concurrency=8))
+    out = io.StringIO()
+    monkeypatch.setattr(progress, "_display", lambda getter: live_progress(getter, text=True, file=out))
+    monkeypatch.setattr(bf.options, "progress", True)
+    monkeypatch.setattr(get_engine("ray"), "batch_rows", 8)  # five batches, on both worker processes
+    g = FromList([{"w": f"word {i}"} for i in range(40)]) | AskLLM("One word about {w}", model="gpt-4o-mini@openai")
+    res = g.run(engine="ray")
+    assert (res["status"] == "done").all() and server.stats()["answered"] == 40
+    stats = ray.get(get_hub().stats.remote(bank_key(driver_broker)), timeout=60)
+    assert stats["rate_per_s"] == pytest.approx(6_000 * 0.97 / 60)  # the notebook's limits, on the workers
+    assert stats["granted_requests"] - stats["returned_requests"] >= 40  # every call took a permit
+    assert "chat gpt-4o-mini@openai: 40 done (0 cached)" in out.getvalue(), out.getvalue()

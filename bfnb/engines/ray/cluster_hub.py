@@ -44,6 +44,7 @@ __all__ = ["ClusterHub", "RunServices", "attach_current", "bank_config", "bank_k
 HUB_NAME = "bfnb-cluster-hub"
 WATCH_S = 0.25  #: how often the driver looks for brokers that started working on the workers
 _IDLE_SINK_S = 120.0
+_RUNS_KEPT = 32
 
 
 class ClusterHub:
@@ -87,7 +88,12 @@ class ClusterHub:
         return bank.stats() if bank is not None else {}
 
     def push(self, run_id: str, worker: str, totals: dict[str, dict[str, Any]]) -> None:
-        self.boards.setdefault(run_id, RunBoard()).push(worker, totals)
+        board = self.boards.get(run_id)
+        if board is None:
+            board = self.boards[run_id] = RunBoard()
+            while len(self.boards) > _RUNS_KEPT:  # the oldest runs' totals: shown and done with
+                del self.boards[next(iter(self.boards))]
+        board.push(worker, totals)
 
     def collect(self, run_id: str) -> dict[str, dict[str, Any]]:
         board = self.boards.get(run_id)

@@ -20,6 +20,7 @@ rate limiter plugs in there.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import secrets
@@ -33,6 +34,7 @@ from ...calls import MOCK, PRESET, CallClient, Endpoint, mock_calls
 from ...op.broker_op import BrokerOp
 from ...op.op import RunContext
 from .carrier import decode, encode
+from .cluster_hub import RunServices, attach_current
 from .ray_ledger import RemoteLedger, ledger_actor
 from .ray_translate import guarded
 
@@ -54,7 +56,7 @@ def worker_broker(endpoint: Endpoint, batch: bool = False) -> Any:
         return endpoint.broker
     from ...brokers.registry import get_broker
 
-    return get_broker(endpoint.kind, endpoint.resolved, mock=endpoint.mock)
+    return attach_current(get_broker(endpoint.kind, endpoint.resolved, mock=endpoint.mock))
 
 
 class WorkerCallClient(CallClient):
@@ -84,10 +86,12 @@ class WorkerCalls:
     def __init__(
         self, op: BrokerOp, label: str, fingerprint: str, actor: Any, path: str, tally: str, run_id: str,
         endpoints: dict[tuple[str, str, bool], Endpoint], mock: bool, lease_s: float,
+        services: RunServices | None = None,
     ) -> None:  # fmt: skip
         self.op, self.label, self.fingerprint = op, label, fingerprint
         self.actor, self.path, self.tally, self.run_id = actor, path, tally, run_id
         self.endpoints, self.mock, self.lease_s = endpoints, mock, lease_s
+        self.services = services  # the cluster's one rate limit, and progress for the driver's panel
 
     @guarded
     def __call__(self, carrier: Any) -> Any:
@@ -104,7 +108,8 @@ class WorkerCalls:
         batch = decode(carrier)
         token = PRESET.set(self.endpoints)
         try:
-            with mock_calls(self.mock):
+            on_worker = self.services.on_worker() if self.services is not None else contextlib.nullcontext()
+            with mock_calls(self.mock), on_worker:
                 out = _run_op(self.op, [batch], ctx)[0]
         finally:
             PRESET.reset(token)
@@ -163,11 +168,13 @@ def run_on_workers(run: Any, nid: int, op: BrokerOp, rep: NodeReport, src: Any) 
     shipped = copy.copy(op)
     shipped._project = None  # workers reach the ledger through the actor, never the folder
     tally = uuid.uuid4().hex
+    services = RunServices.start(run.run_id)  # one rate limit for every worker's broker
     fn = WorkerCalls(
         shipped, rep.op_label, rep.fingerprint, actor, path, tally, run.run_id, endpoints, MOCK.get(),
-        run.calls.lease_s,
+        run.calls.lease_s, services=services,
     )  # fmt: skip
-    out = src.ds.map_batches(fn, batch_format="pandas", batch_size=run.batch_rows).materialize()
+    with services.watch():  # the workers' brokers in the run's panel while they work
+        out = src.ds.map_batches(fn, batch_format="pandas", batch_size=run.batch_rows).materialize()
     stats = ray.get(actor.take.remote(tally))
     rep.incomplete = bool(stats.pop("incomplete", False))
     stats.setdefault("cost_usd", 0.0)
