@@ -9,8 +9,11 @@
     broker on a worker does alone), then all sharing the hub's one limit.  Before each mode the
     server's minute is used up (requests until it answers 429), as after an earlier run: the
     hardest start for a limiter.  Prints answers, share of the limit, and 429s.
+(c) the same through the engine: ``FromList | AskLLM`` over ``--rows`` entries with
+    ``g.run(engine="ray")`` (batches of 50 on the Ray workers), the limit set in the driver with
+    ``bf.get_broker(..., limits=RateLimits(rpm=--rpm))``, the server's minute used up first.
 
-    .venv/bin/python bench/ray_limiter.py [--clients 4] [--workers 6] [--rpm 3000] [--seconds 10]
+    .venv/bin/python bench/ray_limiter.py [--clients 4] [--workers 6] [--rpm 3000] [--seconds 10] [--rows 400]
 """
 
 from __future__ import annotations
@@ -142,6 +145,34 @@ def four_twenty_nines(workers: int, rpm: int, seconds: float, latency: float) ->
                   f"{n429 / max(1, ok + n429):.2%} (target < 1%), {done:,} calls recorded")  # fmt: skip
 
 
+def engine_run(rows: int, rpm: int, latency: float) -> None:
+    import tempfile
+
+    import bfnb as bf
+    from bfnb.engines import get_engine
+    from bfnb.op import AskLLM, FromList
+
+    with LocalServer(latency_s=latency).start() as server:
+        os.environ.update(OPENAI_BASE_URL=server.url, OPENAI_API_KEY="sk-bench-not-a-key",
+                          BFNB_DATA_DIR=tempfile.mkdtemp(prefix="bfnb-ray-limiter-"))  # fmt: skip
+        os.environ.pop("BFNB_OFFLINE", None)
+        bf.options.progress = False
+        bf.get_broker("chat", "gpt-4o-mini@openai", limits=RateLimits(rpm=rpm, concurrency=64))
+        get_engine("ray").batch_rows = 50  # type: ignore[attr-defined]
+        g = FromList([{"i": i} for i in range(rows)]) | AskLLM("One word about {i}.", model="gpt-4o-mini@openai")
+        server.configure(rpm=rpm)
+        drain(server)
+        server.reset_stats()
+        t0 = time.monotonic()
+        res = g.run(engine="ray")
+        wall = time.monotonic() - t0
+        by = server.stats()["by_status"]
+        ok, n429 = by.get(200, 0), by.get(429, 0)
+        done = int((res["status"] == "done").sum())
+        print(f"(c) AskLLM on engine='ray', {rows:,} entries, server limit {rpm:,} RPM, {wall:.0f} s: {ok:,} answered, "
+              f"{n429:,} answered 429 = {n429 / max(1, ok + n429):.2%} (target < 1%), {done:,} rows done")  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=4)
@@ -149,13 +180,16 @@ def main() -> None:
     ap.add_argument("--rpm", type=int, default=3_000)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--latency", type=float, default=0.1)
-    ap.add_argument("--only", default="a,b")
+    ap.add_argument("--rows", type=int, default=400)
+    ap.add_argument("--only", default="a,b,c")
     args = ap.parse_args()
     ensure_ray()
     if "a" in args.only:
         permits_per_second(args.clients, min(args.seconds, 3.0))
     if "b" in args.only:
         four_twenty_nines(args.workers, args.rpm, args.seconds, args.latency)
+    if "c" in args.only:
+        engine_run(args.rows, args.rpm, args.latency)
 
 
 if __name__ == "__main__":
