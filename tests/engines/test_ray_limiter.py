@@ -57,6 +57,17 @@ def test_a_retry_after_seen_by_one_worker_pauses_every_worker():
     assert 0 < bank.take("b", Ask(requests=3)).requests <= 5  # refilling from empty after the pause
 
 
+def test_the_panels_pause_holds_every_worker_until_resume():
+    clock = FakeClock()
+    bank = PermitBank(BankConfig(RateLimits(rpm=600)), clock=clock)
+    clock.t += 5
+    bank.control = "paused"  # what RelayedBroker.pause() sets through the hub
+    g = bank.take("a", Ask(requests=3))
+    assert (g.requests, g.control) == (0, "paused") and g.wait_s > 0
+    bank.control = "running"
+    assert bank.take("a", Ask(requests=3)).requests == 3
+
+
 def test_one_concurrency_budget_is_shared_by_demand_and_adapts_to_overloads():
     clock = FakeClock()
     bank = PermitBank(BankConfig(RateLimits(concurrency=64)), clock=clock)
