@@ -113,7 +113,7 @@ class WorkerCalls:
                 out = _run_op(self.op, [batch], ctx)[0]
         finally:
             PRESET.reset(token)
-            ledger.flush()  # every paid answer is in the ledger before the batch counts as done
+            ledger.close()  # every paid answer is in the ledger before the batch counts as done
         counts = {k: v for k, v in ctx.stats.items() if k not in _LEDGER_COUNTS}
         counts["rows_in"], counts["rows_out"] = len(batch), len(out)
         ray.get(self.actor.add_counts.remote(self.tally, counts, ctx.incomplete))

@@ -37,8 +37,12 @@ from ...ledger.records import CallRecord, Status
 
 __all__ = ["ActorClaimStore", "LedgerActor", "RemoteLedger", "ledger_actor"]
 
-#: records a worker may have in flight to the actor before it waits for them to be written
-_MAX_PENDING = 64
+#: groups of records a worker may have in flight to the actor before it waits for them to be written
+_MAX_PENDING = 16
+#: an answer waits at most this long on its worker before its group is sent to the ledger actor
+SEND_EVERY_S = 0.02
+#: ... or until this many answers wait
+SEND_AT = 256
 
 
 class _OwnerClaims(FileClaimStore):
@@ -191,8 +195,13 @@ class _RemoteOrigins:
 class RemoteLedger:
     """What the call client needs of a ledger, on a worker: every call goes to the ledger actor.
 
-    ``append`` does not wait for the write (answers keep arriving); :meth:`flush` waits for every
-    record sent so far, and runs before a claim is released, a lookup, and the end of a batch.
+    Records are sent to the actor in groups: an answer waits at most :data:`SEND_EVERY_S` (or until
+    :data:`SEND_AT` more have arrived) before its group goes, one actor call for many records, so
+    the actor keeps up with thousands of answers a second.  ``append`` does not wait for the write;
+    :meth:`flush` sends what waits and waits for every record sent so far, and runs before a claim
+    is released, before a lookup, and at the end of a batch.  A worker that dies loses only the
+    answers of its last few milliseconds, as a process does its calls in flight; their claims
+    lapse with their lease and the calls are sent again.
     """
 
     def __init__(self, actor: Any, path: str, tally: str, owner: str) -> None:
@@ -200,7 +209,10 @@ class RemoteLedger:
         self.claims = ActorClaimStore(self, owner)
         self.origins = _RemoteOrigins(self)
         self._pending: list[Any] = []
+        self._waiting: list[CallRecord] = []
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._sender: threading.Thread | None = None
 
     @property
     def writable(self) -> bool:
@@ -213,8 +225,25 @@ class RemoteLedger:
         if full:
             self.flush()
 
+    def _send_waiting(self) -> bool:
+        """Send the records that wait as one group; True when enough groups are in flight to wait for them."""
+        with self._lock:
+            records, self._waiting = self._waiting, []
+            if records:
+                self._pending.append(self.actor.append.remote(records, self.tally))
+            return len(self._pending) >= _MAX_PENDING
+
+    def _send_loop(self) -> None:
+        while not self._stop.wait(SEND_EVERY_S):
+            try:
+                if self._send_waiting():
+                    self.flush()
+            except LedgerError:  # flush() raises it again where it can stop the run
+                continue
+
     def flush(self) -> None:
-        """Wait until every record sent so far is in the ledger (raises what writing raised)."""
+        """Wait until every record appended so far is in the ledger (raises what writing raised)."""
+        self._send_waiting()
         with self._lock:
             refs, self._pending = self._pending, []
         if refs:
@@ -223,11 +252,25 @@ class RemoteLedger:
             except Exception as e:
                 raise LedgerError(f"the ledger actor could not write to {self.path}: {e}") from e
 
+    def close(self) -> None:
+        """Write what is left and stop the sender thread."""
+        self._stop.set()
+        if self._sender is not None:
+            self._sender.join(timeout=5)
+        self.flush()
+
     def append(self, record: CallRecord) -> None:
         self.append_many([record])
 
     def append_many(self, records: Iterable[CallRecord]) -> None:
-        self.submit(self.actor.append.remote(list(records), self.tally))
+        with self._lock:
+            self._waiting.extend(records)
+            full = len(self._waiting) >= SEND_AT
+            if self._sender is None:
+                self._sender = threading.Thread(target=self._send_loop, name="bfnb-ledger-send", daemon=True)
+                self._sender.start()
+        if full and self._send_waiting():
+            self.flush()
 
     def get_many(self, keys: Sequence[str], *, refresh: bool | None = None) -> list[CallRecord | None]:
         self.flush()
