@@ -47,6 +47,9 @@ def test_workers_pay_each_call_once_and_a_rerun_sends_none(small_batches, server
     spent = sum(r.cost_usd or 0.0 for r in reports.values())
     assert spent > 0 and math.isclose(spent, ledger.stats()["cost_usd"])  # each record's cost counted once
     assert not ledger.claims.held()  # every worker released its claims
+    explained = g.explain("ask")  # which entry's call was paid here: one per prompt
+    assert len(explained) == 60 and (explained["served"] == "sent").sum() == 5
+    assert set(explained["served"]) == {"sent", "ledger"}
 
     memo.clear()
     g.run(engine="ray")

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import ray
 
-from ...calls import MOCK, PRESET, CallClient, Endpoint, mock_calls
+from ...calls import MOCK, PRESET, CallClient, CallLogEntry, Endpoint, mock_calls
 from ...op.broker_op import BrokerOp
 from ...op.op import RunContext
 from .carrier import decode, encode
@@ -116,7 +116,8 @@ class WorkerCalls:
             ledger.close()  # every paid answer is in the ledger before the batch counts as done
         counts = {k: v for k, v in ctx.stats.items() if k not in _LEDGER_COUNTS}
         counts["rows_in"], counts["rows_out"] = len(batch), len(out)
-        ray.get(self.actor.add_counts.remote(self.tally, counts, ctx.incomplete))
+        log = [(e.op, e.idxs, e.keys, sorted(e.sent), e.kind) for e in client.log]  # for g.explain()
+        ray.get(self.actor.add_counts.remote(self.tally, counts, ctx.incomplete, log))
         return encode(out)
 
 
@@ -176,6 +177,8 @@ def run_on_workers(run: Any, nid: int, op: BrokerOp, rep: NodeReport, src: Any) 
     with services.watch():  # the workers' brokers in the run's panel while they work
         out = src.ds.map_batches(fn, batch_format="pandas", batch_size=run.batch_rows).materialize()
     stats = ray.get(actor.take.remote(tally))
+    for op_label, idxs, keys, sent, kind in stats.pop("log", []):  # what g.explain() reads, as for a local run
+        run.calls.log.append(CallLogEntry(op_label, idxs, keys, set(sent), ledger, kind))
     rep.incomplete = bool(stats.pop("incomplete", False))
     stats.setdefault("cost_usd", 0.0)
     _fill_stats(rep, stats)

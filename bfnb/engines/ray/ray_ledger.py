@@ -94,9 +94,11 @@ class LedgerActor:
             pass
 
     # --- counts -------------------------------------------------------------------------------
-    def add_counts(self, tally: str, counts: dict[str, Any], incomplete: bool) -> None:
-        """A worker batch's counts the ledger cannot see (calls served from it, failed, pending)."""
+    def add_counts(self, tally: str, counts: dict[str, Any], incomplete: bool, log: list[Any]) -> None:
+        """A worker batch's counts the ledger cannot see (calls served from it, failed, pending), and
+        its call log (which entry asked for which key, for ``g.explain()``)."""
         t = self.tallies.setdefault(tally, {})
+        t.setdefault("log", []).extend(log)
         for k, v in counts.items():
             if k == "pending_usd_max":
                 t[k] = None if v is None or t.get(k, 0.0) is None else t.get(k, 0.0) + v
