@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import shutil
 
 import pytest
@@ -81,3 +82,24 @@ def test_a_budget_keeps_calls_on_the_driver_under_its_ceiling(small_batches, ser
     memo.clear()
     out = g.run(engine="ray", budget_usd=1.0)
     assert (out["status"] == "done").all() and server.stats()["answered"] == 10
+
+
+def test_a_dead_worker_of_this_host_frees_its_claims_at_once(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    from bfnb.engines.ray.ray_ledger import _OwnerClaims
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = socket.gethostname()
+    path = tmp_path / "claims.jsonl"
+    gone = _OwnerClaims(path, f"ray:{host}:{int(dead.stdout)}:aa")
+    alive = _OwnerClaims(path, f"ray:{host}:{os.getpid()}:bb")
+    elsewhere = _OwnerClaims(path, f"ray:{host}-other-node:{int(dead.stdout)}:cc")
+    assert gone.acquire(["k1"])[0] == ["k1"] and alive.acquire(["k2"])[0] == ["k2"]
+    assert elsewhere.acquire(["k3"])[0] == ["k3"]
+    asker = _OwnerClaims(path, f"ray:{host}:{os.getpid()}:dd")
+    granted, held = asker.acquire(["k1", "k2", "k3"], 30.0)
+    assert granted == ["k1"]  # its worker is gone: free now, not in 30 s
+    assert set(held) == {"k2", "k3"}  # a live worker's, and one on another node (until its lease ends)

@@ -32,7 +32,7 @@ from typing import Any
 import ray
 
 from ...errors import LedgerError
-from ...ledger.claims import CLAIMS_FILE, Claim, ClaimStore, FileClaimStore
+from ...ledger.claims import CLAIMS_FILE, Claim, ClaimStore, FileClaimStore, pid_gone
 from ...ledger.records import CallRecord, Status
 
 __all__ = ["ActorClaimStore", "LedgerActor", "RemoteLedger", "ledger_actor"]
@@ -46,7 +46,12 @@ SEND_AT = 256
 
 
 class _OwnerClaims(FileClaimStore):
-    """A FileClaimStore claiming for one Ray worker process (its name is the owner others see)."""
+    """A FileClaimStore claiming for one Ray worker process (its name is the owner others see).
+
+    Its lines carry the actor's pid, which stays alive; the worker's own host and pid are in its
+    name (``ray:<host>:<pid>:<token>``), so a worker of this host that died frees its claims at
+    once, as a dead process does; a worker on another node, when its lease runs out.
+    """
 
     def __init__(self, path: Any, name: str) -> None:
         self._name = name
@@ -55,6 +60,15 @@ class _OwnerClaims(FileClaimStore):
     @property
     def owner(self) -> str:
         return self._name
+
+    def _taken(self, c: Claim, now: float, gone: dict[int, bool]) -> bool:
+        parts = c.owner.split(":")
+        if c.expires > now and len(parts) == 4 and parts[0] == "ray" and parts[1] == self.host and parts[2].isdigit():
+            pid = int(parts[2])
+            if pid not in gone:
+                gone[pid] = pid_gone(pid)
+            return not gone[pid]
+        return super()._taken(c, now, gone)
 
 
 class LedgerActor:
