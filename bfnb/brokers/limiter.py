@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from .config import RateLimits
-from .retry import parse_duration
+from .retry import header_number, parse_duration
 
 __all__ = ["Limiter"]
 
@@ -187,7 +187,7 @@ class Limiter:
         if self._learn:
             changed = False
             for name, header in (("rpm", "x-ratelimit-limit-requests"), ("tpm", "x-ratelimit-limit-tokens")):
-                value = _number(headers.get(header))
+                value = header_number(headers.get(header))
                 if value and value > 0 and self.learned.get(name) != value:
                     self.learned[name] = value
                     changed = True
@@ -197,19 +197,10 @@ class Limiter:
             (rem_req, "x-ratelimit-limit-requests", "x-ratelimit-reset-requests"),
             (rem_tok, "x-ratelimit-limit-tokens", "x-ratelimit-reset-tokens"),
         ):
-            n = _number(remaining)
+            n = header_number(remaining)
             if n is not None and n < 1:
                 # reset-* is the time until the bucket is full again; wait only for one unit of it
                 wait = parse_duration(headers.get(reset))
-                total = _number(headers.get(limit))
+                total = header_number(headers.get(limit))
                 if wait:
                     self.pause(wait / total if total and total > 1 else wait)
-
-
-def _number(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None

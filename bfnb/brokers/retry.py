@@ -40,6 +40,7 @@ __all__ = [
     "deadline_scope",
     "error_for_exception",
     "error_for_status",
+    "header_number",
     "html_summary",
     "is_retryable_status",
     "looks_like_html",
@@ -178,6 +179,16 @@ def error_for_exception(exc: BaseException, *, secret: str | None = None) -> Tra
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)")
 _UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+
+
+def header_number(value: str | None) -> float | None:
+    """A header's number (``x-ratelimit-remaining-requests: 59``), or None when absent or not one."""
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
 
 
 def parse_duration(value: str | float | None) -> float | None:

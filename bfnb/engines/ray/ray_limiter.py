@@ -29,7 +29,7 @@ from dataclasses import replace
 from typing import Any
 
 from ...brokers.config import RateLimits
-from ...brokers.retry import parse_duration
+from ...brokers.retry import header_number, parse_duration
 from .permit_bank import UNLIMITED, Ask, BankConfig, Grant
 
 __all__ = ["ClusterConcurrency", "ClusterLimiter", "share_limits"]
@@ -133,7 +133,7 @@ class ClusterLimiter:
             return
         limits, changed = self.config.limits, dict[str, Any]()
         for name, header in (("rpm", "x-ratelimit-limit-requests"), ("tpm", "x-ratelimit-limit-tokens")):
-            value = _number(headers.get(header))
+            value = header_number(headers.get(header))
             if value and value > 0:
                 self.learned[name] = value
                 current = getattr(limits, name)
@@ -143,10 +143,10 @@ class ClusterLimiter:
             self.config = replace(self.config, limits=replace(limits, **changed))
             self._ask_soon()
         for rem, lim, reset in (("requests", "requests", "requests"), ("tokens", "tokens", "tokens")):
-            n = _number(headers.get(f"x-ratelimit-remaining-{rem}"))
+            n = header_number(headers.get(f"x-ratelimit-remaining-{rem}"))
             if n is not None and n < 1:
                 wait = parse_duration(headers.get(f"x-ratelimit-reset-{reset}"))
-                total = _number(headers.get(f"x-ratelimit-limit-{lim}"))
+                total = header_number(headers.get(f"x-ratelimit-limit-{lim}"))
                 if wait:
                     self.pause(wait / total if total and total > 1 else wait)
 
@@ -328,12 +328,3 @@ def share_limits(broker: Any, limiter: ClusterLimiter) -> ClusterLimiter:
     pool.adaptive = limiter.concurrency
     pool.set_concurrency(limiter.share)
     return limiter
-
-
-def _number(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None
