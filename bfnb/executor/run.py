@@ -64,6 +64,19 @@ class NodeReport:
     incomplete: bool = False
     op_label: str = ""  # the op's name in the graph (its tag if tagged): how ledger origins know it
 
+    def finished(self, run_id: str) -> NodeFinished:
+        """The event saying this node is done (every engine emits it the same way)."""
+        return NodeFinished(
+            run_id,
+            self.node_id,
+            self.label,
+            self.rows_in,
+            self.rows_out,
+            bool(self.cached),
+            self.seconds,
+            self.fingerprint,
+        )
+
     @property
     def source(self) -> str:
         """Where the result came from: memo, checkpoint, ledger (every call answered there), run,
@@ -356,18 +369,7 @@ def _every_node(g: Graph, p: Any, reports: dict[int, NodeReport], nested: bool) 
 
 def _emit_finished(nested: bool, run_id: str, rep: NodeReport) -> None:
     if not nested:
-        bus.emit(
-            NodeFinished(
-                run_id,
-                rep.node_id,
-                rep.label,
-                rep.rows_in,
-                rep.rows_out,
-                bool(rep.cached),
-                rep.seconds,
-                rep.fingerprint,
-            )
-        )
+        bus.emit(rep.finished(run_id))
 
 
 def _fill_stats(rep: NodeReport, stats: dict[str, Any]) -> None:

@@ -44,7 +44,7 @@ import pandas as pd
 from ... import batch as B
 from ...convert import batch_to_jsonl_bytes
 from ...errors import BfnbError, OpError
-from ...events import NodeFinished, NodeStarted, RunFinished, RunStarted, bus
+from ...events import NodeStarted, RunFinished, RunStarted, bus
 from ...executor.memo import memo as default_memo
 from ...executor.run import NodeReport, RunReport, _fill_stats, _run_op
 from ...formats.atomic import atomic_open
@@ -232,18 +232,7 @@ class _RayRun:
                 t = time.perf_counter()
                 self.values[nid] = self._run_node(nid, op, rep)
                 rep.seconds = time.perf_counter() - t
-            bus.emit(
-                NodeFinished(
-                    self.run_id,
-                    nid,
-                    rep.label,
-                    rep.rows_in,
-                    rep.rows_out,
-                    bool(rep.cached),
-                    rep.seconds,
-                    rep.fingerprint,
-                )
-            )
+            bus.emit(rep.finished(self.run_id))
         for nid in self.keep:
             if nid in self.values:
                 whole = self.as_df(self.values[nid][0])

@@ -31,7 +31,7 @@ import pandas as pd
 from ... import batch as B
 from ...convert import batch_to_jsonl_bytes
 from ...errors import OpError
-from ...events import NodeFinished, NodeStarted, RunFinished, RunStarted, bus
+from ...events import NodeStarted, RunFinished, RunStarted, bus
 from ...executor.memo import memo as default_memo
 from ...executor.run import (
     _ROWS_SEEN,
@@ -206,18 +206,7 @@ class _StreamRun:
             rep.incomplete = bool(self.contexts.get(node.id) and self.contexts[node.id].incomplete)
             if not rep.cached:
                 _ROWS_SEEN[rep.fingerprint] = rep.rows_out
-            bus.emit(
-                NodeFinished(
-                    self.run_id,
-                    node.id,
-                    rep.label,
-                    rep.rows_in,
-                    rep.rows_out,
-                    bool(rep.cached),
-                    rep.seconds,
-                    rep.fingerprint,
-                )
-            )
+            bus.emit(rep.finished(self.run_id))
         for nid, parts in self.kept.items():
             if nid not in self.reports:
                 continue  # upstream of a memo or checkpoint hit: not run
