@@ -58,7 +58,7 @@ class RunHandle:
 
     def start(self) -> RunHandle:
         """Start the run's thread (once).  ``start=False`` lets a display look before the first call."""
-        if not self._thread.is_alive() and not self._ended.is_set():
+        if self._thread.ident is None:  # not started yet
             self._thread.start()
         return self
 
